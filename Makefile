@@ -1,0 +1,45 @@
+# squall — the two commands a new user needs are `make run` and `make test`.
+# Every target creates .venv and installs what it needs on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.squall-installed
+PORT   ?= 8888
+ARGS   ?=
+
+.PHONY: run test lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+$(VENV)/.bench-installed: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/python -m demos --port $(PORT) $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check squall tests bench demos
+	$(BIN)/ruff format --check squall tests bench demos
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict squall
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest --cov=squall --cov-report=term $(ARGS)
+	# A second pass over the core with asyncio's debug mode: it catches
+	# never-awaited coroutines, callbacks run on the wrong thread, slow callbacks.
+	PYTHONASYNCIODEBUG=1 $(BIN)/python -m pytest -q -m "not slow" -p no:cov tests/core
+
+test: lint typecheck pytest
+
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) .coverage htmlcov .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Test support for squall applications (filled in by the foundation issue)."""

@@ -1,0 +1,259 @@
+"""Small utilities shared by every layer.
+
+What lives here: ``Configurable`` (the base that lets a class pick its
+implementation at construction time), ``ObjectDict``, ``GzipDecompressor``,
+``import_object`` and a few helpers for errors and time. Nothing here imports
+another squall module.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime
+import re
+import zlib
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any
+
+__all__ = [
+    "ArgReplacer",
+    "Configurable",
+    "GzipDecompressor",
+    "ObjectDict",
+    "TimeoutError",
+    "basestring_type",
+    "errno_from_exception",
+    "import_object",
+    "raise_exc_info",
+    "re_unescape",
+    "timedelta_to_seconds",
+    "unicode_type",
+]
+
+# Raised by ``IOLoop.run_sync``, ``gen.with_timeout`` and the lock and queue
+# waits. It is the builtin (which ``asyncio.TimeoutError`` is as well since
+# Python 3.11), so ``except TimeoutError`` catches ours and asyncio's alike.
+TimeoutError = builtins.TimeoutError
+
+unicode_type = str
+basestring_type = str
+
+
+class ObjectDict(dict[str, Any]):
+    """A dict whose keys can also be read and written as attributes."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+
+class GzipDecompressor:
+    """Incremental gzip decompression with an optional output cap.
+
+    With ``max_length`` set, ``decompress`` returns at most that many bytes;
+    input it could not yet expand is kept in ``unconsumed_tail`` and must be
+    passed back in on the next call. This is how callers bound the memory a
+    small compressed body (a "gzip bomb") can make them allocate.
+    """
+
+    def __init__(self) -> None:
+        # wbits 16 + MAX_WBITS: expect the gzip header and trailer.
+        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def decompress(self, value: bytes, max_length: int = 0) -> bytes:
+        return self._inflater.decompress(value, max_length)
+
+    @property
+    def unconsumed_tail(self) -> bytes:
+        return self._inflater.unconsumed_tail
+
+    @property
+    def eof(self) -> bool:
+        return self._inflater.eof
+
+    def flush(self) -> bytes:
+        return self._inflater.flush()
+
+
+def import_object(name: str) -> Any:
+    """Import ``package.module.attr`` (or just ``package.module``) by name.
+
+    Raises ``ImportError`` when nothing of that name exists, whether the
+    missing piece is a module or an attribute.
+    """
+    if "." not in name:
+        return __import__(name)
+    module_name, _, attr = name.rpartition(".")
+    module = __import__(module_name, fromlist=[attr])
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ImportError(f"No module named {attr}") from None
+
+
+def raise_exc_info(
+    exc_info: tuple[type[BaseException] | None, BaseException | None, TracebackType | None],
+) -> None:
+    """Re-raise an exception captured by ``sys.exc_info()``."""
+    _, exc, tb = exc_info
+    if exc is None:
+        raise TypeError("raise_exc_info called with no exception")
+    raise exc.with_traceback(tb)
+
+
+def errno_from_exception(e: BaseException) -> int | None:
+    """The errno of an ``OSError``-like exception, or None if it has none."""
+    errno = getattr(e, "errno", None)
+    if errno is not None:
+        return int(errno)
+    if e.args and isinstance(e.args[0], int):
+        return e.args[0]
+    return None
+
+
+def timedelta_to_seconds(td: datetime.timedelta) -> float:
+    return td.total_seconds()
+
+
+_RE_UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def re_unescape(s: str) -> str:
+    r"""Undo ``re.escape``: ``re_unescape(re.escape(s)) == s``.
+
+    Escapes that stand for classes or special characters (``\d``, ``\n``...)
+    have no literal meaning and raise ``ValueError``.
+    """
+
+    def unescape_one(m: re.Match[str]) -> str:
+        ch = m.group(1)
+        if ch.isalnum():
+            raise ValueError(f"cannot unescape '\\\\{ch}'")
+        return ch
+
+    return _RE_UNESCAPE.sub(unescape_one, s)
+
+
+class Configurable:
+    """A base class whose constructor can return a configured subclass.
+
+    The family's base names itself with ``configurable_base()`` and its
+    default implementation with ``configurable_default()``. Calling the base
+    class then builds whichever implementation ``configure()`` chose, passing
+    the keyword arguments given to ``configure`` as well. Implementations
+    initialise in ``initialize()``, not ``__init__``, so that the base's
+    ``__new__`` controls construction.
+    """
+
+    # Per-family state lives on the base class under these names.
+    __impl_class: type[Configurable] | None = None
+    __impl_kwargs: dict[str, Any] | None = None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        base = cls.configurable_base()
+        init_kwargs: dict[str, Any] = {}
+        if cls is base:
+            impl = cls.configured_class()
+            if base.__impl_kwargs:
+                init_kwargs.update(base.__impl_kwargs)
+        else:
+            impl = cls
+        init_kwargs.update(kwargs)
+        if impl.configurable_base() is not base:
+            # The implementation heads a family of its own: let it choose.
+            return impl(*args, **init_kwargs)
+        instance = super().__new__(impl)
+        instance.initialize(*args, **init_kwargs)
+        return instance
+
+    @classmethod
+    def configurable_base(cls) -> type[Configurable]:
+        raise NotImplementedError()
+
+    @classmethod
+    def configurable_default(cls) -> type[Configurable]:
+        raise NotImplementedError()
+
+    def _initialize(self) -> None:
+        pass
+
+    initialize: Callable[..., None] = _initialize
+
+    @classmethod
+    def configure(cls, impl: None | str | type[Configurable], **kwargs: Any) -> None:
+        """Choose the implementation (a class or its dotted name) and defaults."""
+        base = cls.configurable_base()
+        if isinstance(impl, str):
+            impl = import_object(impl)
+        if impl is not None and not (isinstance(impl, type) and issubclass(impl, cls)):
+            raise ValueError(f"Invalid subclass of {cls}")
+        base.__impl_class = impl
+        base.__impl_kwargs = kwargs
+
+    @classmethod
+    def configured_class(cls) -> type[Configurable]:
+        base = cls.configurable_base()
+        # Look in the base's own __dict__: a subclass must not inherit a
+        # configuration made for a different family.
+        if base.__dict__.get("_Configurable__impl_class") is None:
+            base.__impl_class = cls.configurable_default()
+        impl = base.__impl_class
+        assert impl is not None
+        return impl
+
+    @classmethod
+    def _save_configuration(cls) -> tuple[type[Configurable] | None, dict[str, Any] | None]:
+        base = cls.configurable_base()
+        return (base.__impl_class, base.__impl_kwargs)
+
+    @classmethod
+    def _restore_configuration(
+        cls, saved: tuple[type[Configurable] | None, dict[str, Any] | None]
+    ) -> None:
+        base = cls.configurable_base()
+        base.__impl_class = saved[0]
+        base.__impl_kwargs = saved[1]
+
+
+class ArgReplacer:
+    """Find and replace one argument of calls to ``func``, by position or name.
+
+    Used where a legacy ``callback=`` argument must be pulled out of a call
+    whose signature allows passing it either way.
+    """
+
+    def __init__(self, func: Callable[..., Any], name: str) -> None:
+        import inspect
+
+        self.name = name
+        params = list(inspect.signature(func).parameters)
+        try:
+            self.arg_pos: int | None = params.index(name)
+        except ValueError:
+            self.arg_pos = None
+
+    def get_old_value(
+        self, args: Sequence[Any], kwargs: dict[str, Any], default: Any = None
+    ) -> Any:
+        if self.arg_pos is not None and len(args) > self.arg_pos:
+            return args[self.arg_pos]
+        return kwargs.get(self.name, default)
+
+    def replace(
+        self, new_value: Any, args: Sequence[Any], kwargs: dict[str, Any]
+    ) -> tuple[Any, Sequence[Any], dict[str, Any]]:
+        """Returns ``(old_value, args, kwargs)`` with the argument replaced."""
+        if self.arg_pos is not None and len(args) > self.arg_pos:
+            old_value = args[self.arg_pos]
+            new_args = list(args)
+            new_args[self.arg_pos] = new_value
+            return old_value, new_args, kwargs
+        old_value = kwargs.get(self.name)
+        kwargs[self.name] = new_value
+        return old_value, args, kwargs
