@@ -186,7 +186,7 @@ class Configurable:
     initialize: Callable[..., None] = _initialize
 
     @classmethod
-    def configure(cls, impl: None | str | type[Configurable], **kwargs: Any) -> None:
+    def configure(cls, impl: str | type[Configurable] | None, **kwargs: Any) -> None:
         """Choose the implementation (a class or its dotted name) and defaults."""
         base = cls.configurable_base()
         if isinstance(impl, str):

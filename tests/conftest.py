@@ -1,0 +1,42 @@
+"""Suite-wide rules: an unexpected ERROR log line fails the test.
+
+Expected errors are wrapped in ``squall.testing.ExpectLog``, whose filter
+swallows them before they reach the root logger's handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+
+class _ErrorCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_error_logs(request: pytest.FixtureRequest) -> Iterator[None]:
+    collector = _ErrorCollector()
+    root = logging.getLogger()
+    root.addHandler(collector)
+    try:
+        yield
+    finally:
+        root.removeHandler(collector)
+    if collector.records and not request.node.get_closest_marker("allow_error_logs"):
+        lines = "\n".join(
+            f"{r.name}: {r.getMessage()}" for r in collector.records[:5]
+        )
+        pytest.fail(f"unexpected ERROR log lines:\n{lines}", pytrace=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "allow_error_logs: the test may log errors freely")
+    config.addinivalue_line("markers", "slow: takes seconds; skipped in the debug-mode pass")

@@ -1,1 +1,25 @@
-"""Test support for squall applications (filled in by the foundation issue)."""
+"""Test support: unittest base classes, decorators and a pytest plugin.
+
+``AsyncTestCase`` gives each test a fresh IOLoop; ``gen_test`` runs a test
+method as a coroutine with a timeout; ``ExpectLog`` asserts a log line was
+written (and keeps it out of the output); ``bind_unused_port`` opens a
+listening socket on a free port. The pytest plugin (fixtures ``io_loop``
+and, with the web layer, ``http_server``, ``fetch``...) is loaded
+automatically once squall is installed.
+"""
+
+from squall.testing._async import (
+    AsyncTestCase,
+    gen_test,
+    get_async_test_timeout,
+)
+from squall.testing._expect_log import ExpectLog
+from squall.testing._ports import bind_unused_port
+
+__all__ = [
+    "AsyncTestCase",
+    "ExpectLog",
+    "bind_unused_port",
+    "gen_test",
+    "get_async_test_timeout",
+]

@@ -1,0 +1,472 @@
+"""Generator-based coroutines and helpers for awaiting many things at once.
+
+New code should use ``async def``; ``@gen.coroutine`` keeps generator code
+written for Tornado working, and the helpers here (``multi``,
+``with_timeout``, ``WaitIterator``, ``sleep``) serve both styles.
+
+Errors raised by this module::
+
+    BadYieldError        a coroutine yielded something that is not awaitable
+    KeyReuseError        (kept for compatibility; raised by nothing now)
+    UnknownKeyError      (kept for compatibility; raised by nothing now)
+    LeakedCallbackError  (kept for compatibility; raised by nothing now)
+    ReturnValueIgnoredError
+    TimeoutError         squall.util.TimeoutError, the builtin
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import contextvars
+import datetime
+import functools
+import inspect
+import types
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from typing import Any, TypeVar, Union
+
+from squall.concurrent import (
+    chain_future,
+    future_add_done_callback,
+    future_set_exception_unless_cancelled,
+    future_set_result_unless_cancelled,
+    is_future,
+)
+from squall.ioloop import IOLoop
+from squall.log import app_log
+from squall.util import TimeoutError
+
+__all__ = [
+    "BadYieldError",
+    "KeyReuseError",
+    "LeakedCallbackError",
+    "Return",
+    "ReturnValueIgnoredError",
+    "Task",
+    "TimeoutError",
+    "UnknownKeyError",
+    "WaitIterator",
+    "convert_yielded",
+    "coroutine",
+    "is_coroutine_function",
+    "maybe_future",
+    "moment",
+    "multi",
+    "multi_future",
+    "sleep",
+    "with_timeout",
+]
+
+_T = TypeVar("_T")
+
+_Yieldable = Union[
+    None, Awaitable[Any], list[Awaitable[Any]], dict[Any, Awaitable[Any]], "asyncio.Future[Any]"
+]
+
+
+class KeyReuseError(Exception):
+    pass
+
+
+class UnknownKeyError(Exception):
+    pass
+
+
+class LeakedCallbackError(Exception):
+    pass
+
+
+class BadYieldError(Exception):
+    pass
+
+
+class ReturnValueIgnoredError(Exception):
+    pass
+
+
+class Return(Exception):
+    """Raise ``Return(value)`` to return a value from a generator coroutine.
+
+    Plain ``return value`` works as well in Python 3; this spelling remains
+    for code written before that.
+    """
+
+    def __init__(self, value: Any = None) -> None:
+        super().__init__()
+        self.value = value
+        self.args = (value,)
+
+
+# ``yield gen.moment`` (or a bare ``yield``) lets the loop run other
+# callbacks for one iteration before the coroutine resumes. It is a marker
+# object; the runner recognises it and never awaits it directly.
+moment: asyncio.Future[None] = types.SimpleNamespace()  # type: ignore[assignment]
+
+# Attribute set on functions made by @coroutine, checked by
+# is_coroutine_function; the Tornado name is honoured too.
+_COROUTINE_MARKERS = ("__squall_coroutine__", "__tornado_coroutine__")
+
+
+def is_coroutine_function(func: Any) -> bool:
+    """Whether ``func`` is an ``async def`` or ``@gen.coroutine`` function."""
+    return any(getattr(func, m, False) for m in _COROUTINE_MARKERS) or (
+        inspect.iscoroutinefunction(func)
+    )
+
+
+def _value_from_stop(e: BaseException) -> Any:
+    return getattr(e, "value", None)
+
+
+def coroutine(func: Callable[..., Any]) -> Callable[..., asyncio.Future[Any]]:
+    """Turn a generator function into a coroutine that returns a Future.
+
+    The generator runs at once, up to its first ``yield`` of something not yet
+    done; each yielded value is anything ``convert_yielded`` accepts, and the
+    coroutine resumes with its result (or with its exception raised at the
+    ``yield``). The whole body runs in a copy of the caller's context
+    variables, as an asyncio Task would.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = _create_future()
+        ctx_run = contextvars.copy_context().run
+        try:
+            result = ctx_run(func, *args, **kwargs)
+        except (Return, StopIteration) as e:
+            result = _value_from_stop(e)
+        except Exception as e:
+            future.set_exception(e)
+            return future
+        if isinstance(result, Generator):
+            try:
+                yielded = ctx_run(next, result)
+            except (Return, StopIteration) as e:
+                future_set_result_unless_cancelled(future, _value_from_stop(e))
+            except Exception as e:
+                future_set_exception_unless_cancelled(future, e)
+            else:
+                runner = _Runner(ctx_run, result, future, yielded)
+                # Keep the runner alive as long as its result is wanted.
+                future.add_done_callback(lambda _: runner)
+            return future
+        if inspect.isawaitable(result):
+            chain_future(convert_yielded(result), future)
+            return future
+        future.set_result(result)
+        return future
+
+    wrapper.__wrapped__ = func
+    wrapper.__squall_coroutine__ = True  # type: ignore[attr-defined]
+    wrapper.__tornado_coroutine__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _create_future() -> asyncio.Future[Any]:
+    loop = asyncio.events._get_running_loop()
+    if loop is None:
+        io_loop = IOLoop.current()
+        assert io_loop is not None
+        loop = io_loop.asyncio_loop
+    return loop.create_future()
+
+
+class _Runner:
+    """Drives one generator coroutine: await what it yields, send it back."""
+
+    def __init__(
+        self,
+        ctx_run: Callable[..., Any],
+        gen: Generator[Any, Any, Any],
+        result_future: asyncio.Future[Any],
+        first_yielded: Any,
+    ) -> None:
+        self.ctx_run = ctx_run
+        self.gen = gen
+        self.result_future = result_future
+        self.future: asyncio.Future[Any] | None = None
+        self.running = False
+        if self.handle_yield(first_yielded):
+            self.run()
+
+    def run(self) -> None:
+        """Step the generator until it yields something not yet done."""
+        if self.running:
+            return
+        self.running = True
+        try:
+            while True:
+                future = self.future
+                assert future is not None
+                if not future.done():
+                    return
+                self.future = None
+                try:
+                    try:
+                        value = future.result()
+                    except (Exception, asyncio.CancelledError) as e:
+                        yielded = self.ctx_run(self.gen.throw, e)
+                    else:
+                        yielded = self.ctx_run(self.gen.send, value)
+                except (StopIteration, Return) as e:
+                    future_set_result_unless_cancelled(self.result_future, _value_from_stop(e))
+                    self.gen.close()
+                    return
+                except asyncio.CancelledError:
+                    self.result_future.cancel()
+                    self.gen.close()
+                    return
+                except Exception as e:
+                    future_set_exception_unless_cancelled(self.result_future, e)
+                    self.gen.close()
+                    return
+                if not self.handle_yield(yielded):
+                    return
+        finally:
+            self.running = False
+
+    def handle_yield(self, yielded: Any) -> bool:
+        """Set ``self.future`` for ``yielded``; True if it is done already."""
+        if yielded is None or yielded is moment:
+            # Resume on the next loop iteration, after other callbacks.
+            future: asyncio.Future[Any] = _create_future()
+            future.get_loop().call_soon(future_set_result_unless_cancelled, future, None)
+            self.future = future
+            future.add_done_callback(self._resume)
+            return False
+        try:
+            self.future = convert_yielded(yielded)
+        except BadYieldError as e:
+            self.future = _create_future()
+            self.future.set_exception(e)
+            return True
+        if self.future.done():
+            return True
+        self.future.add_done_callback(self._resume)
+        return False
+
+    def _resume(self, future: asyncio.Future[Any]) -> None:
+        self.run()
+
+
+@functools.singledispatch
+def convert_yielded(yielded: _Yieldable) -> asyncio.Future[Any]:
+    """Turn anything a coroutine may yield or await into a Future.
+
+    Accepted: None and ``moment`` (done on the next iteration), a Future
+    (returned as is; a ``concurrent.futures`` one is chained), a list or dict
+    of yieldables (``multi``), any awaitable (scheduled as a Task).
+    Extend it for other types with ``convert_yielded.register``.
+    """
+    if yielded is None or yielded is moment:
+        future: asyncio.Future[Any] = _create_future()
+        future.get_loop().call_soon(future_set_result_unless_cancelled, future, None)
+        return future
+    if isinstance(yielded, (list, dict)):
+        return multi(yielded)
+    if isinstance(yielded, asyncio.Future):
+        return yielded
+    if is_future(yielded):
+        future = _create_future()
+        chain_future(yielded, future)  # type: ignore[arg-type]
+        return future
+    if inspect.isawaitable(yielded):
+        return asyncio.ensure_future(yielded)
+    raise BadYieldError(f"yielded unknown object {yielded!r}")
+
+
+def maybe_future(x: Any) -> asyncio.Future[Any]:
+    """``x`` if it is a Future already, else a Future resolved to ``x``."""
+    if is_future(x):
+        return convert_yielded(x)
+    future = _create_future()
+    future.set_result(x)
+    return future
+
+
+def multi(
+    children: list[Any] | Mapping[Any, Any],
+    quiet_exceptions: type[Exception] | tuple[type[Exception], ...] = (),
+) -> asyncio.Future[Any]:
+    """Wait for many yieldables at once; a Future of their results.
+
+    ``children`` is a list (results in a list, in order) or a dict (results
+    under the same keys). If several fail, the first failure is raised and
+    the others are logged, except those of a ``quiet_exceptions`` type.
+    """
+    return multi_future(children, quiet_exceptions=quiet_exceptions)
+
+
+def multi_future(
+    children: list[Any] | Mapping[Any, Any],
+    quiet_exceptions: type[Exception] | tuple[type[Exception], ...] = (),
+) -> asyncio.Future[Any]:
+    """``multi`` under its older name."""
+    if isinstance(children, Mapping):
+        keys: list[Any] | None = list(children.keys())
+        values: Iterable[Any] = children.values()
+    else:
+        keys = None
+        values = children
+    futures = [convert_yielded(v) for v in values]
+    unfinished = set(futures)
+    result_future = _create_future()
+    if not futures:
+        result_future.set_result({} if keys is not None else [])
+        return result_future
+
+    def on_child_done(done: asyncio.Future[Any]) -> None:
+        unfinished.discard(done)
+        if unfinished:
+            return
+        results = []
+        for f in futures:
+            try:
+                results.append(f.result())
+            except Exception as e:
+                if result_future.done():
+                    if not isinstance(e, quiet_exceptions):
+                        app_log.error("Multiple exceptions in yield list", exc_info=True)
+                else:
+                    future_set_exception_unless_cancelled(result_future, e)
+        if not result_future.done():
+            if keys is not None:
+                future_set_result_unless_cancelled(
+                    result_future, dict(zip(keys, results, strict=True))
+                )
+            else:
+                future_set_result_unless_cancelled(result_future, results)
+
+    seen: set[asyncio.Future[Any]] = set()
+    for f in futures:
+        if f not in seen:  # the same future listed twice needs one callback
+            seen.add(f)
+            future_add_done_callback(f, on_child_done)
+    return result_future
+
+
+def sleep(duration: float) -> asyncio.Future[None]:
+    """A Future that resolves after ``duration`` seconds."""
+    future: asyncio.Future[None] = _create_future()
+    future.get_loop().call_later(duration, future_set_result_unless_cancelled, future, None)
+    return future
+
+
+def with_timeout(
+    timeout: float | datetime.timedelta,
+    future: _Yieldable,
+    quiet_exceptions: type[Exception] | tuple[type[Exception], ...] = (),
+) -> asyncio.Future[Any]:
+    """Wrap ``future`` so that it fails with ``TimeoutError`` at ``timeout``.
+
+    ``timeout`` is an absolute ``IOLoop.time()`` deadline or a timedelta.
+    The wrapped work is not cancelled (it may be shared); if it fails after
+    the timeout its exception is logged unless of a ``quiet_exceptions`` type.
+    """
+    inner = convert_yielded(future)
+    result = _create_future()
+    chain_future(inner, result)
+    io_loop = IOLoop.current()
+    assert io_loop is not None
+
+    def error_callback(f: asyncio.Future[Any]) -> None:
+        if f.cancelled():
+            return
+        exc = f.exception()
+        if exc is not None and not isinstance(exc, quiet_exceptions):
+            app_log.error("Exception in Future %r after timeout", f, exc_info=exc)
+
+    def on_timeout() -> None:
+        if not result.done():
+            result.set_exception(TimeoutError("Timeout"))
+        future_add_done_callback(inner, error_callback)
+
+    handle = io_loop.add_timeout(timeout, on_timeout)
+    inner.add_done_callback(lambda _: io_loop.remove_timeout(handle))
+    return result
+
+
+class WaitIterator:
+    """Yields futures in the order they finish.
+
+    Give futures positionally or as keywords; ``current_index`` says which
+    one (its position or its key) the last ``next()`` produced::
+
+        wait = WaitIterator(a, b)
+        while not wait.done():
+            result = yield wait.next()     # or: async for result in wait
+    """
+
+    _unfinished: dict[asyncio.Future[Any], Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args and kwargs:
+            raise ValueError("You must provide args or kwargs, not both")
+        if kwargs:
+            self._unfinished = {convert_yielded(f): k for k, f in kwargs.items()}
+            futures: list[asyncio.Future[Any]] = list(self._unfinished)
+        else:
+            futures = [convert_yielded(f) for f in args]
+            self._unfinished = {f: i for i, f in enumerate(futures)}
+        self._finished: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.current_index: Any = None
+        self.current_future: asyncio.Future[Any] | None = None
+        self._running_future: asyncio.Future[Any] | None = None
+        for f in futures:
+            future_add_done_callback(f, self._done_callback)
+
+    def done(self) -> bool:
+        """True once every future has been handed out by ``next()``."""
+        if self._finished or self._unfinished:
+            return False
+        self.current_index = self.current_future = None
+        return True
+
+    def next(self) -> asyncio.Future[Any]:
+        """A Future for the result of the next input to finish."""
+        self._running_future = _create_future()
+        if self._finished:
+            self._return_result(self._finished.popleft())
+        return self._running_future
+
+    def _done_callback(self, done: asyncio.Future[Any]) -> None:
+        if self._running_future is not None and not self._running_future.done():
+            self._return_result(done)
+        else:
+            self._finished.append(done)
+
+    def _return_result(self, done: asyncio.Future[Any]) -> None:
+        assert self._running_future is not None
+        chain_future(done, self._running_future)
+        self.current_future = done
+        self.current_index = self._unfinished.pop(done)
+
+    def __aiter__(self) -> WaitIterator:
+        return self
+
+    def __anext__(self) -> asyncio.Future[Any]:
+        if self.done():
+            raise StopAsyncIteration()
+        return self.next()
+
+
+def Task(func: Callable[..., Any], *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+    """Adapt a callback-style function for ``yield`` (the Tornado 2 idiom).
+
+    ``func`` is called with an extra ``callback=`` argument; the Future
+    resolves with what the callback receives (a tuple if several values).
+    """
+    future = _create_future()
+
+    def set_result(*values: Any) -> None:
+        if future.done():
+            return
+        future.set_result(values[0] if len(values) == 1 else (values or None))
+
+    try:
+        func(*args, callback=set_result, **kwargs)
+    except Exception as e:
+        future_set_exception_unless_cancelled(future, e)
+    return future

@@ -1,0 +1,1 @@
+"""Platform integration modules (``squall.platform.asyncio``)."""

@@ -1,1 +1,0 @@
-"""squall's pytest plugin, registered through the ``pytest11`` entry point."""
