@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 
 $(VENV)/.bench-installed: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	touch $@
 
 run: $(STAMP)

@@ -1,0 +1,1 @@
+"""Runnable demo applications, built only on squall's public API."""

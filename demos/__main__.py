@@ -1,0 +1,54 @@
+"""``python -m demos [--port N] [--processes N]``: what ``make run`` starts.
+
+It runs the most complete demo this checkout has: the chat room once it
+exists, else the hello-world web app, else the HTTP server with a plain
+callback, else the bare-IOLoop page (a socket served with ``add_handler``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+# Most complete first; each module has main(port, processes).
+CANDIDATES = [
+    ("demos.chat.app", "squall.websocket"),
+    ("demos.hello.web_app", "squall.web"),
+    ("demos.hello.server_callback", "squall.httpserver"),
+    ("demos.hello.ioloop_page", "squall.ioloop"),
+]
+
+
+def _available(module: str, requires: str) -> bool:
+    try:
+        return (
+            importlib.util.find_spec(module) is not None
+            and importlib.util.find_spec(requires) is not None
+        )
+    except ModuleNotFoundError:
+        return False
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demos", description=__doc__)
+    parser.add_argument("--port", type=int, default=8888)
+    parser.add_argument("--address", default="127.0.0.1")
+    parser.add_argument("--processes", type=int, default=1, help="0 = one per CPU")
+    args = parser.parse_args(argv)
+    for module_name, requires in CANDIDATES:
+        if _available(module_name, requires):
+            module = importlib.import_module(module_name)
+            print(f"squall demo ({module_name}) on http://{args.address}:{args.port}/", flush=True)
+            module.main(port=args.port, address=args.address, processes=args.processes)
+            return 0
+    print("no demo available", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        pass
