@@ -1,0 +1,608 @@
+"""Server settings from the command line and from Python config files.
+
+Each module declares the settings it reads with ``define`` (usually at import
+time, so that every setting exists before parsing); the program then fills
+them in with ``parse_command_line`` and/or ``parse_config_file`` and reads them
+as attributes of the global ``options``::
+
+    from squall.options import define, options, parse_command_line
+
+    define("port", default=8888, help="port to listen on")
+    parse_command_line()
+    print(options.port)
+
+Values are typed: ``str``, ``int``, ``float``, ``bool``, ``datetime.datetime``,
+``datetime.timedelta`` or any callable that builds a value from a string. With
+``multiple=True`` a value is a comma-separated list; ``int`` lists also take
+inclusive ranges (``1:3`` is ``1, 2, 3``). Dashes and underscores in names are
+interchangeable: ``--log-file-prefix`` sets ``options.log_file_prefix``.
+
+Errors: a problem with a definition or a value raises ``Error``; reading or
+writing an option that was never defined raises ``AttributeError``.
+
+The logging options of ``squall.log`` are defined on the global parser here,
+and a final parse applies them (see ``squall.log.enable_pretty_logging``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import sys
+import textwrap
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TextIO
+
+from squall.log import define_logging_options
+
+__all__ = [
+    "Error",
+    "OptionParser",
+    "add_parse_callback",
+    "define",
+    "options",
+    "parse_command_line",
+    "parse_config_file",
+    "print_help",
+]
+
+
+class Error(Exception):
+    """A bad option definition, or a bad value for an option."""
+
+
+class _BadValueError(Error, ValueError):
+    # Tornado lets the converter's ValueError escape for a value that does not
+    # parse; deriving from both keeps ``except ValueError`` code working.
+    pass
+
+
+# The biggest inclusive range ``a:b`` a multiple int option expands. Tornado has
+# no cap; squall adds one (a million, well above the 65,535 ports a range
+# could sensibly span) so that a typo cannot make parsing allocate gigabytes.
+MAX_RANGE_LENGTH = 1_000_000
+
+# Layout of print_help: option names start after a two-space indent and are
+# padded to this width; descriptions start after them and wrap so that lines
+# stay within 79 columns. These are the column positions Tornado's help uses.
+_HELP_NAME_WIDTH = 30
+_HELP_LINE_WIDTH = 79
+_HELP_DESCRIPTION_COLUMN = len("  --") + _HELP_NAME_WIDTH + 1
+
+# Tried in order by the datetime parser: Tornado's formats plus the ISO 8601
+# form with seconds after a "T". Time-only forms get the date 1900-01-01.
+_DATETIME_FORMATS = (
+    "%a %b %d %H:%M:%S %Y",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y%m%d %H:%M:%S",
+    "%Y%m%d %H:%M",
+    "%Y-%m-%d",
+    "%Y%m%d",
+    "%H:%M:%S",
+    "%H:%M",
+)
+
+_TIMEDELTA_UNITS = {
+    "": "seconds",
+    **dict.fromkeys(("us", "usec", "usecs", "microsecond", "microseconds"), "microseconds"),
+    **dict.fromkeys(("ms", "msec", "msecs", "millisecond", "milliseconds"), "milliseconds"),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), "seconds"),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), "minutes"),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), "hours"),
+    **dict.fromkeys(("d", "day", "days"), "days"),
+    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), "weeks"),
+}
+# One "<number><unit>" term; terms may be separated by spaces.
+_TIMEDELTA_TERM = re.compile(r"\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z]*)\s*")
+
+_TRUE_WORDS = frozenset(("true", "t", "1", "yes", "y", "on"))
+_FALSE_WORDS = frozenset(("false", "f", "0", "no", "n", "off"))
+
+
+def _parse_datetime(value: str) -> datetime.datetime:
+    for fmt in _DATETIME_FORMATS:
+        try:
+            return datetime.datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    raise ValueError(
+        "unrecognized date/time format; use e.g. '2024-01-31 13:45:00', "
+        "'2024-01-31', '20240131 13:45' or '13:45'"
+    )
+
+
+def _parse_timedelta(value: str) -> datetime.timedelta:
+    if not value.strip():
+        raise ValueError("empty duration")
+    total = datetime.timedelta()
+    pos = 0
+    while pos < len(value):
+        match = _TIMEDELTA_TERM.match(value, pos)
+        if match is None:
+            raise ValueError(f"unrecognized duration text at {value[pos:]!r}")
+        number, unit = match.groups()
+        if unit not in _TIMEDELTA_UNITS:
+            raise ValueError(
+                f"unknown duration unit {unit!r}; use us, ms, s, m, h, d or w "
+                "(or spelled out, e.g. 'minutes')"
+            )
+        try:
+            total += datetime.timedelta(**{_TIMEDELTA_UNITS[unit]: float(number)})
+        except OverflowError:
+            raise ValueError(f"duration {value!r} is out of range") from None
+        pos = match.end()
+    return total
+
+
+def _parse_bool(value: str) -> bool:
+    word = value.strip().lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    raise ValueError("expected true/false, yes/no, on/off or 1/0")
+
+
+def _parse_str(value: str) -> str:
+    return value
+
+
+# Types whose constructor does not take the text forms we accept; any other
+# type is called with the text.
+_CONVERTERS: dict[type, Callable[[str], Any]] = {
+    datetime.datetime: _parse_datetime,
+    datetime.timedelta: _parse_timedelta,
+    bool: _parse_bool,
+    str: _parse_str,
+}
+
+
+def _caller_location() -> tuple[str, int]:
+    """File and line of the nearest caller outside this module."""
+    here = _caller_location.__code__.co_filename
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename == here:
+        frame = frame.f_back
+    return frame.f_code.co_filename, frame.f_lineno
+
+
+def _normalize_name(name: str) -> str:
+    return name.replace("_", "-")
+
+
+class _Option:
+    """One defined option: its declaration and current value."""
+
+    def __init__(
+        self,
+        name: str,
+        default: Any = None,
+        type: type | None = None,
+        help: str | None = None,
+        metavar: str | None = None,
+        multiple: bool = False,
+        file_name: str | None = None,
+        group_name: str | None = None,
+        callback: Callable[[Any], None] | None = None,
+        line: int = 0,
+    ) -> None:
+        if default is None and multiple:
+            default = []
+        if type is None:
+            type = _infer_type(default, multiple)
+        self.name = name
+        self.type = type
+        self.help = help
+        self.metavar = metavar
+        self.multiple = multiple
+        self.file_name = file_name
+        self.group_name = group_name
+        self.callback = callback
+        self.line = line
+        self.default = default
+        self._value: Any = default
+
+    def value(self) -> Any:
+        return self._value
+
+    def where(self) -> str:
+        """Where the option was defined, for error messages."""
+        return f"{self.file_name}:{self.line}" if self.line else str(self.file_name)
+
+    def parse(self, value: str) -> Any:
+        """Set the option from its text form; returns the new value."""
+        try:
+            if self.multiple:
+                parsed: Any = self._parse_list(value)
+            else:
+                parsed = self._converter()(value)
+        except Exception as e:
+            # The type may be any callable, so any exception it raises means
+            # the text is not a valid value; the original stays as __cause__.
+            raise _BadValueError(
+                f"Invalid value {value!r} for option {self.name!r} "
+                f"({_type_name(self.type)} expected): {e}"
+            ) from e
+        self.set(parsed)
+        return self._value
+
+    def set(self, value: Any) -> None:
+        """Set the option to an already-typed value (None clears a single one)."""
+        if self.multiple:
+            if not isinstance(value, list) or not all(
+                item is None or isinstance(item, self.type) for item in value
+            ):
+                raise Error(
+                    f"Option {self.name!r} must be a list of {_type_name(self.type)}, not {value!r}"
+                )
+        elif value is not None and not isinstance(value, self.type):
+            raise Error(
+                f"Option {self.name!r} must be {_type_name(self.type)}, "
+                f"not {_type_name(type(value))} ({value!r})"
+            )
+        self._value = value
+        if self.callback is not None:
+            self.callback(value)
+
+    def _converter(self) -> Callable[[str], Any]:
+        return _CONVERTERS.get(self.type, self.type)
+
+    def _parse_list(self, value: str) -> list[Any]:
+        convert = self._converter()
+        items: list[Any] = []
+        for part in value.split(","):
+            if self.type is int and ":" in part:
+                low, _, high = part.partition(":")
+                first, last = int(low), int(high)
+                if last - first + 1 > MAX_RANGE_LENGTH:
+                    raise ValueError(f"range {part!r} has more than {MAX_RANGE_LENGTH} values")
+                items.extend(range(first, last + 1))
+            else:
+                items.append(convert(part))
+        return items
+
+
+def _type_name(t: type) -> str:
+    return getattr(t, "__name__", repr(t))
+
+
+def _infer_type(default: Any, multiple: bool) -> type:
+    if multiple:
+        if isinstance(default, list) and default and default[0] is not None:
+            return type(default[0])
+        return str
+    return str if default is None else type(default)
+
+
+class OptionParser:
+    """A collection of options, read and written as attributes or items.
+
+    Most programs use the global instance ``squall.options.options`` through
+    the module-level functions; separate instances are for tests and for
+    programs that want their own namespace.
+    """
+
+    def __init__(self) -> None:
+        # Attribute writes are routed to options, so internals go in __dict__.
+        self.__dict__["_options"] = {}
+        self.__dict__["_parse_callbacks"] = []
+        self._options["help"] = _Option(
+            "help",
+            type=bool,
+            help="show this help information",
+            file_name=__file__,
+            # An empty group is printed first, with no heading of its own.
+            group_name="",
+            callback=self._help_callback,
+        )
+
+    _options: dict[str, _Option]
+    _parse_callbacks: list[Callable[[], None]]
+
+    def _lookup(self, name: str) -> _Option:
+        try:
+            return self._options[_normalize_name(name)]
+        except KeyError:
+            raise AttributeError(f"Unrecognized option {name!r}") from None
+
+    def __getattr__(self, name: str) -> Any:
+        return self._lookup(name).value()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._lookup(name).set(value)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._lookup(name).value()
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._lookup(name).set(value)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and _normalize_name(name) in self._options
+
+    def __iter__(self) -> Iterator[str]:
+        return (opt.name for opt in self._options.values())
+
+    def items(self) -> Iterable[tuple[str, Any]]:
+        """(name, value) pairs of every option, in definition order."""
+        return [(opt.name, opt.value()) for opt in self._options.values()]
+
+    def groups(self) -> set[str]:
+        """The group names in use (a defining file's path, unless given)."""
+        return {opt.group_name or "" for opt in self._options.values()}
+
+    def group_dict(self, group: str) -> dict[str, Any]:
+        """Name -> value for the options of ``group`` (all of them if empty).
+
+        Handy for passing a group to a constructor::
+
+            define("template_path", group="application")
+            app = web.Application(handlers, **options.group_dict("application"))
+        """
+        return {
+            opt.name: opt.value()
+            for opt in self._options.values()
+            if not group or group == opt.group_name
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """Name -> value for every option."""
+        return {opt.name: opt.value() for opt in self._options.values()}
+
+    def define(
+        self,
+        name: str,
+        default: Any = None,
+        type: type | None = None,
+        help: str | None = None,
+        metavar: str | None = None,
+        multiple: bool = False,
+        group: str | None = None,
+        callback: Callable[[Any], None] | None = None,
+    ) -> None:
+        """Declare an option.
+
+        Without ``type`` the type of ``default`` is used (``str`` if there is
+        no default). ``multiple`` makes the value a list. ``help`` and
+        ``metavar`` appear in ``print_help``, under ``group`` (by default, the
+        file calling ``define``). ``callback`` is called with each new value.
+
+        Raises ``Error`` if an option of that name (dashes and underscores
+        being the same) already exists, or the name cannot be typed on a
+        command line.
+        """
+        if not isinstance(name, str) or not name or name.startswith("-") or "=" in name:
+            raise Error(
+                f"Invalid option name {name!r}: it must be non-empty, without '=' "
+                "and without a leading '-'"
+            )
+        file_name, line = _caller_location()
+        key = _normalize_name(name)
+        existing = self._options.get(key)
+        if existing is not None:
+            raise Error(
+                f"Option {name!r} already defined in {existing.where()}, "
+                f"defined again in {file_name}:{line}"
+            )
+        self._options[key] = _Option(
+            name,
+            default=default,
+            type=type,
+            help=help,
+            metavar=metavar,
+            multiple=multiple,
+            file_name=file_name,
+            group_name=group or file_name,
+            callback=callback,
+            line=line,
+        )
+
+    def parse_command_line(self, args: list[str] | None = None, final: bool = True) -> list[str]:
+        """Set options from ``args`` (default ``sys.argv``; ``args[0]`` is skipped).
+
+        Options look like ``--name=value`` (any number of leading dashes); a
+        bool option may be given bare (``--debug``) to mean true. Parsing
+        stops at the first argument not starting with ``-``, or after ``--``,
+        and the arguments left are returned.
+
+        With ``final`` (the default) the parse callbacks run afterwards; pass
+        False when a config file or a second parse will follow.
+        """
+        if args is None:
+            args = sys.argv
+        remaining: list[str] = []
+        for index in range(1, len(args)):
+            arg = args[index]
+            if not arg.startswith("-"):
+                remaining = args[index:]
+                break
+            if arg == "--":
+                remaining = args[index + 1 :]
+                break
+            name, equals, value = arg.lstrip("-").partition("=")
+            name = _normalize_name(name)
+            if name not in self._options:
+                # Show what is available, as a mistyped name usually means
+                # the user does not know the exact spelling.
+                self.print_help()
+                raise Error(f"Unrecognized command line option: {name!r}")
+            option = self._options[name]
+            if not equals:
+                if option.type is not bool:
+                    raise Error(f"Option {name!r} requires a value")
+                value = "true"
+            option.parse(value)
+        if final:
+            self.run_parse_callbacks()
+        return remaining
+
+    def parse_config_file(self, path: str, final: bool = True) -> None:
+        """Run the Python file at ``path`` and take the options it assigns.
+
+        Top-level names matching a defined option set it; other names are
+        ignored. Strings are parsed as on the command line (so ``"5m"`` works
+        for a timedelta); other values must already have the option's type
+        (a list, for a multiple option). The file can use ``__file__``.
+
+        With ``final`` (the default) the parse callbacks run afterwards.
+        """
+        path = os.path.abspath(path)
+        namespace: dict[str, Any] = {"__file__": path}
+        with open(path, "rb") as f:
+            code = compile(f.read(), path, "exec")
+        exec(code, namespace, namespace)
+        for name, value in namespace.items():
+            option = self._options.get(_normalize_name(name))
+            if option is None:
+                continue
+            if isinstance(value, str):
+                option.parse(value)
+            else:
+                option.set(value)
+        if final:
+            self.run_parse_callbacks()
+
+    def print_help(self, file: TextIO | None = None) -> None:
+        """Write a usage summary, options grouped by group, to ``file`` (stderr)."""
+        out = sys.stderr if file is None else file
+        program = sys.argv[0] if sys.argv else ""
+        lines = [f"Usage: {program} [OPTIONS]", "", "Options:", ""]
+        by_group: dict[str, list[_Option]] = {}
+        for option in self._options.values():
+            by_group.setdefault(option.group_name or "", []).append(option)
+        for group in sorted(by_group):
+            if group:
+                lines += ["", f"{group} options:", ""]
+            for option in sorted(by_group[group], key=lambda o: _normalize_name(o.name)):
+                lines += _help_lines(option)
+        lines.append("")
+        out.write("\n".join(lines) + "\n")
+
+    def _help_callback(self, value: bool | None) -> None:
+        if value:
+            self.print_help()
+            sys.exit(0)
+
+    def add_parse_callback(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after each final parse."""
+        self._parse_callbacks.append(callback)
+
+    def run_parse_callbacks(self) -> None:
+        for callback in self._parse_callbacks:
+            callback()
+
+    def mockable(self) -> _Mockable:
+        """An object whose attributes are the options, for ``mock.patch.object``.
+
+        ``mock.patch.object(options, "port", 1)`` cannot work on the parser
+        itself (the options are not its real attributes), but does on this::
+
+            with mock.patch.object(options.mockable(), "port", 1):
+                ...
+        """
+        return _Mockable(self)
+
+
+def _help_lines(option: _Option) -> list[str]:
+    prefix = _normalize_name(option.name)
+    if option.metavar:
+        prefix += "=" + option.metavar
+    description = option.help or ""
+    if option.default is not None and option.default != "":
+        description += f" (default {option.default})"
+    wrapped = textwrap.wrap(description, _HELP_LINE_WIDTH - _HELP_DESCRIPTION_COLUMN)
+    if len(prefix) > _HELP_NAME_WIDTH or not wrapped:
+        # The name takes its line alone; the description starts below it.
+        wrapped.insert(0, "")
+    indent = " " * _HELP_DESCRIPTION_COLUMN
+    return [f"  --{prefix:<{_HELP_NAME_WIDTH}} {wrapped[0]}"] + [indent + w for w in wrapped[1:]]
+
+
+class _Mockable:
+    """Attribute access to an ``OptionParser`` that ``mock.patch`` can undo.
+
+    ``mock.patch.object`` sets the attribute and, on exit, deletes it, expecting
+    the original to reappear; deleting here restores the saved original value.
+    """
+
+    def __init__(self, options: OptionParser) -> None:
+        self.__dict__["_options"] = options
+        self.__dict__["_originals"] = {}
+
+    _options: OptionParser
+    _originals: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._options, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self._originals:
+            raise RuntimeError(
+                f"Option {name!r} is already patched through this object; "
+                "use a new options.mockable() for each patch"
+            )
+        original = getattr(self._options, name)
+        setattr(self._options, name, value)
+        self._originals[name] = original
+
+    def __delattr__(self, name: str) -> None:
+        if name not in self._originals:
+            # mock.patch deletes after a failed set too: name the real problem.
+            if name not in self._options:
+                raise AttributeError(f"Unrecognized option {name!r}")
+            raise AttributeError(f"Option {name!r} was not patched through this object")
+        setattr(self._options, name, self._originals.pop(name))
+
+
+options = OptionParser()
+"""The global options: what ``define`` and the other functions here act on."""
+
+
+def define(
+    name: str,
+    default: Any = None,
+    type: type | None = None,
+    help: str | None = None,
+    metavar: str | None = None,
+    multiple: bool = False,
+    group: str | None = None,
+    callback: Callable[[Any], None] | None = None,
+) -> None:
+    """Declare an option on the global ``options``; see ``OptionParser.define``."""
+    options.define(
+        name,
+        default=default,
+        type=type,
+        help=help,
+        metavar=metavar,
+        multiple=multiple,
+        group=group,
+        callback=callback,
+    )
+
+
+def parse_command_line(args: list[str] | None = None, final: bool = True) -> list[str]:
+    """Parse the global options from the command line; see ``OptionParser``."""
+    return options.parse_command_line(args, final=final)
+
+
+def parse_config_file(path: str, final: bool = True) -> None:
+    """Parse the global options from a config file; see ``OptionParser``."""
+    options.parse_config_file(path, final=final)
+
+
+def print_help(file: TextIO | None = None) -> None:
+    """Print the global options' help, to stderr by default."""
+    options.print_help(file)
+
+
+def add_parse_callback(callback: Callable[[], None]) -> None:
+    """Call ``callback()`` after each final parse of the global options."""
+    options.add_parse_callback(callback)
+
+
+define_logging_options(options)
