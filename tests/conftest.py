@@ -31,9 +31,7 @@ def _fail_on_error_logs(request: pytest.FixtureRequest) -> Iterator[None]:
     finally:
         root.removeHandler(collector)
     if collector.records and not request.node.get_closest_marker("allow_error_logs"):
-        lines = "\n".join(
-            f"{r.name}: {r.getMessage()}" for r in collector.records[:5]
-        )
+        lines = "\n".join(f"{r.name}: {r.getMessage()}" for r in collector.records[:5])
         pytest.fail(f"unexpected ERROR log lines:\n{lines}", pytrace=False)
 
 

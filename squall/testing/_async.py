@@ -66,7 +66,7 @@ class AsyncTestCase(unittest.TestCase):
     ``value`` back from ``self.wait()``.
     """
 
-    def __init__(self, methodName: str = "runTest") -> None:  # noqa: N803
+    def __init__(self, methodName: str = "runTest") -> None:
         super().__init__(methodName)
         self.__stopped = False
         self.__running = False

@@ -1,0 +1,254 @@
+"""Queues for handing items between coroutines on one event loop.
+
+``Queue`` (first in, first out), ``PriorityQueue`` (smallest first) and
+``LifoQueue`` (last in, first out) keep Tornado's API: ``put`` and ``get``
+return Futures that wait while the queue is full or empty, ``task_done`` and
+``join`` track the work consumers finish, and ``async for item in queue``
+gets items forever. Like ``squall.locks``, nothing here is thread-safe, and
+every ``timeout`` is an ``IOLoop.time()`` deadline or a ``datetime.timedelta``.
+
+Waiting getters and putters are served in the order they arrived. A get or
+put that times out or is cancelled leaves the line at once: a timed-out
+getter never swallows an item put later, and a timed-out put never inserts
+its item.
+
+Subclasses choose the storage by overriding ``_init`` (create
+``self._queue``), ``_put`` and ``_get``, as PriorityQueue and LifoQueue do.
+
+Errors raised by this module::
+
+    QueueEmpty     get_nowait() on an empty queue
+    QueueFull      put_nowait() on a full queue
+    TimeoutError   squall.util.TimeoutError (the builtin): get, put or join
+                   passed its timeout
+    ValueError     a negative maxsize; task_done() called more often than
+                   items were put
+    TypeError      maxsize None; a timeout that is neither a number nor a
+                   timedelta
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import heapq
+from typing import Any, Generic, TypeVar
+
+from squall.locks import Event, _check_timeout, _fail_with_timeout, _new_future, _Timeout, _Waiters
+
+__all__ = ["LifoQueue", "PriorityQueue", "Queue", "QueueEmpty", "QueueFull"]
+
+_T = TypeVar("_T")
+
+
+class QueueEmpty(Exception):
+    """``get_nowait()`` found nothing in the queue."""
+
+
+class QueueFull(Exception):
+    """``put_nowait()`` found the queue at its ``maxsize``."""
+
+
+class Queue(Generic[_T]):
+    """A first-in, first-out queue of at most ``maxsize`` items (0: unbounded).
+
+    A producer awaits ``put(item)``, which waits while the queue is full; a
+    consumer awaits ``get()``, which waits while it is empty, and calls
+    ``task_done()`` once it has dealt with the item. ``join()`` waits until
+    every item put has been marked done.
+    """
+
+    # The storage made by _init; its type is up to the subclass.
+    _queue: Any
+
+    def __init__(self, maxsize: int = 0) -> None:
+        if maxsize is None:
+            raise TypeError("maxsize can't be None")
+        if maxsize < 0:
+            raise ValueError("maxsize can't be negative")
+        self._maxsize = maxsize
+        self._init()
+        self._getters: _Waiters[_T, None] = _Waiters()
+        # A waiting putter carries the item it will insert once there is room.
+        self._putters: _Waiters[None, _T] = _Waiters()
+        self._unfinished_tasks = 0
+        self._finished = Event()
+        self._finished.set()
+
+    @property
+    def maxsize(self) -> int:
+        """The most items the queue holds; 0 means no limit."""
+        return self._maxsize
+
+    def qsize(self) -> int:
+        """How many items are in the queue now."""
+        return len(self._queue)
+
+    def empty(self) -> bool:
+        return not self._queue
+
+    def full(self) -> bool:
+        if self._maxsize == 0:
+            return False
+        return self.qsize() >= self._maxsize
+
+    def put(self, item: _T, timeout: _Timeout | None = None) -> asyncio.Future[None]:
+        """Put ``item`` in, waiting while the queue is full.
+
+        The Future fails with ``TimeoutError`` if ``timeout`` passes first,
+        and then the item was not put.
+        """
+        _check_timeout(timeout)
+        waiter: asyncio.Future[None] = _new_future()
+        try:
+            self.put_nowait(item)
+        except QueueFull:
+            self._putters.add(waiter, item, timeout, _fail_with_timeout)
+        else:
+            waiter.set_result(None)
+        return waiter
+
+    def put_nowait(self, item: _T) -> None:
+        """Put ``item`` in without waiting; ``QueueFull`` if there is no room."""
+        turn = self._getters.pop_first()
+        if turn is not None:
+            # Getters only wait on an empty queue: the item goes straight
+            # to the longest-waiting one (through the hooks, which subclasses
+            # may use to transform items).
+            self._put_counted(item)
+            turn[0].set_result(self._get())
+        elif self.full():
+            raise QueueFull
+        else:
+            self._put_counted(item)
+
+    def get(self, timeout: _Timeout | None = None) -> asyncio.Future[_T]:
+        """Take the next item, waiting while the queue is empty.
+
+        The Future fails with ``TimeoutError`` if ``timeout`` passes first;
+        an item put after that goes to the next getter, not to this one.
+        """
+        _check_timeout(timeout)
+        waiter: asyncio.Future[_T] = _new_future()
+        try:
+            waiter.set_result(self.get_nowait())
+        except QueueEmpty:
+            self._getters.add(waiter, None, timeout, _fail_with_timeout)
+        return waiter
+
+    def get_nowait(self) -> _T:
+        """Take the next item without waiting; ``QueueEmpty`` if there is none."""
+        turn = self._putters.pop_first()
+        if turn is not None:
+            # Putters only wait on a full queue: as an item leaves, the
+            # longest-waiting putter's item takes its place.
+            putter, item = turn
+            self._put_counted(item)
+            putter.set_result(None)
+            return self._get()
+        if self.qsize():
+            return self._get()
+        raise QueueEmpty
+
+    def task_done(self) -> None:
+        """Mark one item taken from the queue as fully dealt with.
+
+        Once every item put has been marked, ``join()`` returns. Marking more
+        items than were put raises ValueError.
+        """
+        if self._unfinished_tasks <= 0:
+            raise ValueError("task_done() called too many times")
+        self._unfinished_tasks -= 1
+        if self._unfinished_tasks == 0:
+            self._finished.set()
+
+    def join(self, timeout: _Timeout | None = None) -> asyncio.Future[None]:
+        """Wait until every item put has been marked with ``task_done()``.
+
+        The Future fails with ``TimeoutError`` if ``timeout`` passes first.
+        """
+        return self._finished.wait(timeout)
+
+    def __aiter__(self) -> _QueueIterator[_T]:
+        return _QueueIterator(self)
+
+    # -- storage hooks: override these three to change the order ----------
+
+    def _init(self) -> None:
+        self._queue = collections.deque()
+
+    def _get(self) -> _T:
+        return self._queue.popleft()  # type: ignore[no-any-return]
+
+    def _put(self, item: _T) -> None:
+        self._queue.append(item)
+
+    def _put_counted(self, item: _T) -> None:
+        self._unfinished_tasks += 1
+        self._finished.clear()
+        self._put(item)
+
+    # -- display -----------------------------------------------------------
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} at {hex(id(self))} {self._format()}>"
+
+    def __str__(self) -> str:
+        return f"<{type(self).__name__} {self._format()}>"
+
+    def _format(self) -> str:
+        parts = [f"maxsize={self._maxsize!r}"]
+        if self._queue:
+            parts.append(f"queue={self._queue!r}")
+        if self._getters:
+            parts.append(f"getters[{len(self._getters)}]")
+        if self._putters:
+            parts.append(f"putters[{len(self._putters)}]")
+        if self._unfinished_tasks:
+            parts.append(f"tasks={self._unfinished_tasks}")
+        return " ".join(parts)
+
+
+class _QueueIterator(Generic[_T]):
+    """``async for item in queue``: each step is a ``get()``; it never ends."""
+
+    __slots__ = ("_queue",)
+
+    def __init__(self, queue: Queue[_T]) -> None:
+        self._queue = queue
+
+    def __aiter__(self) -> _QueueIterator[_T]:
+        return self
+
+    def __anext__(self) -> asyncio.Future[_T]:
+        return self._queue.get()
+
+
+class PriorityQueue(Queue[_T]):
+    """A Queue that hands out its smallest item first.
+
+    Items are usually ``(priority, data)`` tuples; they must be comparable
+    with each other.
+    """
+
+    def _init(self) -> None:
+        self._queue = []
+
+    def _put(self, item: _T) -> None:
+        heapq.heappush(self._queue, item)
+
+    def _get(self) -> _T:
+        return heapq.heappop(self._queue)  # type: ignore[no-any-return]
+
+
+class LifoQueue(Queue[_T]):
+    """A Queue that hands out the most recently put item first."""
+
+    def _init(self) -> None:
+        self._queue = []
+
+    def _put(self, item: _T) -> None:
+        self._queue.append(item)
+
+    def _get(self) -> _T:
+        return self._queue.pop()  # type: ignore[no-any-return]
