@@ -85,6 +85,8 @@ PUBLIC_API: dict[str, list[str]] = {
         "parse_config_file",
         "print_help",
     ],
+    "squall.locks": ["BoundedSemaphore", "Condition", "Event", "Lock", "Semaphore"],
+    "squall.queues": ["LifoQueue", "PriorityQueue", "Queue", "QueueEmpty", "QueueFull"],
     "squall.platform.asyncio": [
         "AsyncIOLoop",
         "AsyncIOMainLoop",
