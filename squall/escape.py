@@ -1,0 +1,399 @@
+"""Escaping and unescaping for HTML, URLs and JSON, and str/bytes conversion.
+
+The names and results follow Tornado 6's ``tornado.escape``; templates and
+handlers call these on every request, so the conversions (``utf8``,
+``to_unicode``) check the common type first and return at once.
+
+Errors: the functions raise the builtin exceptions their standard-library
+counterparts raise (``TypeError`` for a value of the wrong type,
+``UnicodeDecodeError`` for bytes that are not UTF-8, ``json.JSONDecodeError``
+(a ``ValueError``) for bad JSON). ``xhtml_escape(None)`` and ``linkify(None)``
+raise ``TypeError`` where Tornado happens to raise ``AttributeError``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import urllib.parse
+from collections.abc import Callable, Container
+from typing import Any, overload
+
+from squall.util import unicode_type
+
+__all__ = [
+    "json_decode",
+    "json_encode",
+    "linkify",
+    "native_str",
+    "parse_qs_bytes",
+    "recursive_unicode",
+    "squeeze",
+    "to_basestring",
+    "to_unicode",
+    "unicode_type",
+    "url_escape",
+    "url_unescape",
+    "utf8",
+    "xhtml_escape",
+    "xhtml_unescape",
+]
+
+
+def _wrong_type(value: object) -> TypeError:
+    return TypeError(f"Expected bytes, unicode, or None; got {type(value)!r}")
+
+
+# ---------------------------------------------------------------------------
+# str <-> bytes
+
+
+@overload
+def utf8(value: bytes) -> bytes: ...
+@overload
+def utf8(value: str) -> bytes: ...
+@overload
+def utf8(value: None) -> None: ...
+
+
+def utf8(value: str | bytes | None) -> bytes | None:
+    """``value`` as UTF-8 bytes; bytes and None come back unchanged.
+
+    Only ``bytes``, ``str`` and ``None`` are accepted: a ``bytearray`` or a
+    number raises ``TypeError`` rather than being converted by accident.
+    """
+    # bytes first: on the server's write path most values already are.
+    if type(value) is bytes or value is None:
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytes):
+        return value
+    raise _wrong_type(value)
+
+
+@overload
+def to_unicode(value: str) -> str: ...
+@overload
+def to_unicode(value: bytes) -> str: ...
+@overload
+def to_unicode(value: None) -> None: ...
+
+
+def to_unicode(value: str | bytes | None) -> str | None:
+    """``value`` as a str, decoding bytes as UTF-8; str and None come back unchanged."""
+    if type(value) is str or value is None:
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, str):
+        return value
+    raise _wrong_type(value)
+
+
+# Tornado keeps these aliases from its Python 2 days; code written against
+# it still calls them.
+_unicode = to_unicode
+native_str = to_unicode
+to_basestring = to_unicode
+
+
+def recursive_unicode(obj: Any) -> Any:
+    """Decode every bytes value inside nested dicts, lists and tuples.
+
+    Dict keys are decoded too. Other containers (sets, for instance) and
+    non-bytes leaves are returned as they are.
+    """
+    if isinstance(obj, dict):
+        return {recursive_unicode(k): recursive_unicode(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [recursive_unicode(item) for item in obj]
+    if isinstance(obj, tuple):
+        return tuple(recursive_unicode(item) for item in obj)
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8")
+    return obj
+
+
+def _text(value: str | bytes) -> str:
+    """Like ``to_unicode`` but None is an error (the caller needs text)."""
+    if type(value) is str:
+        return value
+    if value is None:
+        raise TypeError("Expected bytes or unicode; got None")
+    text = to_unicode(value)
+    assert text is not None
+    return text
+
+
+# ---------------------------------------------------------------------------
+# HTML
+
+
+def xhtml_escape(value: str | bytes) -> str:
+    """Escape ``& < > " '`` so the text is safe in HTML content and attributes.
+
+    The apostrophe becomes ``&#x27;`` (not ``&#39;``), the same bytes
+    Tornado produces, so cached pages and tests comparing output agree.
+    """
+    if type(value) is not str:
+        value = _text(value)
+    return html.escape(value)
+
+
+def xhtml_unescape(value: str | bytes) -> str:
+    """Replace HTML character references (named, decimal and hex) by their characters.
+
+    References are resolved the way HTML5 browsers do, including the named
+    ones browsers accept without a trailing semicolon; unknown names stay
+    as written and out-of-range numbers become U+FFFD.
+    """
+    return html.unescape(_text(value))
+
+
+# ---------------------------------------------------------------------------
+# URLs
+
+
+def url_escape(value: str | bytes, plus: bool = True) -> str:
+    """Percent-encode ``value`` (UTF-8 first) for use in a URL.
+
+    With ``plus`` (the default) spaces become ``+`` and ``/`` is encoded, as
+    a query-string value needs. With ``plus=False`` spaces become ``%20`` and
+    ``/`` is left alone, as a path needs.
+    """
+    data = utf8(value)
+    if data is None:
+        raise TypeError("url_escape() expected str or bytes, got None")
+    if plus:
+        return urllib.parse.quote_plus(data)
+    return urllib.parse.quote(data)
+
+
+@overload
+def url_unescape(value: str | bytes, encoding: None, plus: bool = True) -> bytes: ...
+@overload
+def url_unescape(value: str | bytes, encoding: str = "utf-8", plus: bool = True) -> str: ...
+
+
+def url_unescape(
+    value: str | bytes, encoding: str | None = "utf-8", plus: bool = True
+) -> str | bytes:
+    """Undo ``url_escape``.
+
+    The result is decoded with ``encoding`` (undecodable bytes become
+    U+FFFD); ``encoding=None`` returns the raw bytes instead. With ``plus``
+    (the default) ``+`` means a space, as in query strings; pass
+    ``plus=False`` for paths, where ``+`` is literal.
+    """
+    if encoding is None:
+        if plus:
+            value = (
+                value.replace(b"+", b" ") if isinstance(value, bytes) else value.replace("+", " ")
+            )
+        return urllib.parse.unquote_to_bytes(value)
+    text = _text(value)
+    if plus:
+        return urllib.parse.unquote_plus(text, encoding=encoding)
+    return urllib.parse.unquote(text, encoding=encoding)
+
+
+def parse_qs_bytes(
+    qs: str | bytes | None,
+    keep_blank_values: bool = False,
+    strict_parsing: bool = False,
+    *,
+    max_num_fields: int | None = None,
+) -> dict[str, list[bytes]]:
+    """Parse a query string into ``{name: [value, ...]}`` with bytes values.
+
+    Names are str, values stay bytes so the caller can pick the charset
+    later. Both go through latin-1, which maps every byte to one code point
+    and back: a name holding UTF-8 bytes comes out as their latin-1 reading
+    (re-encode with latin-1 to recover the bytes). A str ``qs`` must
+    therefore only hold code points below 256 (``UnicodeEncodeError``
+    otherwise). More than ``max_num_fields`` fields raises ``ValueError``.
+    """
+    if not qs:
+        return {}
+    if isinstance(qs, bytes):
+        text = qs.decode("latin-1")
+    else:
+        text = qs
+        if not text.isascii():
+            text.encode("latin-1")  # rejects code points a byte cannot carry
+    parsed = urllib.parse.parse_qs(
+        text,
+        keep_blank_values=keep_blank_values,
+        strict_parsing=strict_parsing,
+        encoding="latin-1",
+        errors="strict",
+        max_num_fields=max_num_fields,
+    )
+    return {name: [v.encode("latin-1") for v in values] for name, values in parsed.items()}
+
+
+# ---------------------------------------------------------------------------
+# JSON and whitespace
+
+
+def json_encode(value: Any) -> str:
+    """JSON-encode ``value``, safe to embed in an HTML ``<script>`` block.
+
+    ``</`` is written as ``<\\/`` (still valid JSON for the same string) so a
+    value containing ``</script>`` cannot close the surrounding tag.
+    """
+    return json.dumps(value).replace("</", "<\\/")
+
+
+def json_decode(value: str | bytes) -> Any:
+    """Parse JSON from a str or UTF-8 bytes."""
+    return json.loads(_text(value))
+
+
+_SQUEEZE_RE = re.compile(r"[\x00-\x20]+")
+
+
+def squeeze(value: str) -> str:
+    """Collapse each run of ASCII whitespace and control characters to one space, then strip."""
+    return _SQUEEZE_RE.sub(" ", value).strip()
+
+
+# ---------------------------------------------------------------------------
+# linkify
+#
+# A link starts at a scheme (a word character, then word characters or
+# hyphens, then ":" and one to three "/") or at "www." that does not follow a
+# word character. Its body is made of characters that are neither whitespace
+# nor one of ' ( ) < >, and of parenthesised groups with no space or nested
+# parenthesis inside (so "wiki/Foo_(bar)" keeps its closing parenthesis). A
+# group may open the body or follow a character that can end a link (below)
+# or another group; "a.(b)" stops before the dot.
+#
+# The link ends at its last group or at its last letter, digit, "-", "_",
+# "/", "\", control or non-ASCII character: trailing punctuation such as
+# "." "," or a quote is left out, as readers expect. If nothing after two
+# or three slashes can end it, the last slash does: "http://" alone is a
+# link, "http:/" alone is not.
+#
+# The scan is linear. The start pattern only begins at the start of a run
+# of word characters and hyphens, so it reads each run once, and the body
+# pattern never backtracks; a body holding nothing that can end a link is
+# skipped whole, because no link can start and end inside it either.
+
+_G = r"\([^\s'()<>]*\)"
+_END_CLASS = r"A-Za-z0-9_\-/\\\x00-\x08\x0e-\x1b\x7f-\U0010ffff"
+_LINK_START_RE = re.compile(r"(?<![\w-])-*(?P<scheme>\w[\w-]*):(?P<slashes>/{1,3})|(?<!\w)www\.")
+_LINK_BODY_RE = re.compile(rf"(?:{_G})?(?:[^\s'()<>]|(?<=[{_END_CLASS})]){_G})*+")
+_LINK_END_RE = re.compile(rf"[{_END_CLASS})]")
+
+# Display-shortening rule (shorten=True), the lengths Tornado uses: a link
+# text longer than 30 characters keeps its host and at most 8 characters of
+# the first path segment; if that is still over 45 (1.5 x 30) it is cut to 30.
+_LINKIFY_MAX_LEN = 30
+_LINKIFY_SEGMENT_LEN = 8
+
+
+def _link_end(text: str, start: int, stop: int) -> int:
+    """Index just past the last character in text[start:stop] that may end a link, or -1."""
+    for i in range(stop - 1, start - 1, -1):
+        if _LINK_END_RE.match(text[i]):
+            return i + 1
+    return -1
+
+
+def _shorten_link(url: str, prefix_len: int) -> str:
+    """The shortened display text for an (already escaped) link, or ``url`` itself."""
+    original = url
+    # The scheme and its slashes are never cut ("www." links have neither).
+    host, slash, rest = url[prefix_len:].partition("/")
+    if slash:
+        segment = rest.split("/", 1)[0][:_LINKIFY_SEGMENT_LEN]
+        segment = segment.split("?", 1)[0].split(".", 1)[0]
+        url = url[:prefix_len] + host + "/" + segment
+    if len(url) > _LINKIFY_MAX_LEN * 1.5:
+        url = url[:_LINKIFY_MAX_LEN]
+    if url == original:
+        return original
+    # An "&" near the end probably starts an entity the cut broke: drop it.
+    amp = url.rfind("&")
+    if amp > _LINKIFY_MAX_LEN - 5:
+        url = url[:amp]
+    url += "..."
+    # Only worth it if the result is shorter than the original.
+    return url if len(url) < len(original) else original
+
+
+def linkify(
+    text: str | bytes,
+    shorten: bool = False,
+    extra_params: str | Callable[[str], str] = "",
+    require_protocol: bool = False,
+    permitted_protocols: Container[str] = ("http", "https"),
+) -> str:
+    """Escape ``text`` as HTML and turn the URLs in it into ``<a>`` links.
+
+    ``shorten`` abbreviates long link texts (the full URL goes in a ``title``
+    attribute). ``extra_params`` is added inside each ``<a>`` tag, either as
+    a string (``'rel="nofollow"'``) or as a function of the link's ``href``.
+    Links starting with "www." get ``http://``; with ``require_protocol``
+    they are left as plain text. A link whose scheme is not in
+    ``permitted_protocols`` is left as plain text: never permit
+    ``javascript`` or ``data``.
+    """
+    source = _text(text)
+    if extra_params and not callable(extra_params):
+        extra_params = " " + extra_params.strip()
+
+    out: list[str] = []
+    emitted = 0  # source[:emitted] is already in ``out``
+    pos = 0
+    while True:
+        m = _LINK_START_RE.search(source, pos)
+        if m is None:
+            break
+        body = _LINK_BODY_RE.match(source, m.end())
+        assert body is not None  # the body pattern matches the empty string
+        end = _link_end(source, m.end(), body.end())
+        scheme = m.group("scheme")
+        prefix_len = 0
+        if scheme is not None:
+            start = m.start("scheme")
+            prefix_len = m.end() - start
+            if end < 0 and len(m.group("slashes")) > 1:
+                # Give the last slash to the body, where it can end the link.
+                end = m.end()
+                prefix_len -= 1
+        else:
+            start = m.start()
+        if end < 0:
+            pos = body.end()
+            continue
+        out.append(xhtml_escape(source[emitted:start]))
+        url = xhtml_escape(source[start:end])
+        emitted = pos = end
+
+        if scheme is None:
+            if require_protocol:
+                out.append(url)
+                continue
+            href = "http://" + url
+        elif scheme not in permitted_protocols:
+            out.append(url)
+            continue
+        else:
+            href = url
+
+        if callable(extra_params):
+            params = " " + extra_params(href).strip()
+        else:
+            params = extra_params
+        if shorten and len(url) > _LINKIFY_MAX_LEN:
+            display = _shorten_link(url, prefix_len)
+            if display is not url:
+                params += f' title="{href}"'
+                url = display
+        out.append(f'<a href="{href}"{params}>{url}</a>')
+    out.append(xhtml_escape(source[emitted:]))
+    return "".join(out)
