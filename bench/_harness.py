@@ -67,15 +67,15 @@ def _pinned(cpu: str, argv: Sequence[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def server(script: str, *args: str) -> Iterator[int]:
-    """Run ``bench/servers/<script>`` on a free port; yield the port."""
+def server(script: str, *args: str) -> Iterator[tuple[int, int]]:
+    """Run ``bench/servers/<script>`` on a free port; yield (port, pid)."""
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent.parent))
     argv = _pinned(SERVER_CPU, [sys.executable, str(SERVERS / script), str(port), *args])
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
     try:
         wait_for_port(port, proc)
-        yield port
+        yield port, proc.pid
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -114,7 +114,7 @@ def wrk(
 def measure(
     name: str, script: str, path: str = "/", *, seconds: int = 10, connections: int = 100
 ) -> Result:
-    with server(script) as port:
+    with server(script) as (port, _):
         url = f"http://127.0.0.1:{port}{path}"
         wrk(url, seconds=2, connections=connections)  # warm-up
         rps, latency, errors = wrk(url, seconds=seconds, connections=connections)

@@ -14,8 +14,7 @@ from bench._harness import SERVERS, Result, measure, table
 
 # (name shown, server script, the Python package it needs)
 PEERS = [
-    ("squall (web)", "squall_hello.py", "squall"),
-    ("squall (HTTPServer callback)", "squall_callback.py", "squall"),
+    ("squall", "squall_hello.py", "squall"),
     ("tornado", "tornado_hello.py", "tornado"),
     ("aiohttp", "aiohttp_hello.py", "aiohttp"),
 ]

@@ -145,8 +145,24 @@ class HTTPHeaders(MutableMapping[str, str]):
             for name, values in args[0]._lists.items():
                 self._lists[name] = list(values)
             args = args[1:]
+        elif args and type(args[0]) is dict and not kwargs:
+            # The common HTTPHeaders({...}) call: skip MutableMapping.update.
+            lists = self._lists
+            for name, value in args[0].items():
+                lists[_normalize_header(name)] = [value]
+            return
         if args or kwargs:
             self.update(*args, **kwargs)
+
+    @classmethod
+    def _from_fields(cls, fields: dict[str, list[str]]) -> HTTPHeaders:
+        """Fast constructor for squall's own code: ``fields`` must map
+        canonical names (``Content-Type``) to fresh lists of values."""
+        headers = cls.__new__(cls)
+        headers._lists = fields
+        headers._joined = {}
+        headers._last_key = None
+        return headers
 
     # -- multi-value interface --------------------------------------------
 
@@ -580,6 +596,8 @@ class HTTPServerRequest:
         Called by the server once the body is complete. Raises
         ``HTTPInputError`` for a malformed body or one over the limits.
         """
+        if not self.body:
+            return  # nothing to parse: most requests (GET, HEAD...) take this path
         parse_body_arguments(
             self.headers.get("Content-Type", ""),
             self.body,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import datetime
 import functools
 import inspect
@@ -39,6 +40,14 @@ _T = TypeVar("_T")
 # The environment variable that chooses the loop implementation squall
 # creates: "uvloop" (the default when installed) or "asyncio".
 LOOP_ENV_VAR = "SQUALL_LOOP"
+
+# Where an exception escaping a callback goes, if not to the log. asyncio
+# runs every callback in a copy of the context it was scheduled from, so a
+# value set here (by an @asynchronous web handler) follows all the callbacks
+# that code schedules: Tornado 1.x's stack contexts, without the machinery.
+callback_error_route: contextvars.ContextVar[Callable[[Exception], None] | None] = (
+    contextvars.ContextVar("squall_callback_error_route", default=None)
+)
 
 
 class _Selectable(Protocol):
@@ -322,8 +331,12 @@ class IOLoop(Configurable):
                 future.add_done_callback(self._log_future_exception)
         except asyncio.CancelledError:
             pass
-        except Exception:
-            app_log.error("Exception in callback %r", callback, exc_info=True)
+        except Exception as e:
+            route = callback_error_route.get()
+            if route is not None:
+                route(e)
+            else:
+                app_log.error("Exception in callback %r", callback, exc_info=True)
 
     @staticmethod
     def _log_future_exception(future: asyncio.Future[Any]) -> None:

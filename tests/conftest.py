@@ -18,7 +18,10 @@ class _ErrorCollector(logging.Handler):
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+        # The access log writes 5xx answers at ERROR, as Tornado does; a test
+        # that provokes a 5xx asserts on the response itself.
+        if record.name != "squall.access":
+            self.records.append(record)
 
 
 @pytest.fixture(autouse=True)

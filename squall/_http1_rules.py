@@ -1,0 +1,148 @@
+"""The checks squall adds to llhttp's when parsing a request.
+
+llhttp (through httptools, with no leniency flag) already rejects bad
+methods, control characters in the target, bad header names and values,
+obs-fold, bare LF, malformed or duplicate Content-Length, Transfer-Encoding
+with Content-Length, bad chunk sizes and data after ``Connection: close``.
+It accepts, and squall refuses here:
+
+- a request line that is not exactly ``method SP target SP version CRLF``
+  (double spaces; RFC 9112 §3 allows recipients to be lenient, which is how
+  request smuggling starts);
+- HTTP/0.9 and HTTP/2.0 on this HTTP/1.1 connection (400 / 505);
+- ``*`` as the target of anything but OPTIONS (RFC 9112 §3.2.4);
+- a missing, repeated or malformed Host (RFC 9112 §3.2: exactly one, in 1.1);
+- Transfer-Encoding other than exactly ``chunked``, or on HTTP/1.0
+  (RFC 9112 §6.1: a 1.0 message with it must be treated as faulty framing).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httptools
+
+
+class Reject(Exception):
+    """The request must be refused with ``status`` and the connection closed."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# RFC 3986 §3.2.2-3: reg-name (unreserved / pct-encoded / sub-delims) or an
+# IP-literal in brackets, then an optional port.
+_HOST_RE = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=%]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?\Z")
+
+
+def check_request_line(
+    method: bytes, url: bytes, version: str, chunk: bytes, tail: bytes
+) -> Reject | None:
+    """Check the request line llhttp reported against the bytes received.
+
+    llhttp skips repeated spaces, so the line it reports is rebuilt in
+    canonical form and must appear verbatim in the input: in the current
+    packet, or across the end of the previous ones (``tail``).
+    """
+    if version == "0.9":
+        return Reject(400, "HTTP/0.9 requests are not supported")
+    if version not in ("1.0", "1.1"):
+        return Reject(505, f"HTTP/{version} is not supported")
+    line = b"%b %b HTTP/%b\r\n" % (method, url, version.encode("ascii"))
+    if line in chunk or (tail and line in tail + chunk):
+        return None
+    return Reject(400, "malformed request line")
+
+
+def check_request(method: str, url: bytes, version: str, fields: dict[str, list[str]]) -> None:
+    """Raise ``Reject`` for what llhttp accepted but squall does not.
+
+    ``fields`` maps canonical header names (``Content-Length``) to values,
+    as ``HTTPHeaders`` stores them.
+    """
+    if url == b"*" and method != "OPTIONS":
+        raise Reject(400, "only OPTIONS may use the * target")
+    hosts = fields.get("Host", [])
+    if len(hosts) > 1:
+        raise Reject(400, "more than one Host header")
+    if not hosts:
+        if version == "HTTP/1.1":
+            raise Reject(400, "missing Host header")
+    elif not _HOST_RE.match(hosts[0]):
+        raise Reject(400, "invalid Host header")
+    te = fields.get("Transfer-Encoding")
+    if te:
+        if version == "HTTP/1.0":
+            raise Reject(400, "Transfer-Encoding on an HTTP/1.0 request")
+        if len(te) != 1 or te[0].strip().lower() != "chunked":
+            raise Reject(400, "unsupported Transfer-Encoding")
+
+
+def wants_keep_alive(version: str, fields: dict[str, list[str]]) -> bool:
+    """RFC 9112 §9.3: 1.1 persists unless ``close``; 1.0 only on request."""
+    values = fields.get("Connection")
+    if values is None:
+        return version == "HTTP/1.1"
+    connection = ",".join(values).lower()
+    if version == "HTTP/1.1":
+        return "close" not in connection
+    return "keep-alive" in connection
+
+
+# RFC 9110 §9.1: a method is a token (RFC 9110 §5.6.2 tchar).
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+
+
+def _unknown_method(chunk: bytes) -> bytes | None:
+    """The first method in ``chunk`` that llhttp does not know, looking at
+    the packet's start and after each blank line (pipelined requests)."""
+    starts = [0]
+    position = chunk.find(b"\r\n\r\n")
+    while position != -1:
+        starts.append(position + 4)
+        position = chunk.find(b"\r\n\r\n", position + 4)
+    for start in starts:
+        line = chunk[start : start + 64].lstrip(b"\r\n")
+        method, space, _ = line.partition(b" ")
+        if space and not _llhttp_knows(method):
+            return method
+    return None
+
+
+def _llhttp_knows(method: bytes) -> bool:
+    parser = httptools.HttpRequestParser(_NoCallbacks())
+    try:
+        parser.feed_data(method + b" / HTTP/1.1\r\n")
+    except httptools.HttpParserInvalidMethodError:
+        return False
+    except httptools.HttpParserError:
+        pass
+    return True
+
+
+class _NoCallbacks:
+    pass
+
+
+def reject_for_parser_error(error: Exception, parser: Any, chunk: bytes = b"") -> Reject:
+    """The 4xx for something llhttp refused, with its own short reason."""
+    message = str(error) or "malformed request"
+    if isinstance(error, httptools.HttpParserInvalidMethodError):
+        # llhttp knows a fixed list of methods. A well-formed method it does
+        # not know gets 405, as Tornado answers any method a handler lacks;
+        # a method that is not even a token is malformed.
+        method = _unknown_method(chunk)
+        if method is not None and _TOKEN.match(method):
+            return Reject(405, "method not supported")
+        return Reject(400, "invalid method")
+    if message == "Invalid HTTP version":
+        try:
+            major = int(parser.get_http_version().split(".")[0])
+        except (ValueError, IndexError):
+            major = 1
+        if major >= 2:
+            return Reject(505, "HTTP version not supported")
+    return Reject(400, message[0].lower() + message[1:])

@@ -1,0 +1,736 @@
+"""``BaseIOStream``: buffering, reads, writes and closing over a transport.
+
+Private to squall.iostream, which adds the socket, TLS and pipe streams and
+is the public import path. The transport side is an ``asyncio.BufferedProtocol``
+(``_StreamProtocol``) that forwards every event to its stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import inspect
+import re
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar, Union, cast
+
+from squall._iostream_errors import (
+    StreamBufferFullError,
+    StreamClosedError,
+    UnsatisfiableReadError,
+    _BufferFullClosedError,
+    _UnsatisfiableReadClosedError,
+)
+from squall._iostream_reads import (
+    NOT_YET,
+    ReadBytes,
+    ReadInto,
+    ReadLimitExceeded,
+    ReadRequest,
+    ReadUntil,
+    ReadUntilClose,
+    ReadUntilRegex,
+)
+from squall.ioloop import IOLoop
+from squall.log import app_log, gen_log
+
+__all__ = ["BaseIOStream"]
+
+# -- limits -------------------------------------------------------------------
+
+# Tornado's default max_buffer_size: the most a single read may gather.
+DEFAULT_MAX_BUFFER_SIZE = 100 * 1024 * 1024
+
+# Tornado's default read_chunk_size: the most taken from the transport at once.
+DEFAULT_READ_CHUNK_SIZE = 64 * 1024
+
+# With no read pending, the stream pauses its transport once this many bytes
+# wait unread, and resumes below half of it. 256 KiB is what asyncio's and
+# uvloop's transports receive per call, so an idle stream holds at most a
+# few reads' worth however fast the peer sends.
+READ_BUFFER_HIGH_WATER = 256 * 1024
+
+# Below this size a slice of a bytearray is copied out directly; above it,
+# through a memoryview, which avoids an intermediate copy.
+_SMALL_COPY = 2048
+
+_T = TypeVar("_T")
+_ExcInfo = Union[
+    None,
+    bool,
+    BaseException,
+    tuple[type[BaseException] | None, BaseException | None, TracebackType | None],
+]
+
+
+class _Scratch(threading.local):
+    """Receive space shared by the streams of one thread.
+
+    A transport asks for a buffer, fills it and reports the count in one
+    synchronous step, after which the stream copies the bytes out; so one
+    buffer per thread (there is one loop per thread) serves every stream,
+    instead of a read_chunk_size buffer per connection.
+    """
+
+    view: memoryview | None = None
+
+
+_scratch = _Scratch()
+
+
+def _scratch_view(size: int) -> memoryview:
+    view = _scratch.view
+    if view is None or len(view) < size:
+        view = _scratch.view = memoryview(bytearray(max(size, DEFAULT_READ_CHUNK_SIZE)))
+    return view[:size]
+
+
+class _StreamProtocol(asyncio.BufferedProtocol):
+    """The asyncio side of a stream: forwards transport events to it.
+
+    Pipe transports of the standard loop only know ``data_received``; the
+    others use ``get_buffer``/``buffer_updated``. Both are handled.
+    """
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: BaseIOStream) -> None:
+        self._stream = stream
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._stream._attach(transport)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._stream._get_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._stream._buffer_updated(nbytes)
+
+    def data_received(self, data: bytes) -> None:
+        self._stream._received(data)
+
+    def eof_received(self) -> bool:
+        # A peer's EOF closes the stream, as in Tornado (no half-open
+        # streams); False lets the transport close itself.
+        self._stream._on_connection_lost(None)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stream._on_connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        # Write limits are set so that the transport pauses whenever its
+        # buffer is not empty and resumes once it is: resume_writing is the
+        # "drained" signal write Futures wait for.
+        pass
+
+    def resume_writing(self) -> None:
+        self._stream._on_drained()
+
+
+def _mark_failed(future: asyncio.Future[Any], exc: BaseException) -> None:
+    """Fail ``future``, unless done, without a "never retrieved" complaint.
+
+    Reads and writes that fail because the stream closed are reported
+    through the close callback too; an unawaited one is not an error.
+    """
+    if not future.done():
+        future.set_exception(exc)
+        future.exception()
+
+
+def _resolve(future: asyncio.Future[_T], value: _T) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _as_bytes(value: str | bytes | bytearray | memoryview, what: str) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"{what} must be bytes or str, not {type(value).__name__}")
+
+
+def _as_regex(regex: str | bytes | re.Pattern[Any]) -> re.Pattern[bytes]:
+    if isinstance(regex, re.Pattern):
+        if isinstance(regex.pattern, bytes):
+            return regex
+        # A str pattern carries re.UNICODE, which bytes patterns refuse.
+        return re.compile(regex.pattern.encode("utf-8"), regex.flags & ~re.UNICODE)
+    return re.compile(_as_bytes(regex, "regex"))
+
+
+class BaseIOStream:
+    """The reading, writing and closing shared by every stream kind."""
+
+    socket: Any = None
+
+    def __init__(
+        self,
+        max_buffer_size: int | None = None,
+        read_chunk_size: int | None = None,
+        max_write_buffer_size: int | None = None,
+        io_loop: IOLoop | None = None,
+    ) -> None:
+        # io_loop is accepted for code written for Tornado 1.x-4.x; a stream
+        # always lives on the current loop, as in Tornado 5+.
+        current = IOLoop.current()
+        assert current is not None
+        self.io_loop: IOLoop = current
+        self._loop = current.asyncio_loop
+        self.max_buffer_size = max_buffer_size or DEFAULT_MAX_BUFFER_SIZE
+        # At most half the buffer limit per chunk, as Tornado.
+        self.read_chunk_size = max(
+            1, min(read_chunk_size or DEFAULT_READ_CHUNK_SIZE, self.max_buffer_size // 2)
+        )
+        self.max_write_buffer_size = max_write_buffer_size
+        self.error: BaseException | None = None
+        self._read_high_water = min(READ_BUFFER_HIGH_WATER, self.max_buffer_size)
+        self._protocol = _StreamProtocol(self)
+        self._transport: Any = None
+        self._read_buffer = bytearray()
+        self._read: ReadRequest | None = None
+        # What get_buffer lent the transport, and whether it is a read_into
+        # caller's own buffer rather than the shared scratch space.
+        self._lent: memoryview | None = None
+        self._lent_into: ReadInto | None = None
+        self._reading_paused = False
+        self._closed = False
+        self._close_callback: Callable[[], Any] | None = None
+        # Writes made before the transport exists, and the Futures of writes
+        # not yet handed to the kernel.
+        self._early_writes: list[bytes] = []
+        self._write_waiters: list[asyncio.Future[None]] = []
+        self._connect_future: asyncio.Future[Any] | None = None
+        # The task that connects or attaches the transport; whether it began
+        # (before that, nothing has taken ownership of the socket or pipe).
+        self._setup_task: asyncio.Task[None] | None = None
+        self._setup_started = False
+        # Called once with the stream when its transport arrives (TCPServer).
+        self._on_attach: Callable[[BaseIOStream], None] | None = None
+        self._nodelay: bool | None = None
+        # Callbacks given with callback= whose Future has not settled yet.
+        self._callbacks_pending = 0
+
+    # -- state ---------------------------------------------------------------
+
+    def fileno(self) -> Any:
+        """The socket (or pipe fd) under the stream."""
+        return self.socket
+
+    def closed(self) -> bool:
+        """True once the stream is closed (locally, by the peer, or by an error)."""
+        return self._closed
+
+    def reading(self) -> bool:
+        """True while a read is pending."""
+        return self._read is not None
+
+    def writing(self) -> bool:
+        """True while written bytes are not yet handed to the kernel."""
+        if self._early_writes:
+            return True
+        transport = self._transport
+        return transport is not None and transport.get_write_buffer_size() > 0
+
+    def set_close_callback(self, callback: Callable[[], Any] | None) -> None:
+        """Call ``callback()`` once the stream closes.
+
+        Unlike Tornado, a callback set on a stream that is already closed
+        runs too (on the next loop iteration): code that sets it late must
+        not wait forever.
+        """
+        self._close_callback = callback
+        if callback is not None and self._closed:
+            self._schedule_close_callback()
+
+    def set_nodelay(self, value: bool) -> None:
+        """Turn Nagle's algorithm off (True) or on (False) for TCP streams.
+
+        asyncio's and uvloop's TCP transports already set TCP_NODELAY.
+        """
+        self._nodelay = value
+        if self._transport is not None:
+            self._apply_nodelay()
+
+    def _apply_nodelay(self) -> None:
+        sock = self._transport.get_extra_info("socket") if self._transport else self.socket
+        if sock is None or self._nodelay is None:
+            return
+        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if self._nodelay else 0)
+        except OSError as e:
+            # EINVAL: the peer already reset the connection (seen on macOS).
+            if e.errno != errno.EINVAL:
+                raise
+
+    # -- reads ---------------------------------------------------------------
+
+    def read_bytes(
+        self,
+        num_bytes: int,
+        callback: Callable[[bytes], Any] | None = None,
+        streaming_callback: Callable[[bytes], Any] | None = None,
+        partial: bool = False,
+    ) -> asyncio.Future[bytes]:
+        """Read ``num_bytes`` bytes (with ``partial``, as soon as 1+ arrive).
+
+        With ``streaming_callback``, the bytes go to it as they arrive and
+        the Future resolves with ``b""`` once all were delivered.
+        """
+        if not isinstance(num_bytes, int) or isinstance(num_bytes, bool):
+            raise TypeError(f"num_bytes must be an int, not {type(num_bytes).__name__}")
+        if num_bytes < 0:
+            raise ValueError(f"num_bytes must not be negative: {num_bytes}")
+        self._check_not_reading()
+        request = ReadBytes(self._loop.create_future(), num_bytes, partial, streaming_callback)
+        return self._start_read(request, callback)
+
+    def read_until(
+        self,
+        delimiter: bytes | str,
+        callback: Callable[[bytes], Any] | None = None,
+        max_bytes: int | None = None,
+    ) -> asyncio.Future[bytes]:
+        """Read up to and including ``delimiter``.
+
+        If it is not found within ``max_bytes`` bytes the stream closes and
+        the read fails (``UnsatisfiableReadError`` / ``StreamClosedError``).
+        """
+        delimiter = _as_bytes(delimiter, "delimiter")
+        self._check_not_reading()
+        request = ReadUntil(self._loop.create_future(), delimiter, max_bytes)
+        return self._start_read(request, callback)
+
+    def read_until_regex(
+        self,
+        regex: bytes | str | re.Pattern[Any],
+        callback: Callable[[bytes], Any] | None = None,
+        max_bytes: int | None = None,
+    ) -> asyncio.Future[bytes]:
+        """Read up to the end of the first match of ``regex``."""
+        pattern = _as_regex(regex)
+        self._check_not_reading()
+        request = ReadUntilRegex(self._loop.create_future(), pattern, max_bytes)
+        return self._start_read(request, callback)
+
+    def read_until_close(
+        self,
+        callback: Callable[[bytes], Any] | None = None,
+        streaming_callback: Callable[[bytes], Any] | None = None,
+    ) -> asyncio.Future[bytes]:
+        """Read everything until the stream closes.
+
+        With ``streaming_callback`` the data goes to it in chunks and the
+        Future resolves with ``b""``. Without one, at most
+        ``max_buffer_size`` bytes are gathered.
+        """
+        self._check_not_reading()
+        request = ReadUntilClose(self._loop.create_future(), streaming_callback)
+        return self._start_read(request, callback)
+
+    def read_into(
+        self, buf: Any, partial: bool = False, callback: Callable[[int], Any] | None = None
+    ) -> asyncio.Future[int]:
+        """Fill ``buf`` (any writable buffer); resolves with the byte count.
+
+        With ``partial``, resolves as soon as at least one byte was stored.
+        """
+        self._check_not_reading()
+        request = ReadInto(self._loop.create_future(), buf, partial)
+        return self._start_read(request, callback)
+
+    def _check_not_reading(self) -> None:
+        if self._read is not None:
+            raise AssertionError("Already reading")
+
+    def _start_read(
+        self, request: ReadRequest, callback: Callable[[Any], Any] | None
+    ) -> asyncio.Future[Any]:
+        future = request.future
+        if callback is not None:
+            self._call_on_success(future, callback, with_result=True)
+        self._read = request
+        self._process_read()
+        if self._read is request and self._closed:
+            self._settle_read_on_close()
+        return future
+
+    def _get_buffer(self) -> memoryview:
+        request = self._read
+        if type(request) is ReadInto and not self._read_buffer:
+            # Straight into the caller's buffer: no copy at all.
+            self._lent_into = request
+            view = request.target[request.filled :]
+        else:
+            self._lent_into = None
+            view = _scratch_view(self.read_chunk_size)
+        self._lent = view
+        return view
+
+    def _buffer_updated(self, nbytes: int) -> None:
+        view, self._lent = self._lent, None
+        into, self._lent_into = self._lent_into, None
+        if into is not None:
+            into.filled += nbytes
+            if into is self._read and into.complete():
+                self._read = None
+                _resolve(into.future, into.filled)
+                self._update_flow()
+            return
+        assert view is not None
+        self._received(view[:nbytes])
+
+    def _received(self, data: bytes | memoryview) -> None:
+        """New bytes from the transport: buffer them, complete the read."""
+        if self._closed:
+            return
+        request = self._read
+        buffer = self._read_buffer
+        if not buffer and type(request) is ReadBytes and request.streaming_callback is None:
+            # The common case of a fixed-size or partial read on an empty
+            # buffer: hand the bytes over without going through the buffer.
+            size = len(data)
+            want = request.remaining
+            if size >= want or (request.partial and size):
+                count = min(size, want)
+                result = bytes(data[:count]) if count < size else bytes(data)
+                if count < size:
+                    buffer += data[count:]
+                self._read = None
+                _resolve(request.future, result)
+                self._update_flow()
+                return
+        buffer += data
+        self._process_read()
+
+    def _process_read(self) -> None:
+        """Complete (or stream to) the pending read with what is buffered."""
+        while True:
+            request = self._read
+            if request is None:
+                break
+            buffer = self._read_buffer
+            if request.streaming_callback is not None:
+                if request.streamed_to_end():
+                    self._read = None
+                    _resolve(request.future, b"")
+                    break
+                if not buffer:
+                    break
+                chunk = self._consume(request.chunk_ready(len(buffer)))
+                self._run_callback(request.streaming_callback, chunk)
+                if self._read is not request or self._closed:
+                    break
+                continue
+            if type(request) is ReadInto:
+                copied = request.copy_from(buffer)
+                if copied:
+                    del buffer[:copied]
+                if request.complete():
+                    self._read = None
+                    _resolve(request.future, request.filled)
+                break
+            try:
+                size = request.bytes_ready(buffer)
+            except ReadLimitExceeded as e:
+                gen_log.info("Unsatisfiable read, closing connection: %s", e)
+                self.close(exc_info=UnsatisfiableReadError(str(e)))
+                return
+            if size == NOT_YET:
+                if len(buffer) > self.max_buffer_size:
+                    gen_log.info("Reached maximum read buffer size, closing connection")
+                    self.close(exc_info=StreamBufferFullError("Reached maximum read buffer size"))
+                    return
+                break
+            self._read = None
+            _resolve(request.future, self._consume(size))
+            break
+        self._update_flow()
+
+    def _consume(self, size: int) -> bytes:
+        buffer = self._read_buffer
+        if size == len(buffer):
+            data = bytes(buffer)
+            buffer.clear()
+            return data
+        if size < _SMALL_COPY:
+            data = bytes(buffer[:size])
+        else:
+            data = bytes(memoryview(buffer)[:size])
+        # Deleting from the front of a bytearray only moves its start.
+        del buffer[:size]
+        return data
+
+    def _update_flow(self) -> None:
+        """Pause the transport while unread data piles up; resume when needed."""
+        transport = self._transport
+        if transport is None or self._closed or not self._readable():
+            return
+        if self._reading_paused:
+            if self._read is not None or len(self._read_buffer) < self._read_high_water // 2:
+                self._reading_paused = False
+                transport.resume_reading()
+        elif self._read is None and len(self._read_buffer) >= self._read_high_water:
+            self._reading_paused = True
+            transport.pause_reading()
+
+    def _readable(self) -> bool:
+        return True
+
+    def _settle_read_on_close(self) -> None:
+        """The stream closed: finish or fail the pending read."""
+        request = self._read
+        if request is None:
+            return
+        # Data that arrived before a close is the answer to read_until_close,
+        # even after a reset; not when the stream closed for breaking a limit.
+        limit_broken = isinstance(self.error, (StreamBufferFullError, UnsatisfiableReadError))
+        if request.until_close and not limit_broken:
+            if request.streaming_callback is not None:
+                if self._read_buffer:
+                    chunk = self._consume(len(self._read_buffer))
+                    self._run_callback(request.streaming_callback, chunk)
+                result = b""
+            else:
+                result = self._consume(len(self._read_buffer))
+            self._read = None
+            _resolve(request.future, result)
+            return
+        self._read = None
+        _mark_failed(request.future, self._closed_error())
+
+    def _closed_error(self) -> StreamClosedError:
+        error = self.error
+        if isinstance(error, UnsatisfiableReadError):
+            return _UnsatisfiableReadClosedError(error)
+        if isinstance(error, StreamBufferFullError):
+            return _BufferFullClosedError(error)
+        return StreamClosedError(real_error=error)
+
+    # -- writes --------------------------------------------------------------
+
+    def write(
+        self,
+        data: bytes | bytearray | memoryview | str,
+        callback: Callable[[], Any] | None = None,
+    ) -> asyncio.Future[None]:
+        """Write ``data``; the Future resolves once it reached the kernel.
+
+        More precisely, once the transport's buffer is empty: every byte
+        written so far is then with the operating system. Raises
+        ``StreamClosedError`` on a closed stream and ``StreamBufferFullError``
+        if ``max_write_buffer_size`` would be exceeded.
+        """
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        transport = self._transport
+        if self._closed or (transport is not None and transport.is_closing()):
+            raise StreamClosedError(real_error=self.error)
+        self._check_writable()
+        if self.max_write_buffer_size is not None:
+            pending = sum(map(len, self._early_writes))
+            if transport is not None:
+                pending += transport.get_write_buffer_size()
+            if pending + len(data) > self.max_write_buffer_size:
+                raise StreamBufferFullError("Reached maximum write buffer size")
+        future: asyncio.Future[None] = self._loop.create_future()
+        if callback is not None:
+            self._call_on_success(future, callback, with_result=False)
+        if transport is None:
+            if data:
+                # Copied: the caller may reuse a bytearray before we connect.
+                self._early_writes.append(bytes(data))
+            self._write_waiters.append(future)
+            return future
+        if data:
+            transport.write(data)
+        self._write_waiters.append(future)
+        if transport.get_write_buffer_size() == 0:
+            self._on_drained()
+        return future
+
+    def _check_writable(self) -> None:
+        pass
+
+    def _on_drained(self) -> None:
+        transport = self._transport
+        if transport is None or transport.get_write_buffer_size():
+            return
+        waiters, self._write_waiters = self._write_waiters, []
+        for future in waiters:
+            _resolve(future, None)
+
+    # -- transport lifecycle -------------------------------------------------
+
+    def _attach(self, transport: asyncio.BaseTransport) -> None:
+        """Start using ``transport`` (its connection_made, or a takeover)."""
+        if self._closed:
+            # Closed while the transport was being made.
+            transport.close()
+            return
+        self._transport = transport
+        if self.socket is None:
+            self.socket = transport.get_extra_info("socket")
+        set_limits = getattr(transport, "set_write_buffer_limits", None)
+        if set_limits is not None:
+            # Pause while anything is buffered, resume once nothing is:
+            # resume_writing then means "drained". TLS transports pause at
+            # size >= high rather than > high, hence high=1 for them.
+            tls = transport.get_extra_info("ssl_object") is not None
+            try:
+                set_limits(high=1 if tls else 0, low=0)
+            except NotImplementedError:
+                pass  # uvloop's read-only pipe transports have no write buffer
+        if self._nodelay is not None:
+            self._apply_nodelay()
+        if self._readable():
+            self._reading_paused = not cast(asyncio.ReadTransport, transport).is_reading()
+        early, self._early_writes = self._early_writes, []
+        for data in early:
+            cast(asyncio.WriteTransport, transport).write(data)
+        if self._write_waiters:
+            self._on_drained()
+        self._on_attached()
+        hook, self._on_attach = self._on_attach, None
+        if hook is not None:
+            hook(self)
+        if transport.is_closing():
+            # Taken over after the peer had already gone.
+            self._on_connection_lost(None)
+            return
+        self._process_read()
+
+    def _on_attached(self) -> None:
+        """Subclass hook: the transport is in place."""
+
+    def _on_connection_lost(self, exc: BaseException | None) -> None:
+        if self._closed:
+            return
+        if exc is not None and self.error is None:
+            self.error = exc
+        self._closed = True
+        self._signal_closed()
+
+    def close(self, exc_info: _ExcInfo = False) -> None:
+        """Close the stream.
+
+        ``exc_info`` records why (stored in ``error`` and passed on as
+        ``real_error``): True for the exception being handled, or an
+        exception, or an exc_info tuple. An orderly close lets the transport
+        send what it still buffers; a close with an error drops it.
+        """
+        if self._closed:
+            return
+        if exc_info:
+            if isinstance(exc_info, tuple):
+                error = exc_info[1]
+            elif isinstance(exc_info, BaseException):
+                error = exc_info
+            else:
+                error = sys.exc_info()[1]
+            if error is not None:
+                self.error = error
+        self._closed = True
+        transport = self._transport
+        if transport is not None:
+            if self.error is None:
+                transport.close()
+            else:
+                transport.abort()
+        else:
+            task = self._setup_task
+            if task is not None and not task.done():
+                task.cancel()
+            if task is None or task.done() or not self._setup_started:
+                # Nothing took ownership of the socket or pipe yet.
+                self._release_unattached()
+        self._signal_closed()
+
+    def _release_unattached(self) -> None:
+        """Subclass hook: close what the stream holds before a transport exists."""
+
+    def _start_setup(self, coro: Any) -> None:
+        self._setup_task = self._loop.create_task(coro)
+
+    def _signal_closed(self) -> None:
+        self._settle_read_on_close()
+        self._early_writes.clear()
+        waiters, self._write_waiters = self._write_waiters, []
+        for future in waiters:
+            _mark_failed(future, StreamClosedError(real_error=self.error))
+        if self._connect_future is not None:
+            _mark_failed(self._connect_future, StreamClosedError(real_error=self.error))
+        self._on_closed()
+        if self._close_callback is not None:
+            self._schedule_close_callback()
+
+    def _on_closed(self) -> None:
+        """Subclass hook: the stream just closed."""
+
+    def _schedule_close_callback(self) -> None:
+        if self._callbacks_pending:
+            # Callback-style code chains reads from read callbacks; data
+            # buffered before the close must reach them all before they
+            # hear of the close (as with Tornado's callback API).
+            return
+        callback, self._close_callback = self._close_callback, None
+        if callback is not None:
+            self._loop.call_soon(self._run_callback, callback)
+
+    # -- user callbacks ------------------------------------------------------
+
+    def _run_callback(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Run a user callback; what it raises is logged and closes the stream."""
+        try:
+            result = callback(*args)
+        except Exception:
+            app_log.error(
+                "Uncaught exception in stream callback, closing connection", exc_info=True
+            )
+            self.close(exc_info=True)
+            return
+        if result is not None and inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            task.add_done_callback(self._log_callback_failure)
+
+    def _log_callback_failure(self, future: asyncio.Future[Any]) -> None:
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is not None:
+            app_log.error("Uncaught exception in stream callback, closing connection", exc_info=exc)
+            self.close(exc_info=exc)
+
+    def _call_on_success(
+        self, future: asyncio.Future[Any], callback: Callable[..., Any], with_result: bool
+    ) -> None:
+        """The ``callback=`` form: call it when ``future`` succeeds.
+
+        On failure the callback is not called (as in Tornado 5, the close
+        callback reports a closed stream).
+        """
+
+        self._callbacks_pending += 1
+
+        def on_done(f: asyncio.Future[Any]) -> None:
+            try:
+                if f.cancelled() or f.exception() is not None:
+                    return
+                if with_result:
+                    self._run_callback(callback, f.result())
+                else:
+                    self._run_callback(callback)
+            finally:
+                self._callbacks_pending -= 1
+                if not self._callbacks_pending and self._closed:
+                    self._schedule_close_callback()
+
+        future.add_done_callback(on_done)

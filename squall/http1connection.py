@@ -1,0 +1,965 @@
+"""HTTP/1.x connections: parameters, limits, and the server side.
+
+The server side is ``HTTP1ServerProtocol``, an ``asyncio.Protocol`` that feeds
+bytes to httptools (llhttp) and turns its callbacks into calls on an
+``httputil.HTTPServerConnectionDelegate``. llhttp parses strictly (no
+leniency flag is ever enabled); squall adds the checks llhttp leaves to the
+application (``_http1_rules``) and the limits below. Parser callbacks never
+raise: they record a problem, and the protocol answers after ``feed_data``
+returns.
+
+Per request there is one ``HTTP1Connection`` (Tornado's name for the object a
+delegate writes its response to): ``write_headers``, ``write``, ``finish``.
+Pipelined requests are answered strictly in order: a request whose
+predecessor is still being answered waits, with its events buffered, and
+reading pauses while too many wait.
+
+Errors::
+
+    httputil.HTTPInputError    bad input from the peer -> a 4xx and close
+    httputil.HTTPOutputError   the application wrote an invalid response
+    iostream.StreamClosedError writing after the connection closed
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from email.utils import formatdate
+from typing import Any, cast
+
+import httptools
+
+from squall import _http1_rules as rules
+from squall.concurrent import future_set_result_unless_cancelled
+from squall.httputil import (
+    HTTPConnection,
+    HTTPHeaders,
+    HTTPInputError,
+    HTTPMessageDelegate,
+    HTTPOutputError,
+    HTTPServerConnectionDelegate,
+    RequestStartLine,
+    ResponseStartLine,
+    _normalize_header,
+    responses,
+)
+from squall.log import app_log, gen_log
+from squall.util import GzipDecompressor
+
+__all__ = ["HTTP1Connection", "HTTP1ConnectionParameters", "HTTP1ServerProtocol"]
+
+# -- limits and timeouts (each overridable through HTTP1ConnectionParameters) --
+
+# Header block size: Tornado's max_header_size default (64 KiB); nginx allows
+# 4 x 8 KiB large_client_header_buffers, Apache 8 KiB per line.
+DEFAULT_MAX_HEADER_SIZE = 64 * 1024
+# Request line: nginx's large_client_header_buffers (8 KiB); longer -> 414.
+MAX_REQUEST_LINE = 8 * 1024
+# Header lines: Apache's LimitRequestFields default (100); more -> 431.
+MAX_HEADER_COUNT = 100
+# Request body: Tornado's max_body_size default (100 MiB).
+DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
+# Body chunk handed to delegates at most: Tornado's chunk_size default (64 KiB).
+DEFAULT_CHUNK_SIZE = 64 * 1024
+# Time from a request's first byte to the end of its headers: nginx's
+# client_header_timeout (60 s). Tornado reuses its 3600 s idle timeout here,
+# which lets a slowloris client hold a connection for an hour.
+DEFAULT_HEADER_TIMEOUT = 60.0
+# Time a kept-alive connection may sit idle between requests: Tornado's 3600 s.
+DEFAULT_IDLE_CONNECTION_TIMEOUT = 3600.0
+# Requests parsed ahead while an earlier one is answered; past this, reading
+# pauses (uvicorn and nginx also bound pipelining depth; 16 is ample for
+# real clients, which pipeline a handful at most).
+MAX_PIPELINED_REQUESTS = 16
+# Unconsumed request-body bytes buffered for a delegate that is busy before
+# reading pauses: one chunk's worth times four.
+BODY_BUFFER_HIGH_WATER = 4 * DEFAULT_CHUNK_SIZE
+# Raw bytes a header block may span beyond max_header_size before 431: the
+# precise count (names and values) happens in on_header; this coarser one
+# also covers whitespace and one read's worth of the next message.
+RAW_HEADER_SLACK = MAX_REQUEST_LINE + 256 * 1024
+
+_SERVER_HEADER = "SquallServer/" + __import__("squall").version
+
+
+class HTTP1ConnectionParameters:
+    """Settings for HTTP/1.x connections (Tornado's names and meanings).
+
+    ``max_header_size`` and ``max_body_size`` are in bytes; the timeouts in
+    seconds (None disables one). ``decompress`` inflates gzip request bodies.
+    """
+
+    def __init__(
+        self,
+        no_keep_alive: bool = False,
+        chunk_size: int | None = None,
+        max_header_size: int | None = None,
+        header_timeout: float | None = None,
+        max_body_size: int | None = None,
+        body_timeout: float | None = None,
+        decompress: bool = False,
+        idle_connection_timeout: float | None = None,
+    ) -> None:
+        self.no_keep_alive = no_keep_alive
+        self.chunk_size = chunk_size or DEFAULT_CHUNK_SIZE
+        self.max_header_size = max_header_size or DEFAULT_MAX_HEADER_SIZE
+        # None means the default; 0 disables the timeout.
+        self.header_timeout = DEFAULT_HEADER_TIMEOUT if header_timeout is None else header_timeout
+        self.max_body_size = max_body_size if max_body_size is not None else DEFAULT_MAX_BODY_SIZE
+        self.body_timeout = body_timeout
+        self.decompress = decompress
+        self.idle_connection_timeout = idle_connection_timeout
+
+
+# Events buffered for a request whose delegate is not ready for them yet.
+_HEADERS, _BODY, _END = 0, 1, 2
+# What a connection's deadline is for.
+_NO_DEADLINE, _IDLE_DEADLINE, _HEADER_DEADLINE, _BODY_DEADLINE = 0, 1, 2, 3
+
+
+class HTTP1Connection(HTTPConnection):
+    """One request on a server connection, and the response written to it."""
+
+    def __init__(
+        self,
+        protocol: HTTP1ServerProtocol,
+        start_line: RequestStartLine,
+        headers: HTTPHeaders,
+        context: Any,
+    ) -> None:
+        self._protocol = protocol
+        self.params = protocol.params
+        self.context = context
+        self.start_line = start_line
+        self.headers = headers
+        self.delegate: HTTPMessageDelegate | None = None
+        self.max_body_size = self.params.max_body_size
+        self.body_timeout = self.params.body_timeout
+        # Request side.
+        self._events: collections.deque[tuple[int, Any]] = collections.deque()
+        self._buffered_body = 0
+        self._body_received = 0
+        self._request_complete = False
+        self._waiting: Awaitable[Any] | None = None  # a delegate call not yet done
+        self._delivered_end = False
+        self._body_started = False
+        self._expect_continue = False
+        self._decompressor: GzipDecompressor | None = None
+        # Response side.
+        self._response_started = False
+        self._response_finished = False
+        self._chunked = False
+        self._expected_length: int | None = None
+        self._written = 0
+        self._head_request = start_line.method == "HEAD"
+        self._close_after = False
+        self._close_callback: Callable[[], None] | None = None
+        self._failed = False  # its delegate raised: deliver nothing more
+
+    # -- HTTPConnection: what a delegate calls ---------------------------------
+
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` if the connection closes before this response ends."""
+        self._close_callback = callback
+
+    def set_max_body_size(self, max_body_size: int) -> None:
+        self.max_body_size = max_body_size
+
+    def set_body_timeout(self, timeout: float) -> None:
+        self.body_timeout = timeout
+
+    def write_headers(
+        self,
+        start_line: ResponseStartLine | RequestStartLine,
+        headers: HTTPHeaders,
+        chunk: bytes | None = None,
+    ) -> asyncio.Future[None]:
+        """Send the response head, and ``chunk`` with it in the same write."""
+        if self._response_started:
+            raise HTTPOutputError("write_headers called twice")
+        if not isinstance(start_line, ResponseStartLine):
+            raise TypeError("a server writes a ResponseStartLine")
+        protocol = self._protocol
+        code = start_line.code
+        request_version = self.start_line.version
+        fields = headers._lists  # canonical names: see on_headers_complete
+        # RFC 9110 §6.4.1: 1xx, 204 and 304 responses (and any answer to HEAD)
+        # carry no body; nor do they need framing.
+        bodyless = code in (204, 304) or 100 <= code < 200 or self._head_request
+        length = fields.get("Content-Length")
+        if length is not None:
+            try:
+                self._expected_length = int(length[-1])
+            except ValueError:
+                raise HTTPOutputError("invalid Content-Length header") from None
+        elif not bodyless and "Transfer-Encoding" not in fields:
+            if request_version == "HTTP/1.1":
+                self._chunked = True
+                fields["Transfer-Encoding"] = ["chunked"]
+            else:
+                # An HTTP/1.0 response of unknown length ends when we close.
+                self._close_after = True
+        if self._close_after:
+            if request_version == "HTTP/1.1":
+                headers["Connection"] = "close"
+            elif "Connection" in fields:
+                del headers["Connection"]
+        elif request_version == "HTTP/1.0":
+            headers["Connection"] = "Keep-Alive"
+        if "Date" not in fields:
+            fields["Date"] = [_date_header()]
+        if "Server" not in fields:
+            fields["Server"] = [_SERVER_HEADER]
+        head = _format_head(start_line, headers)  # raises on header injection
+        self._response_started = True
+        if chunk and not self._head_request:
+            head += self._frame(chunk)
+        return protocol.write(head)
+
+    def write(self, chunk: bytes) -> asyncio.Future[None]:
+        """Send a piece of the response body (framed if chunked)."""
+        if not self._response_started:
+            raise HTTPOutputError("write called before write_headers")
+        if self._response_finished:
+            raise HTTPOutputError("write called after finish")
+        if not chunk or self._head_request:
+            return self._protocol.write(b"")
+        return self._protocol.write(self._frame(chunk))
+
+    def finish(self) -> None:
+        """End the response; the next pipelined request may now be answered."""
+        if self._response_finished:
+            return
+        if not self._response_started:
+            raise HTTPOutputError("finish called before write_headers")
+        if (
+            self._expected_length is not None
+            and self._written < self._expected_length
+            and not self._head_request
+        ):
+            self._protocol.abort()
+            raise HTTPOutputError(
+                f"Tried to write {self._expected_length - self._written} bytes less "
+                "than Content-Length"
+            )
+        self._response_finished = True
+        if self._chunked:
+            self._protocol.write(b"0\r\n\r\n")
+        self._close_callback = None
+        self._protocol.response_finished(self)
+
+    def detach(self) -> Any:
+        """Hand the raw connection to the caller as an IOStream.
+
+        The HTTP protocol stops serving it; bytes already received beyond
+        this request are given to the stream first.
+        """
+        return self._protocol.detach(self)
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _frame(self, chunk: bytes) -> bytes:
+        self._written += len(chunk)
+        if self._expected_length is not None and self._written > self._expected_length:
+            self._protocol.abort()
+            raise HTTPOutputError("Tried to write more data than Content-Length")
+        if self._chunked:
+            return b"%x\r\n%b\r\n" % (len(chunk), chunk)
+        return chunk
+
+    def _connection_lost(self) -> None:
+        callback, self._close_callback = self._close_callback, None
+        if self.delegate is not None and not self._response_finished:
+            try:
+                self.delegate.on_connection_close()
+            except Exception:
+                app_log.error("Uncaught exception in on_connection_close", exc_info=True)
+        if callback is not None:
+            try:
+                callback()
+            except Exception:
+                app_log.error("Uncaught exception in close callback", exc_info=True)
+
+
+# Raw header names as clients send them -> HTTPHeaders' canonical names.
+# Bounded like httputil's own cache: a peer inventing names cannot grow it.
+_CANONICAL_NAMES_MAX = 1000
+_canonical_names: dict[bytes, str] = {}
+
+
+def _canonical_name(name: bytes) -> str:
+    key = _normalize_header(name.decode("latin-1"))
+    if len(_canonical_names) < _CANONICAL_NAMES_MAX:
+        _canonical_names[name] = key
+    return key
+
+
+_STATUS_LINES: dict[tuple[str, int, str], bytes] = {}
+
+
+def _format_head(start_line: ResponseStartLine, headers: HTTPHeaders) -> bytes:
+    key = (start_line.version, start_line.code, start_line.reason)
+    status = _STATUS_LINES.get(key)
+    if status is None:
+        if "\r" in start_line.reason or "\n" in start_line.reason:
+            raise HTTPOutputError("newline in reason phrase")
+        status = f"{start_line.version} {start_line.code} {start_line.reason}\r\n".encode("latin-1")
+        if len(_STATUS_LINES) < 1000:  # bounded: reasons may be app-supplied
+            _STATUS_LINES[key] = status
+    lines = [f"{name}: {value}\r\n" for name, values in headers._lists.items() for value in values]
+    block = "".join(lines)
+    # One count instead of a scan per value: every line ends in exactly one
+    # LF, so any extra CR or LF came from a name or value (header injection).
+    if block.count("\n") != len(lines) or block.count("\r") != len(lines):
+        raise HTTPOutputError("newline in header name or value")
+    return status + block.encode("utf-8") + b"\r\n"
+
+
+class HTTP1ServerProtocol(asyncio.Protocol):
+    """Serves HTTP/1.x on one transport, for one server delegate."""
+
+    def __init__(
+        self,
+        delegate: HTTPServerConnectionDelegate,
+        params: HTTP1ConnectionParameters,
+        context_factory: Callable[[asyncio.BaseTransport], Any],
+        on_close: Callable[[HTTP1ServerProtocol], None] | None = None,
+    ) -> None:
+        self.delegate = delegate
+        self.params = params
+        self._context_factory = context_factory
+        self._on_close = on_close
+        self.transport: asyncio.Transport | None = None
+        self.context: Any = None
+        self._parser = httptools.HttpRequestParser(self)
+        self._exchanges: collections.deque[HTTP1Connection] = collections.deque()
+        self._closed = False
+        self._paused_reading = False
+        self._writing_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._done_future: asyncio.Future[None] | None = None
+        self._loop = asyncio.get_event_loop()
+        # Parser state for the message being parsed.
+        self._url = b""
+        self._headers: HTTPHeaders | None = None
+        self._header_bytes = 0
+        self._header_count = 0
+        self._in_request_line = False
+        self._in_headers = False
+        self._head_tail = b""
+        self._chunk: bytes = b""
+        self._current: HTTP1Connection | None = None
+        self._problem: rules.Reject | None = None
+        self._upgrade_data: bytes | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_when = 0.0
+        self._deadline = 0.0
+        self._phase = _NO_DEADLINE
+        self._stop_reading = False
+        self._raw_header_bytes = 0
+        self._pending_refusal: rules.Reject | None = None
+        self._upgrade_exchange: HTTP1Connection | None = None
+
+    # -- asyncio.Protocol --------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses.
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # pragma: no cover - the peer may be gone already
+                pass
+        self.context = self._context_factory(transport)
+        self._arm(_IDLE_DEADLINE, self.params.idle_connection_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._cancel_timer()
+        exchanges, self._exchanges = self._exchanges, collections.deque()
+        for exchange in exchanges:
+            exchange._connection_lost()
+        for waiter in self._drain_waiters:
+            future_set_result_unless_cancelled(waiter, None)
+        self._drain_waiters = []
+        if self._on_close is not None:
+            self._on_close(self)
+
+    def eof_received(self) -> bool | None:
+        # A peer that half-closes has gone (browsers never half-close while
+        # waiting): treat it as a close, as Tornado does, so long-polling
+        # handlers learn of it.
+        return None
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            future_set_result_unless_cancelled(waiter, None)
+
+    def data_received(self, data: bytes) -> None:
+        if self._stop_reading:
+            return  # after Connection: close or an error: drop, never answer
+        if self._upgrade_data is not None:
+            self._upgrade_data += data
+            return
+        self._chunk = data
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as e:
+            # llhttp stops after an Upgrade (or CONNECT) request; the bytes
+            # after it belong to whoever takes the connection over.
+            offset = e.args[0] if e.args else len(data)
+            self._upgrade_data = data[offset:]
+            upgrading = self._upgrade_exchange
+            if upgrading is not None and upgrading not in self._exchanges:
+                # Already answered normally while feed_data ran.
+                self._continue_after_unused_upgrade(upgrading)
+                return
+        except httptools.HttpParserCallbackError as e:
+            # Our own callback raised: a bug in squall, not bad input.
+            app_log.error("Error in HTTP parser callback", exc_info=e.__context__ or e)
+            if self._problem is None:
+                self._problem = rules.Reject(500, "internal error")
+        except httptools.HttpParserError as e:
+            if self._problem is None:
+                self._problem = rules.reject_for_parser_error(e, self._parser, data)
+        if self._in_headers and self._problem is None:
+            # httptools buffers a header value until it ends, so count what a
+            # slow, endless header line costs us even before on_header.
+            self._raw_header_bytes += len(data)
+            if self._raw_header_bytes > self.params.max_header_size + RAW_HEADER_SLACK:
+                self._problem = rules.Reject(431, "header block too large")
+            if self._in_request_line:
+                # The request line continues in the next packet; keep what we
+                # have so the line can be checked whole.
+                self._head_tail = (self._head_tail + data)[-(MAX_REQUEST_LINE + 64) :]
+                if len(self._url) > MAX_REQUEST_LINE or len(self._head_tail) > MAX_REQUEST_LINE:
+                    self._problem = rules.Reject(414, "request line too long")
+        if self._problem is not None:
+            self._refuse(self._problem)
+
+    # -- httptools callbacks (they record problems, never raise) ---------------
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = HTTPHeaders()
+        self._header_bytes = 0
+        self._header_count = 0
+        self._in_request_line = True
+        self._in_headers = True
+        self._head_tail = b""
+        self._raw_header_bytes = 0
+        self._arm(_HEADER_DEADLINE, self.params.header_timeout)
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > MAX_REQUEST_LINE and self._problem is None:
+            self._problem = rules.Reject(414, "request line too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._in_request_line:
+            self._check_request_line()
+        count = self._header_count = self._header_count + 1
+        size = self._header_bytes = self._header_bytes + len(name) + len(value) + 4
+        if self._problem is not None:
+            return
+        if count > MAX_HEADER_COUNT:
+            self._problem = rules.Reject(431, "too many header lines")
+            return
+        if size > self.params.max_header_size:
+            self._problem = rules.Reject(431, "header block too large")
+            return
+        key = _canonical_names.get(name)
+        if key is None:
+            key = _canonical_name(name)
+        fields = self._headers._lists  # type: ignore[union-attr]
+        values = fields.get(key)
+        if values is None:
+            fields[key] = [value.decode("latin-1")]
+        else:
+            values.append(value.decode("latin-1"))
+
+    def on_headers_complete(self) -> None:
+        if self._in_request_line:
+            self._check_request_line()
+        self._in_headers = False
+        self._disarm()
+        if self._problem is not None:
+            return
+        headers = self._headers
+        assert headers is not None
+        parser = self._parser
+        version = "HTTP/" + parser.get_http_version()
+        method = parser.get_method().decode("ascii")
+        # HTTPHeaders keeps fields under canonical names (Content-Length);
+        # reading its dict directly skips name normalization on this path.
+        fields = headers._lists
+        try:
+            rules.check_request(method, self._url, version, fields)
+        except rules.Reject as r:
+            self._problem = r
+            return
+        start_line = RequestStartLine(method, self._url.decode("latin-1"), version)
+        exchange = HTTP1Connection(self, start_line, headers, self.context)
+        if self.params.decompress and "Content-Encoding" in fields:
+            encoding = fields.pop("Content-Encoding")
+            headers._joined.pop("Content-Encoding", None)
+            if encoding[-1].strip().lower() == "gzip":
+                exchange._decompressor = GzipDecompressor()
+                fields["X-Consumed-Content-Encoding"] = encoding
+            else:
+                fields["Content-Encoding"] = encoding
+        if "Expect" in fields and version == "HTTP/1.1":
+            cl = fields.get("Content-Length")
+            exchange._expect_continue = fields["Expect"][-1].lower() == "100-continue" and (
+                (cl is not None and cl[0] != "0") or "Transfer-Encoding" in fields
+            )
+        if self.params.no_keep_alive or not rules.wants_keep_alive(version, fields):
+            exchange._close_after = True
+        if parser.should_upgrade():
+            self._upgrade_exchange = exchange
+        self._current = exchange
+        exchanges = self._exchanges
+        exchanges.append(exchange)
+        if len(exchanges) > MAX_PIPELINED_REQUESTS:
+            self._pause_reading()
+        self._deliver(exchange, _HEADERS, None)
+        if self.params.body_timeout is not None and not exchange._request_complete:
+            self._arm(_BODY_DEADLINE, self.params.body_timeout)
+
+    def on_body(self, body: bytes) -> None:
+        exchange = self._current
+        if exchange is None or self._problem is not None:
+            return
+        exchange._body_received += len(body)
+        if exchange._body_received > exchange.max_body_size:
+            self._problem = rules.Reject(413, "request body too large")
+            return
+        if exchange._decompressor is not None:
+            try:
+                body = self._inflate(exchange, body)
+            except rules.Reject as r:
+                self._problem = r
+                return
+            if not body:
+                return
+        self._deliver(exchange, _BODY, body)
+
+    def on_message_complete(self) -> None:
+        exchange = self._current
+        self._current = None
+        self._disarm()
+        if exchange is None or self._problem is not None:
+            return
+        exchange._request_complete = True
+        if exchange._close_after:
+            # Anything after a request that closes the connection is dropped.
+            self._stop_reading = True
+        self._deliver(exchange, _END, None)
+
+    def on_chunk_header(self) -> None:
+        pass
+
+    def on_chunk_complete(self) -> None:
+        pass
+
+    # -- request checks ---------------------------------------------------------
+
+    def _check_request_line(self) -> None:
+        self._in_request_line = False
+        if self._problem is not None:
+            return
+        problem = rules.check_request_line(
+            self._parser.get_method(),
+            self._url,
+            self._parser.get_http_version(),
+            self._chunk,
+            self._head_tail,
+        )
+        if problem is not None:
+            self._problem = problem
+        self._head_tail = b""
+
+    def _inflate(self, exchange: HTTP1Connection, body: bytes) -> bytes:
+        assert exchange._decompressor is not None
+        try:
+            out = exchange._decompressor.decompress(body, exchange.max_body_size + 1)
+        except Exception:
+            raise rules.Reject(400, "malformed gzip request body") from None
+        if exchange._decompressor.unconsumed_tail or len(out) > exchange.max_body_size:
+            raise rules.Reject(413, "request body too large after decompression")
+        return out
+
+    # -- dispatching to delegates ----------------------------------------------
+
+    def _deliver(self, exchange: HTTP1Connection, kind: int, payload: Any) -> None:
+        """Hand an event to the exchange's delegate now if it can take it;
+        otherwise queue it behind the events already waiting."""
+        if (
+            exchange._events
+            or exchange._waiting is not None
+            or exchange._failed
+            or self._exchanges[0] is not exchange
+        ):
+            exchange._events.append((kind, payload))
+            if kind == _BODY:
+                exchange._buffered_body += len(payload)
+                if exchange._buffered_body > BODY_BUFFER_HIGH_WATER:
+                    self._pause_reading()
+            return
+        self._call(exchange, kind, payload)
+
+    def _pump(self, exchange: HTTP1Connection) -> None:
+        """Deliver queued events to the exchange's delegate, in order,
+        pausing whenever a delegate call returns an unfinished awaitable."""
+        events = exchange._events
+        while events and exchange._waiting is None and not exchange._failed and not self._closed:
+            kind, payload = events.popleft()
+            if kind == _BODY:
+                exchange._buffered_body -= len(payload)
+            if not self._call(exchange, kind, payload):
+                return
+        if self._paused_reading and self._can_resume():
+            self._resume_reading()
+
+    def _call(self, exchange: HTTP1Connection, kind: int, payload: Any) -> bool:
+        """One delegate call; False if delivery must stop for now."""
+        try:
+            if kind == _HEADERS:
+                delegate = exchange.delegate = self.delegate.start_request(self, exchange)
+                result = delegate.headers_received(exchange.start_line, exchange.headers)
+                if exchange._expect_continue and not exchange._response_started:
+                    # RFC 9110 §10.1.1: the delegate wants the body; tell
+                    # the client to send it (never to HTTP/1.0: see above).
+                    exchange._expect_continue = False
+                    self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            elif kind == _BODY:
+                assert exchange.delegate is not None
+                result = exchange.delegate.data_received(payload)
+            else:
+                exchange._delivered_end = True
+                # Tornado's interface says finish() returns None; ours may
+                # return an awaitable, whose failure is then reported.
+                result = cast(Any, exchange.delegate).finish()
+        except HTTPInputError as e:
+            self._bad_input(exchange, e)
+            return False
+        except Exception:
+            app_log.error("Uncaught exception handling request", exc_info=True)
+            self._fail_exchange(exchange)
+            return False
+        if result is not None and not _is_done(result):
+            exchange._waiting = result
+            future = asyncio.ensure_future(result)
+            future.add_done_callback(functools.partial(self._resume, exchange))
+            return False
+        return True
+
+    def _resume(self, exchange: HTTP1Connection, future: asyncio.Future[Any]) -> None:
+        exchange._waiting = None
+        if not future.cancelled() and isinstance(future.exception(), HTTPInputError):
+            self._bad_input(exchange, future.exception())  # type: ignore[arg-type]
+            return
+        exc = None if future.cancelled() else future.exception()
+        if exc is not None and self._closed and _is_stream_closed(exc):
+            # The client left while the application was still writing to
+            # it: nothing to report, nobody to answer.
+            return
+        if exc is not None:
+            app_log.error("Uncaught exception handling request", exc_info=exc)
+            self._fail_exchange(exchange)
+            return
+        if exchange._response_finished and exchange._delivered_end:
+            self._advance(exchange)
+        else:
+            self._pump(exchange)
+
+    def _bad_input(self, exchange: HTTP1Connection, error: HTTPInputError) -> None:
+        exchange._failed = True
+        self._stop_reading = True
+        # Raised while the request was being interpreted (too many
+        # arguments, a malformed multipart body...): the client's fault.
+        gen_log.info("Malformed HTTP request from %s: %s", _peer(self), error)
+        if exchange._response_started:
+            self.abort()
+        else:
+            self._send_error(400, str(error) or "malformed request")
+            self._close_when_written()
+
+    def _fail_exchange(self, exchange: HTTP1Connection) -> None:
+        exchange._failed = True
+        self._stop_reading = True
+        if exchange._response_started:
+            self.abort()  # the response is cut short; its framing is lost
+        else:
+            self._send_error(500, "Internal Server Error")
+            self._close_when_written()
+
+    def response_finished(self, exchange: HTTP1Connection) -> None:
+        if exchange._close_after:
+            self._close_when_written()
+            return
+        if not exchange._request_complete:
+            # Answered before the whole body arrived: the rest of the body
+            # cannot be told apart from a next request safely, so close.
+            self._close_when_written()
+            return
+        if exchange._waiting is None and exchange._delivered_end:
+            self._advance(exchange)
+
+    def _advance(self, exchange: HTTP1Connection) -> None:
+        if not self._exchanges or self._exchanges[0] is not exchange:
+            return
+        self._exchanges.popleft()
+        if self._upgrade_data is not None and exchange is self._upgrade_exchange:
+            self._continue_after_unused_upgrade(exchange)
+            return
+        if self._exchanges:
+            self._pump(self._exchanges[0])
+        elif self._pending_refusal is not None:
+            self._send_error(self._pending_refusal.status, self._pending_refusal.message)
+            self._close_when_written()
+        elif not self._closed and self._current is None:
+            self._arm(_IDLE_DEADLINE, self.params.idle_connection_timeout)
+        if self._paused_reading and self._can_resume():
+            self._resume_reading()
+
+    # -- upgrades ---------------------------------------------------------------
+
+    def _continue_after_unused_upgrade(self, exchange: HTTP1Connection) -> None:
+        """The app answered an Upgrade (or CONNECT) request normally: go on
+        speaking HTTP/1.1 with a fresh parser, unless that could desync."""
+        data, self._upgrade_data = self._upgrade_data, None
+        self._upgrade_exchange = None
+        headers = exchange.headers
+        if (
+            exchange.start_line.method == "CONNECT"
+            or headers.get("Content-Length", "0") != "0"
+            or "Transfer-Encoding" in headers
+        ):
+            # llhttp stopped before any body: the rest is not HTTP we can trust.
+            self._close_when_written()
+            return
+        self._parser = httptools.HttpRequestParser(self)
+        if data:
+            self.data_received(data)
+        elif not self._exchanges:
+            self._arm(_IDLE_DEADLINE, self.params.idle_connection_timeout)
+
+    def detach(self, exchange: HTTP1Connection) -> Any:
+        from squall.iostream import IOStream
+
+        assert self.transport is not None
+        data = self._upgrade_data or b""
+        self._upgrade_data = None
+        self._stop_reading = True
+        self._cancel_timer()
+        self._exchanges.clear()
+        transport, self.transport = self.transport, None
+        self._closed = True
+        if self._paused_reading:
+            self._paused_reading = False
+            transport.resume_reading()
+        return IOStream._from_transport(transport, initial_data=data)
+
+    # -- writing ------------------------------------------------------------------
+
+    def write(self, data: bytes) -> asyncio.Future[None]:
+        transport = self.transport
+        if transport is None or self._closed or transport.is_closing():
+            from squall.iostream import StreamClosedError
+
+            future: asyncio.Future[None] = self._loop.create_future()
+            future.set_exception(StreamClosedError())
+            return future
+        if data:
+            transport.write(data)
+        if self._writing_paused:
+            waiter: asyncio.Future[None] = self._loop.create_future()
+            self._drain_waiters.append(waiter)
+            return waiter
+        done = self._done_future
+        if done is None:
+            done = self._done_future = self._loop.create_future()
+            done.set_result(None)
+        return done
+
+    def server_date(self) -> str:
+        return _date_header()
+
+    def _close_when_written(self) -> None:
+        self._stop_reading = True
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()  # asyncio flushes buffered data first
+
+    def abort(self) -> None:
+        self._stop_reading = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def close(self) -> None:
+        """Close the connection once pending output is written."""
+        if self.transport is None and not self._closed:
+            # Never connected (or detached): nothing will call connection_lost.
+            self.connection_lost(None)
+            return
+        self._close_when_written()
+
+    # -- refusing bad input -----------------------------------------------------
+
+    def _refuse(self, problem: rules.Reject) -> None:
+        """Answer a bad request with its 4xx, after the good requests before it."""
+        self._stop_reading = True
+        self._cancel_timer()
+        gen_log.info("Malformed HTTP request from %s: %s", _peer(self), problem.message)
+        self._current = None
+        # The request the problem belongs to, if it got as far as a delegate:
+        # the one whose message never completed.
+        for failing in [ex for ex in self._exchanges if not ex._request_complete]:
+            if failing._response_started:
+                self.abort()
+                return
+            self._exchanges.remove(failing)
+            failing._connection_lost()
+        if self._exchanges:
+            # Earlier complete requests are still being answered.
+            self._pending_refusal = problem
+            return
+        self._send_error(problem.status, problem.message)
+        self._close_when_written()
+
+    def _send_error(self, status: int, message: str) -> None:
+        body = f"{status} {responses.get(status, 'Error')}: {message}\n".encode()
+        head = (
+            f"HTTP/1.1 {status} {responses.get(status, 'Error')}\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            f"Connection: close\r\n"
+            f"Date: {_date_header()}\r\n"
+            f"Server: {_SERVER_HEADER}\r\n\r\n"
+        ).encode("latin-1")
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(head + body)
+
+    # -- timeouts and flow control ------------------------------------------------
+
+    # One timer per connection, re-armed lazily: arming a deadline records
+    # it, and the timer is only rescheduled when the new deadline is earlier
+    # than the one it is set for. Keep-alive traffic thus costs no timer
+    # churn per request, yet every phase keeps its own timeout.
+
+    def _arm(self, phase: int, timeout: float | None) -> None:
+        if not timeout:
+            self._phase = _NO_DEADLINE
+            return
+        self._phase = phase
+        deadline = self._loop.time() + timeout
+        self._deadline = deadline
+        if self._timer is None or deadline < self._timer_when:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+            self._timer_when = deadline
+
+    def _disarm(self) -> None:
+        self._phase = _NO_DEADLINE
+
+    def _cancel_timer(self) -> None:
+        self._phase = _NO_DEADLINE
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        phase = self._phase
+        if phase == _NO_DEADLINE or self._closed:
+            return
+        if self._loop.time() < self._deadline:
+            self._timer = self._loop.call_at(self._deadline, self._on_timer)
+            self._timer_when = self._deadline
+            return
+        self._phase = _NO_DEADLINE
+        if phase == _IDLE_DEADLINE:
+            self._on_idle_timeout()
+        elif phase == _HEADER_DEADLINE:
+            self._on_header_timeout()
+        else:
+            self._on_body_timeout()
+
+    def _on_idle_timeout(self) -> None:
+        if not self._exchanges and self._current is None and not self._in_headers:
+            self._close_when_written()
+
+    def _on_header_timeout(self) -> None:
+        if self._in_headers and not self._closed:
+            gen_log.info("Timeout reading request headers from %s", _peer(self))
+            self._stop_reading = True
+            if not self._exchanges:
+                self._send_error(408, "timed out reading request headers")
+            self._close_when_written()
+
+    def _on_body_timeout(self) -> None:
+        exchange = self._current
+        if exchange is not None and not exchange._request_complete and not self._closed:
+            gen_log.info("Timeout reading request body from %s", _peer(self))
+            self._stop_reading = True
+            if (
+                not exchange._response_started
+                and self._exchanges
+                and self._exchanges[0] is exchange
+            ):
+                self._send_error(408, "timed out reading request body")
+            self._close_when_written()
+
+    def _pause_reading(self) -> None:
+        if not self._paused_reading and self.transport is not None:
+            self._paused_reading = True
+            self.transport.pause_reading()
+
+    def _can_resume(self) -> bool:
+        if len(self._exchanges) > MAX_PIPELINED_REQUESTS // 2:
+            return False
+        return all(ex._buffered_body <= BODY_BUFFER_HIGH_WATER // 2 for ex in self._exchanges)
+
+    def _resume_reading(self) -> None:
+        if self._paused_reading and self.transport is not None and not self._closed:
+            self._paused_reading = False
+            self.transport.resume_reading()
+
+
+def _is_stream_closed(exc: BaseException) -> bool:
+    from squall.iostream import StreamClosedError
+
+    return isinstance(exc, StreamClosedError)
+
+
+def _is_done(result: Any) -> bool:
+    return isinstance(result, asyncio.Future) and result.done() and not result.exception()
+
+
+def _peer(protocol: HTTP1ServerProtocol) -> str:
+    context = protocol.context
+    return str(getattr(context, "remote_ip", None) or "unknown peer")
+
+
+_date_cache: list[Any] = [0, ""]
+
+
+def _date_header() -> str:
+    """The Date header value, formatted at most once a second."""
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache[0] = now
+        _date_cache[1] = formatdate(now, usegmt=True)
+    return str(_date_cache[1])

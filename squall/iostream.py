@@ -1,0 +1,566 @@
+"""Buffered, awaitable byte streams over asyncio transports.
+
+``IOStream`` wraps a stream socket, ``SSLIOStream`` a TLS connection and
+``PipeIOStream`` a pipe. Each is backed by an ``asyncio.BufferedProtocol``
+on a transport of the running loop (uvloop's by default): the loop does the
+socket calls and the TLS work, the stream buffers what arrives and completes
+one pending read at a time::
+
+    stream = IOStream(socket.socket())
+    await stream.connect(("127.0.0.1", 8888))
+    await stream.write(b"GET / HTTP/1.0\\r\\n\\r\\n")
+    head = await stream.read_until(b"\\r\\n\\r\\n", max_bytes=65536)
+    body = await stream.read_until_close()
+
+Every read and write returns a Future; the ``callback=`` and
+``streaming_callback=`` forms of older Tornado code work as well.
+
+Memory stays bounded both ways. While nobody is reading, the stream stops
+reading from its transport once ``READ_BUFFER_HIGH_WATER`` bytes wait
+unread; a single read may gather up to ``max_buffer_size`` bytes. A write's
+Future resolves once the transport has handed every byte written so far to
+the kernel, so ``await stream.write(...)`` in a loop never outruns the peer.
+
+A stream can take over a transport that another protocol was driving (the
+HTTP server does this for WebSocket upgrades and ``detach()``): see
+``IOStream._from_transport``.
+
+Error tree (defined in ``squall._iostream_errors``)::
+
+    OSError
+     └── StreamClosedError        the stream is closed; ``real_error`` says why
+    Exception
+     ├── UnsatisfiableReadError   a read cannot finish within its max_bytes
+     └── StreamBufferFullError    a read or write buffer limit was reached
+
+When a read breaks a limit the stream closes, as in Tornado, and the read's
+Future fails with an exception that is both a ``StreamClosedError`` (whose
+``real_error`` is the limit error) and the limit error itself, so either
+``except`` clause catches it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import io
+import os
+import socket
+import ssl
+from collections.abc import Callable
+from typing import Any, TypeVar, Union, cast
+
+from squall._iostream_base import (
+    DEFAULT_MAX_BUFFER_SIZE,
+    DEFAULT_READ_CHUNK_SIZE,
+    READ_BUFFER_HIGH_WATER,
+    BaseIOStream,
+    _mark_failed,
+    _resolve,
+    _StreamProtocol,
+)
+from squall._iostream_errors import (
+    StreamBufferFullError,
+    StreamClosedError,
+    UnsatisfiableReadError,
+)
+from squall.ioloop import IOLoop
+
+__all__ = [
+    "DEFAULT_MAX_BUFFER_SIZE",
+    "DEFAULT_READ_CHUNK_SIZE",
+    "READ_BUFFER_HIGH_WATER",
+    "BaseIOStream",
+    "IOStream",
+    "PipeIOStream",
+    "SSLIOStream",
+    "StreamBufferFullError",
+    "StreamClosedError",
+    "UnsatisfiableReadError",
+]
+
+_S = TypeVar("_S", bound="IOStream")
+_SSLOptions = Union[dict[str, Any], ssl.SSLContext, None]
+
+
+class IOStream(BaseIOStream):
+    """A stream over a connected (or to-be-connected) stream socket.
+
+    ``IOStream(sock)`` with an unconnected socket: call ``connect``. With a
+    connected one (say, from ``accept()``), the stream takes it over at
+    once; reads and writes made before the transport is ready wait for it.
+    """
+
+    def __init__(
+        self,
+        socket: socket.socket,
+        max_buffer_size: int | None = None,
+        read_chunk_size: int | None = None,
+        max_write_buffer_size: int | None = None,
+        io_loop: IOLoop | None = None,
+    ) -> None:
+        super().__init__(max_buffer_size, read_chunk_size, max_write_buffer_size)
+        self._init_unattached()
+        self.socket = socket
+        # The stream owns the socket until a transport takes it over.
+        self._owns_socket = True
+        socket.setblocking(False)
+        if _is_connected(socket):
+            self._start_setup(self._attach_connected(socket))
+
+    @classmethod
+    def _unattached(
+        cls: type[_S],
+        max_buffer_size: int | None = None,
+        read_chunk_size: int | None = None,
+        max_write_buffer_size: int | None = None,
+    ) -> _S:
+        """A stream with no socket yet, to be given a transport."""
+        stream = cls.__new__(cls)
+        BaseIOStream.__init__(stream, max_buffer_size, read_chunk_size, max_write_buffer_size)
+        stream._init_unattached()
+        return stream
+
+    def _init_unattached(self) -> None:
+        self._owns_socket = False
+
+    @classmethod
+    def _from_transport(
+        cls,
+        transport: asyncio.BaseTransport,
+        initial_data: bytes = b"",
+        max_buffer_size: int | None = None,
+        read_chunk_size: int | None = None,
+        max_write_buffer_size: int | None = None,
+    ) -> IOStream:
+        """Take over a transport another protocol was driving.
+
+        The HTTP server uses this to hand a connection to WebSocket code or
+        to ``detach()``. ``initial_data`` is what the old protocol received
+        but did not consume; it is read first. The transport's protocol
+        becomes the stream's (``transport.set_protocol``); a TLS transport
+        gives an ``SSLIOStream`` when called on ``IOStream``. The old
+        protocol gets no further events.
+        """
+        if cls is IOStream and transport.get_extra_info("ssl_object") is not None:
+            cls = SSLIOStream
+        stream = cls._unattached(max_buffer_size, read_chunk_size, max_write_buffer_size)
+        if initial_data:
+            stream._read_buffer += initial_data
+        transport.set_protocol(stream._protocol)
+        stream._attach(transport)
+        return stream
+
+    def fileno(self) -> Any:
+        return self.socket
+
+    def get_fd_error(self) -> Exception | None:
+        """The socket's pending error (SO_ERROR), if any."""
+        if self.socket is None:
+            return None
+        code = self.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        return OSError(code, os.strerror(code)) if code else None
+
+    async def _attach_connected(self, sock: socket.socket) -> None:
+        self._setup_started = True
+        try:
+            await self._loop.connect_accepted_socket(lambda: self._protocol, sock=sock)
+        except asyncio.CancelledError:
+            sock.close()
+            raise
+        except Exception as e:
+            sock.close()
+            self._setup_task = None
+            self.close(exc_info=e)
+
+    def _release_unattached(self) -> None:
+        if self._owns_socket and self.socket is not None:
+            self.socket.close()
+
+    def connect(
+        self,
+        address: Any,
+        callback: Callable[[], Any] | None = None,
+        server_hostname: str | None = None,
+    ) -> asyncio.Future[Any]:
+        """Connect the socket to ``address``; resolves with the stream.
+
+        On failure the stream closes and the Future fails with
+        ``StreamClosedError`` (``real_error``: the ``OSError``). Writes made
+        before the connection is up are sent once it is.
+        """
+        if self._setup_task is not None or self._transport is not None or self.socket is None:
+            raise RuntimeError("IOStream is already connected or connecting")
+        future: asyncio.Future[Any] = self._loop.create_future()
+        self._connect_future = future
+        if callback is not None:
+            self._call_on_success(future, callback, with_result=False)
+        if self._closed:
+            _mark_failed(future, StreamClosedError(real_error=self.error))
+            return future
+        self._start_setup(self._connect(address, server_hostname))
+        return future
+
+    async def _connect(self, address: Any, server_hostname: str | None) -> None:
+        self._setup_started = True
+        sock = self.socket
+        try:
+            await self._loop.sock_connect(sock, address)
+            await self._open_transport(sock, address, server_hostname)
+        except asyncio.CancelledError:
+            sock.close()
+            raise
+        except Exception as e:
+            sock.close()
+            self._setup_task = None
+            self.close(exc_info=e)
+            return
+        if self._connect_future is not None:
+            _resolve(self._connect_future, self)
+
+    async def _open_transport(
+        self, sock: socket.socket, address: Any, server_hostname: str | None
+    ) -> None:
+        await self._loop.connect_accepted_socket(lambda: self._protocol, sock=sock)
+
+    def start_tls(
+        self,
+        server_side: bool,
+        ssl_options: _SSLOptions = None,
+        server_hostname: str | None = None,
+    ) -> asyncio.Future[SSLIOStream]:
+        """Upgrade to TLS; resolves with a new ``SSLIOStream``.
+
+        The stream must be idle (no pending read or write, nothing
+        buffered); afterwards it is closed and only the new stream is used.
+        Its close callback moves to the new stream. A failed handshake
+        fails the Future with the ``ssl.SSLError``.
+        """
+        transport = self._transport
+        if (
+            transport is None
+            or self._closed
+            or self._read is not None
+            or self._read_buffer
+            or self._write_waiters
+            or self.writing()
+        ):
+            raise ValueError("IOStream is not idle; cannot convert to SSL")
+        if server_side:
+            context = _server_context(ssl_options)
+        else:
+            context = _client_context(ssl_options)
+        tls_stream = SSLIOStream._unattached(
+            self.max_buffer_size, self.read_chunk_size, self.max_write_buffer_size
+        )
+        tls_stream.socket = self.socket
+        tls_stream._ssl_context = context
+        tls_stream._nodelay = self._nodelay
+        tls_stream._close_callback, self._close_callback = self._close_callback, None
+        # Keep whatever the peer sends next (its TLS hello) in the kernel
+        # until the TLS protocol is in place.
+        transport.pause_reading()
+        self._transport = None
+        self._closed = True
+        result: asyncio.Future[SSLIOStream] = self._loop.create_future()
+        tls_stream._upgrade_from(transport, server_side, server_hostname, result)
+        return result
+
+
+def _is_connected(sock: socket.socket) -> bool:
+    try:
+        sock.getpeername()
+    except OSError:
+        return False
+    return True
+
+
+_default_client_context: ssl.SSLContext | None = None
+
+
+def _client_context(ssl_options: _SSLOptions) -> ssl.SSLContext:
+    """The client-side context: certificates and host names checked by default."""
+    global _default_client_context
+    if isinstance(ssl_options, ssl.SSLContext):
+        return ssl_options
+    if ssl_options is None:
+        if _default_client_context is None:
+            _default_client_context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        return _default_client_context
+    from squall.netutil import ssl_options_to_context
+
+    return ssl_options_to_context(ssl_options, server_side=False)
+
+
+def _server_context(ssl_options: _SSLOptions) -> ssl.SSLContext:
+    if isinstance(ssl_options, ssl.SSLContext):
+        return ssl_options
+    if ssl_options is None:
+        raise ValueError("server-side TLS needs ssl_options with a certificate")
+    from squall.netutil import ssl_options_to_context
+
+    return ssl_options_to_context(ssl_options, server_side=True)
+
+
+class SSLIOStream(IOStream):
+    """An ``IOStream`` speaking TLS.
+
+    Client side: ``SSLIOStream(sock, ssl_options=...)`` then ``connect``,
+    which does the handshake (certificates and host name are verified
+    unless ``ssl_options`` says otherwise). Server side: ``TCPServer`` with
+    ``ssl_options`` makes these; a connected socket given here is taken to
+    be an accepted one and the server handshake runs (``server_side=False``
+    and ``server_hostname`` make it a client instead). An ``ssl.SSLSocket``
+    not yet handshaken is unwrapped and its context and side are used.
+    """
+
+    def __init__(
+        self,
+        socket: socket.socket,
+        max_buffer_size: int | None = None,
+        read_chunk_size: int | None = None,
+        max_write_buffer_size: int | None = None,
+        io_loop: IOLoop | None = None,
+        *,
+        ssl_options: _SSLOptions = None,
+        server_side: bool | None = None,
+        server_hostname: str | None = None,
+    ) -> None:
+        ssl_socket_options: _SSLOptions = None
+        if isinstance(socket, ssl.SSLSocket):
+            ssl_socket_options = socket.context
+            if server_side is None:
+                server_side = socket.server_side
+            if server_hostname is None:
+                server_hostname = socket.server_hostname
+            socket = _unwrap_ssl_socket(socket)
+        if ssl_options is None:
+            ssl_options = ssl_socket_options
+        connected = _is_connected(socket)
+        if server_side is None:
+            server_side = connected and server_hostname is None
+        context = None
+        if connected:
+            context = _server_context(ssl_options) if server_side else _client_context(ssl_options)
+        BaseIOStream.__init__(self, max_buffer_size, read_chunk_size, max_write_buffer_size)
+        self._init_unattached()
+        self._ssl_options = ssl_options
+        self._server_hostname = server_hostname
+        self._server_side = server_side
+        self._ssl_context = context
+        self.socket = socket
+        self._owns_socket = True
+        socket.setblocking(False)
+        if connected:
+            self._start_setup(self._attach_connected(socket))
+
+    _ssl_options: _SSLOptions
+    _server_hostname: str | None
+    _ssl_context: ssl.SSLContext | None
+    _handshake_future: asyncio.Future[SSLIOStream] | None
+
+    def _init_unattached(self) -> None:
+        super()._init_unattached()
+        self._ssl_options = None
+        self._server_hostname = None
+        self._server_side = True
+        self._ssl_context = None
+        self._handshake_future = None
+        self._handshake_done = False
+        # The plain transport being upgraded by start_tls, until it is.
+        self._pending_transport: asyncio.BaseTransport | None = None
+
+    def wait_for_handshake(
+        self, callback: Callable[[], Any] | None = None
+    ) -> asyncio.Future[SSLIOStream]:
+        """Resolves with the stream once the TLS handshake is done."""
+        if self._handshake_future is None:
+            self._handshake_future = self._loop.create_future()
+            if self._handshake_done:
+                _resolve(self._handshake_future, self)
+            elif self._closed:
+                _mark_failed(self._handshake_future, StreamClosedError(real_error=self.error))
+        if callback is not None:
+            self._call_on_success(self._handshake_future, callback, with_result=False)
+        return self._handshake_future
+
+    def _on_attached(self) -> None:
+        # Every TLS transport reaches the stream only after its handshake.
+        self._handshake_done = True
+        if self._handshake_future is not None:
+            _resolve(self._handshake_future, self)
+
+    def _on_closed(self) -> None:
+        if self._handshake_future is not None:
+            _mark_failed(self._handshake_future, StreamClosedError(real_error=self.error))
+
+    async def _attach_connected(self, sock: socket.socket) -> None:
+        self._setup_started = True
+        context = self._ssl_context
+        try:
+            if self._server_side:
+                await self._loop.connect_accepted_socket(
+                    lambda: self._protocol, sock=sock, ssl=context
+                )
+            else:
+                await self._tls_client_transport(sock, self._server_hostname or "")
+        except asyncio.CancelledError:
+            sock.close()
+            raise
+        except Exception as e:
+            sock.close()
+            self._setup_task = None
+            self.close(exc_info=e)
+
+    def connect(
+        self,
+        address: Any,
+        callback: Callable[[], Any] | None = None,
+        server_hostname: str | None = None,
+    ) -> asyncio.Future[Any]:
+        """Connect and do the TLS handshake (as a client).
+
+        The certificate is checked against ``server_hostname``, by default
+        the host in ``address``.
+        """
+        self._server_side = False
+        self._ssl_context = _client_context(self._ssl_options)
+        return super().connect(address, callback, server_hostname)
+
+    async def _open_transport(
+        self, sock: socket.socket, address: Any, server_hostname: str | None
+    ) -> None:
+        if server_hostname is None:
+            server_hostname = self._server_hostname
+        if server_hostname is None and isinstance(address, tuple) and isinstance(address[0], str):
+            server_hostname = address[0]
+        await self._tls_client_transport(sock, server_hostname or "")
+
+    async def _tls_client_transport(self, sock: socket.socket, server_hostname: str) -> None:
+        context = self._ssl_context
+        if sock.family == socket.AF_UNIX:
+            await self._loop.create_unix_connection(
+                lambda: self._protocol, sock=sock, ssl=context, server_hostname=server_hostname
+            )
+        else:
+            await self._loop.create_connection(
+                lambda: self._protocol, sock=sock, ssl=context, server_hostname=server_hostname
+            )
+
+    def _upgrade_from(
+        self,
+        transport: asyncio.BaseTransport,
+        server_side: bool,
+        server_hostname: str | None,
+        result: asyncio.Future[SSLIOStream],
+    ) -> None:
+        """Run the handshake on a plain transport (``IOStream.start_tls``)."""
+        self._server_side = server_side
+        self._pending_transport = transport
+        # A caller that stops waiting (a timeout) abandons the connection.
+        result.add_done_callback(lambda f: self.close() if f.cancelled() else None)
+        self._start_setup(self._upgrade(transport, server_side, server_hostname, result))
+
+    async def _upgrade(
+        self,
+        transport: asyncio.BaseTransport,
+        server_side: bool,
+        server_hostname: str | None,
+        result: asyncio.Future[SSLIOStream],
+    ) -> None:
+        self._setup_started = True
+        assert self._ssl_context is not None
+        try:
+            tls_transport = await self._loop.start_tls(
+                cast(asyncio.WriteTransport, transport),
+                self._protocol,
+                self._ssl_context,
+                server_side=server_side,
+                server_hostname=server_hostname,
+            )
+        except BaseException as e:
+            transport.close()
+            self._setup_task = None
+            self.close(exc_info=e)
+            if isinstance(e, asyncio.CancelledError):
+                result.cancel()
+                raise
+            _mark_failed(result, e)
+            return
+        assert tls_transport is not None
+        self._pending_transport = None
+        self._attach(tls_transport)
+        _resolve(result, self)
+
+    def _release_unattached(self) -> None:
+        pending = self._pending_transport
+        if pending is not None:
+            pending.close()
+        super()._release_unattached()
+
+
+def _unwrap_ssl_socket(sock: ssl.SSLSocket) -> socket.socket:
+    """The plain socket under an SSLSocket that has not done its handshake."""
+    plain = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+    return plain
+
+
+class PipeIOStream(BaseIOStream):
+    """A stream over a pipe file descriptor (which it owns and closes).
+
+    The read end of a pipe gives a readable stream, the write end a
+    writable one; an fd opened read-write is read from.
+    """
+
+    def __init__(
+        self,
+        fd: int,
+        max_buffer_size: int | None = None,
+        read_chunk_size: int | None = None,
+        max_write_buffer_size: int | None = None,
+        io_loop: IOLoop | None = None,
+    ) -> None:
+        super().__init__(max_buffer_size, read_chunk_size, max_write_buffer_size)
+        self.fd = fd
+        self._writes = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY
+        os.set_blocking(fd, False)
+        self._pipe = io.FileIO(fd, "wb" if self._writes else "rb")
+        self._start_setup(self._attach_pipe())
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def _readable(self) -> bool:
+        return not self._writes
+
+    def _check_writable(self) -> None:
+        if not self._writes:
+            raise io.UnsupportedOperation("PipeIOStream on a pipe's read end cannot write")
+
+    def _check_not_reading(self) -> None:
+        if self._writes:
+            raise io.UnsupportedOperation("PipeIOStream on a pipe's write end cannot read")
+        super()._check_not_reading()
+
+    async def _attach_pipe(self) -> None:
+        self._setup_started = True
+        protocol = self._protocol
+
+        def factory() -> _StreamProtocol:
+            return protocol
+
+        try:
+            if self._writes:
+                await self._loop.connect_write_pipe(factory, self._pipe)
+            else:
+                await self._loop.connect_read_pipe(factory, self._pipe)
+        except asyncio.CancelledError:
+            self._pipe.close()
+            raise
+        except Exception as e:
+            self._pipe.close()
+            self._setup_task = None
+            self.close(exc_info=e)
+
+    def _release_unattached(self) -> None:
+        self._pipe.close()

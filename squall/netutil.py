@@ -1,0 +1,551 @@
+"""Listening sockets, TLS contexts and name resolution.
+
+The pieces a server or client needs below the stream layer:
+
+- ``bind_sockets`` / ``bind_unix_socket``: listening, non-blocking sockets,
+  ready to hand to ``TCPServer.add_sockets`` (or to share across processes
+  made by ``squall.process.fork_processes``).
+- ``add_accept_handler``: call a function for every connection a listening
+  socket accepts, on the current IOLoop.
+- ``ssl_options_to_context`` / ``ssl_wrap_socket``: turn Tornado-style
+  ``ssl_options`` dicts into ``ssl.SSLContext`` objects.
+- ``Resolver`` and its implementations: asynchronous ``getaddrinfo``.
+- ``is_valid_ip``: is a string an IP literal (never a DNS lookup).
+
+Errors:
+
+- ``OSError`` from the socket calls themselves (``EADDRINUSE``...), with
+  ``socket.gaierror`` (a subclass) for names that do not resolve.
+- ``ValueError`` for arguments that cannot work: unknown ``ssl_options``
+  keys, a keyfile without a certfile, ``reuse_port`` where the platform has
+  no ``SO_REUSEPORT``, a unix socket path held by a file that is not a socket.
+- ``TypeError`` for arguments of the wrong type.
+- ``ssl.SSLError`` for certificates, keys or cipher strings OpenSSL rejects.
+- ``RuntimeError`` from ``resolve`` on an executor resolver after ``close()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import errno
+import os
+import socket
+import ssl
+import stat
+import sys
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from squall.concurrent import chain_future, dummy_executor
+from squall.ioloop import IOLoop
+from squall.util import Configurable
+
+__all__ = [
+    "BlockingResolver",
+    "DefaultExecutorResolver",
+    "DefaultLoopResolver",
+    "ExecutorResolver",
+    "OverrideResolver",
+    "Resolver",
+    "ThreadedResolver",
+    "add_accept_handler",
+    "bind_sockets",
+    "bind_unix_socket",
+    "is_valid_ip",
+    "ssl_options_to_context",
+    "ssl_wrap_socket",
+]
+
+# Queue length passed to listen(), Tornado's default. 128 was the kernel's
+# SOMAXCONN for decades (Linux raised it to 4096 in 5.4); the kernel caps the
+# value at its own limit anyway. add_accept_handler also accepts at most this
+# many connections per readiness event, so that one busy listener cannot
+# keep the loop from everything else.
+_DEFAULT_BACKLOG = 128
+
+# The keys an ssl_options dict may carry: the arguments of the long-gone
+# ssl.wrap_socket() function, which is what Tornado's dicts were made for.
+_SSL_OPTIONS_KEYS = frozenset(
+    ["ssl_version", "certfile", "keyfile", "cert_reqs", "ca_certs", "ciphers"]
+)
+
+# Default size of ThreadedResolver's pool, Tornado's default.
+_DEFAULT_RESOLVER_THREADS = 10
+
+AddressList = list[tuple[int, Any]]
+
+
+# -- listening sockets ---------------------------------------------------------
+
+
+def bind_sockets(
+    port: int,
+    address: str | None = None,
+    family: socket.AddressFamily = socket.AF_UNSPEC,
+    backlog: int = _DEFAULT_BACKLOG,
+    flags: int | None = None,
+    reuse_port: bool = False,
+) -> list[socket.socket]:
+    """Listening, non-blocking TCP sockets for ``address`` and ``port``.
+
+    ``address`` is a host name or IP literal; ``None`` or ``""`` means every
+    interface. A name can resolve to several addresses (IPv4 and IPv6 ones,
+    typically), and each gets a socket of its own; IPv6 sockets are made
+    IPv6-only so that they do not also claim the IPv4 port. With ``port`` 0
+    the OS picks a free port for the first socket and the others reuse it,
+    so that every socket returned listens on the same port.
+
+    ``family`` restricts the address family (``socket.AF_INET`` for IPv4
+    only...); ``flags`` are ``getaddrinfo`` flags (``socket.AI_PASSIVE`` by
+    default); ``reuse_port`` sets ``SO_REUSEPORT`` so that several processes
+    can bind the same port and the kernel spreads connections among them.
+
+    If any socket fails to bind, those already made are closed and the
+    ``OSError`` propagates.
+    """
+    if reuse_port and not hasattr(socket, "SO_REUSEPORT"):
+        raise ValueError("the platform doesn't support SO_REUSEPORT")
+    if not address:
+        address = None
+    if not socket.has_ipv6 and family == socket.AF_UNSPEC:
+        # An interpreter built without IPv6 cannot use the v6 results.
+        family = socket.AF_INET
+    if flags is None:
+        flags = socket.AI_PASSIVE
+    infos = socket.getaddrinfo(address, port, family, socket.SOCK_STREAM, 0, flags)
+    sockets: list[socket.socket] = []
+    bound_port: int | None = None
+    seen: set[tuple[int, Any]] = set()
+    last_unsupported: OSError | None = None
+    try:
+        for af, socktype, proto, _canonname, sockaddr in infos:
+            key = (af, sockaddr[:2])
+            if key in seen:
+                # /etc/hosts can list one address twice; a second bind of it
+                # would only fail with EADDRINUSE.
+                continue
+            seen.add(key)
+            if (
+                sys.platform == "darwin"
+                and address == "localhost"
+                and af == socket.AF_INET6
+                and sockaddr[3] != 0
+            ):  # pragma: no cover - macOS only
+                # macOS lists the link-local fe80::1%lo0 for localhost, which
+                # its firewall then asks the user about; ::1 is enough.
+                continue
+            try:
+                sock = socket.socket(af, socktype, proto)
+            except OSError as e:
+                if e.errno == errno.EAFNOSUPPORT:
+                    # The kernel has this family switched off (IPv6 disabled
+                    # at boot, say): serve on the families it has.
+                    last_unsupported = e
+                    continue
+                raise
+            sockets.append(sock)
+            if os.name != "nt":
+                # Rebinding a port with connections in TIME_WAIT is what a
+                # restarted server does; POSIX needs this to allow it.
+                # (On Windows the option means stealing a bound port.)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if af == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if port == 0 and bound_port is not None:
+                sockaddr = (sockaddr[0], bound_port, *sockaddr[2:])
+            sock.setblocking(False)
+            sock.bind(sockaddr)
+            bound_port = sock.getsockname()[1]
+            sock.listen(backlog)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    if not sockets and last_unsupported is not None:
+        raise last_unsupported
+    return sockets
+
+
+def bind_unix_socket(
+    file: str, mode: int = 0o600, backlog: int = _DEFAULT_BACKLOG
+) -> socket.socket:
+    """A listening, non-blocking unix-domain stream socket at path ``file``.
+
+    A socket file left at that path (by a server that exited) is replaced;
+    any other kind of file is refused with ``ValueError``. The socket file
+    gets permissions ``mode``. A ``file`` starting with a NUL byte names a
+    Linux abstract socket: there is no file, hence nothing to replace or
+    chmod.
+    """
+    abstract = file.startswith("\0")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setblocking(False)
+        if not abstract:
+            _remove_stale_socket_file(file)
+        sock.bind(file)
+        if not abstract:
+            os.chmod(file, mode)
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _remove_stale_socket_file(file: str) -> None:
+    try:
+        st = os.stat(file)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise ValueError(f"File {file} exists and is not a socket")
+    # Like Tornado, any socket file is replaced, even one a live server
+    # listens on: that is how a new server process takes over from an old
+    # one that is still finishing its requests.
+    os.unlink(file)
+
+
+def add_accept_handler(
+    sock: socket.socket, callback: Callable[[socket.socket, Any], None]
+) -> Callable[[], None]:
+    """Call ``callback(connection, address)`` for each connection ``sock`` accepts.
+
+    ``sock`` is a listening, non-blocking socket (``bind_sockets`` makes
+    them); the handler runs on the current IOLoop. Returns a function that
+    stops accepting; it may be called from within ``callback``. The
+    accepted sockets are left as ``accept()`` returns them (blocking): the
+    stream that adopts one sets its own mode.
+    """
+    io_loop = IOLoop.current()
+    assert io_loop is not None
+    removed = False
+
+    def on_readable(fd: Any, events: int) -> None:
+        # A readiness event can stand for many queued connections; take as
+        # many as a full backlog, then let the loop run other work before
+        # coming back for the rest.
+        for _ in range(_DEFAULT_BACKLOG):
+            if removed:
+                return
+            try:
+                connection, address = sock.accept()
+            except BlockingIOError:
+                return  # the queue is empty
+            except ConnectionAbortedError:
+                # The client reset the connection before we got to it
+                # (ECONNABORTED); there may be others behind it.
+                continue
+            callback(connection, address)
+
+    def remove_handler() -> None:
+        nonlocal removed
+        io_loop.remove_handler(sock)
+        removed = True
+
+    io_loop.add_handler(sock, on_readable, IOLoop.READ)
+    return remove_handler
+
+
+def is_valid_ip(ip: str) -> bool:
+    """Whether ``ip`` is an IPv4 or IPv6 address literal.
+
+    Never looks anything up. Accepts what the C library's numeric parser
+    accepts (``"127.1"`` and ``"fe80::1%eth0"`` included); rejects the empty
+    string, ``None``, strings with NUL bytes and anything non-ASCII (which
+    the parser would otherwise read after IDNA mapping: "1.2.3.4" followed
+    by a zero-width space would pass).
+    """
+    if ip is None:
+        return False
+    if not isinstance(ip, str):
+        raise TypeError(f"is_valid_ip expects a str, not {type(ip).__name__}")
+    if not ip or "\0" in ip or not ip.isascii():
+        return False
+    try:
+        infos = socket.getaddrinfo(
+            ip, 0, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST
+        )
+    except socket.gaierror as e:
+        if e.errno == socket.EAI_NONAME:
+            return False
+        raise  # pragma: no cover - a failure of the C library itself
+    except UnicodeError:
+        return False  # an over-long label, say: not an address either
+    return bool(infos)
+
+
+# -- TLS -----------------------------------------------------------------------
+
+
+def ssl_options_to_context(
+    ssl_options: dict[str, Any] | ssl.SSLContext, server_side: bool | None = None
+) -> ssl.SSLContext:
+    """An ``ssl.SSLContext`` for a Tornado-style ``ssl_options`` dict.
+
+    The dict may hold ``ssl_version``, ``certfile``, ``keyfile``,
+    ``cert_reqs``, ``ca_certs`` and ``ciphers`` (the old ``ssl.wrap_socket``
+    arguments); any other key is a ``ValueError``. An ``SSLContext`` is
+    returned as it is. ``server_side`` picks the protocol when the dict has
+    no ``ssl_version``: a server context (no client certificates asked for)
+    or a client one (the peer's certificate and host name checked, against
+    ``ca_certs`` or else the system's trusted CAs). ``None`` makes a context
+    usable for either side, with no verification unless ``cert_reqs`` asks.
+    """
+    if isinstance(ssl_options, ssl.SSLContext):
+        return ssl_options
+    if not isinstance(ssl_options, dict):
+        raise TypeError(
+            f"ssl_options must be a dict or an ssl.SSLContext, not {type(ssl_options).__name__}"
+        )
+    unknown = set(ssl_options) - _SSL_OPTIONS_KEYS
+    if unknown:
+        raise ValueError(f"unknown ssl_options keys: {', '.join(sorted(unknown))}")
+    if "keyfile" in ssl_options and "certfile" not in ssl_options:
+        raise ValueError("ssl_options has a keyfile but no certfile")
+
+    if "ssl_version" in ssl_options:
+        context = _new_context(ssl_options["ssl_version"])
+    elif server_side is None:
+        context = _new_context(ssl.PROTOCOL_TLS)
+    elif server_side:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    else:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+    if "certfile" in ssl_options:
+        context.load_cert_chain(ssl_options["certfile"], ssl_options.get("keyfile"))
+    if "cert_reqs" in ssl_options:
+        cert_reqs = ssl_options["cert_reqs"]
+        if cert_reqs == ssl.CERT_NONE:
+            # Host-name checking needs a verified certificate; asking for no
+            # verification must switch it off first (ssl insists on the order).
+            context.check_hostname = False
+        context.verify_mode = cert_reqs
+    if "ca_certs" in ssl_options:
+        context.load_verify_locations(ssl_options["ca_certs"])
+    elif server_side is False and context.verify_mode != ssl.CERT_NONE:
+        # A client that verifies but was given no CA file would reject every
+        # server; trust what the system trusts instead.
+        context.load_default_certs(ssl.Purpose.SERVER_AUTH)
+    if "ciphers" in ssl_options:
+        context.set_ciphers(ssl_options["ciphers"])
+    # TLS compression (the CRIME attack) needs no switching off here:
+    # Python's SSLContext always sets OP_NO_COMPRESSION; the tests pin it.
+    return context
+
+
+def _new_context(protocol: int) -> ssl.SSLContext:
+    # Python deprecates the protocol constants that are not one-sided
+    # (PROTOCOL_TLS, the TLSv1_x ones) in favour of PROTOCOL_TLS_CLIENT and
+    # _SERVER. A context that must serve either side (server_side=None, as
+    # in Tornado) or a protocol the caller asked for by name still needs
+    # them, and the warning would only reach the user as noise.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ssl.SSLContext(protocol)
+
+
+def ssl_wrap_socket(
+    socket: socket.socket,
+    ssl_options: dict[str, Any] | ssl.SSLContext,
+    server_hostname: str | None = None,
+    server_side: bool | None = None,
+    **kwargs: Any,
+) -> ssl.SSLSocket:
+    """Wrap ``socket`` in TLS as ``ssl_options`` (a dict or a context) says.
+
+    ``server_hostname`` is sent as SNI and checked against the certificate
+    when the context checks host names; ``server_side`` defaults to the
+    client side. Other keyword arguments go to ``SSLContext.wrap_socket``
+    (``do_handshake_on_connect=False``, say).
+    """
+    context = ssl_options_to_context(ssl_options, server_side=server_side)
+    return context.wrap_socket(
+        socket, server_hostname=server_hostname, server_side=bool(server_side), **kwargs
+    )
+
+
+# -- name resolution -------------------------------------------------------------
+
+
+def _resolve_addr(
+    host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
+) -> AddressList:
+    """Blocking ``getaddrinfo`` reduced to ``(family, address)`` pairs."""
+    infos = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
+    return _unique_addresses(infos)
+
+
+def _unique_addresses(infos: list[tuple[Any, ...]]) -> AddressList:
+    results: AddressList = []
+    for af, _socktype, _proto, _canonname, address in infos:
+        if (af, address) not in results:
+            results.append((af, address))
+    return results
+
+
+class Resolver(Configurable):
+    """Asynchronous name resolution; ``Resolver()`` builds the configured kind.
+
+    ``DefaultLoopResolver`` (the event loop's own ``getaddrinfo``) unless
+    ``Resolver.configure`` chose another. Implementations: the loop one,
+    ``DefaultExecutorResolver`` (the loop's default thread pool),
+    ``ThreadedResolver`` (a pool of its own), ``BlockingResolver`` (on the
+    loop's thread, for tests) and ``OverrideResolver`` (a fixed mapping in
+    front of another resolver).
+    """
+
+    @classmethod
+    def configurable_base(cls) -> type[Configurable]:
+        return Resolver
+
+    @classmethod
+    def configurable_default(cls) -> type[Configurable]:
+        return DefaultLoopResolver
+
+    def resolve(
+        self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
+    ) -> Awaitable[AddressList]:
+        """Resolve ``host`` to a list of ``(family, address)`` pairs.
+
+        ``address`` is what ``socket.connect`` takes for that family
+        (``(host, port)`` for IPv4, ``(host, port, flowinfo, scope_id)`` for
+        IPv6). ``family`` restricts the results; an unresolvable name raises
+        ``socket.gaierror`` (an ``OSError``) when awaited.
+        """
+        raise NotImplementedError()
+
+    def close(self) -> None:
+        """Release what the resolver holds (threads, say)."""
+
+
+class DefaultLoopResolver(Resolver):
+    """Resolves with the event loop's ``getaddrinfo`` (libuv's or asyncio's pool)."""
+
+    async def resolve(
+        self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
+    ) -> AddressList:
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
+        return _unique_addresses(infos)
+
+
+class DefaultExecutorResolver(Resolver):
+    """Resolves with blocking ``getaddrinfo`` on the IOLoop's default executor."""
+
+    async def resolve(
+        self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
+    ) -> AddressList:
+        io_loop = IOLoop.current()
+        assert io_loop is not None
+        return await io_loop.run_in_executor(None, _resolve_addr, host, port, family)
+
+
+class ExecutorResolver(Resolver):
+    """Resolves with blocking ``getaddrinfo`` on a ``concurrent.futures`` executor.
+
+    With no ``executor`` the lookups run on the calling thread, blocking the
+    loop. ``close()`` shuts the executor down when ``close_executor`` (and
+    the executor was ours to close).
+    """
+
+    executor: concurrent.futures.Executor | None
+
+    def initialize(
+        self,
+        executor: concurrent.futures.Executor | None = None,
+        close_executor: bool = True,
+    ) -> None:
+        if executor is not None:
+            self.executor = executor
+            self.close_executor = close_executor
+        else:
+            self.executor = dummy_executor
+            self.close_executor = False
+
+    def close(self) -> None:
+        if self.close_executor and self.executor is not None:
+            self.executor.shutdown()
+        self.executor = None
+
+    def resolve(
+        self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
+    ) -> asyncio.Future[AddressList]:
+        if self.executor is None:
+            raise RuntimeError(f"{type(self).__name__}.resolve() called after close()")
+        io_loop = IOLoop.current()
+        assert io_loop is not None
+        future: asyncio.Future[AddressList] = io_loop.asyncio_loop.create_future()
+        chain_future(self.executor.submit(_resolve_addr, host, port, family), future)
+        return future
+
+
+class BlockingResolver(ExecutorResolver):
+    """Resolves on the loop's own thread: the loop waits for each lookup.
+
+    Only for tests and scripts that have nothing else to do meanwhile.
+    """
+
+    def initialize(self) -> None:  # type: ignore[override]
+        super().initialize()
+
+
+class ThreadedResolver(ExecutorResolver):
+    """Resolves on a thread pool shared by every ``ThreadedResolver`` of the process.
+
+    The pool is made with ``num_threads`` workers by the first instance (a
+    child process made by ``fork`` makes its own, as threads do not survive
+    a fork) and is never shut down by ``close()``.
+    """
+
+    _threadpool: concurrent.futures.ThreadPoolExecutor | None = None
+    _threadpool_pid: int | None = None
+
+    def initialize(self, num_threads: int = _DEFAULT_RESOLVER_THREADS) -> None:  # type: ignore[override]
+        pool = ThreadedResolver._shared_pool(num_threads)
+        super().initialize(executor=pool, close_executor=False)
+
+    @classmethod
+    def _shared_pool(cls, num_threads: int) -> concurrent.futures.ThreadPoolExecutor:
+        pid = os.getpid()
+        if cls._threadpool is None or cls._threadpool_pid != pid:
+            cls._threadpool = concurrent.futures.ThreadPoolExecutor(
+                num_threads, thread_name_prefix="squall-resolver"
+            )
+            cls._threadpool_pid = pid
+        return cls._threadpool
+
+
+class OverrideResolver(Resolver):
+    """Answers some names from a fixed ``mapping``; asks ``resolver`` the rest.
+
+    Keys are tried most specific first: ``(host, port, family)`` maps to a
+    ``(host, port)`` pair, ``(host, port)`` to a ``(host, port)`` pair, and a
+    plain ``host`` to another host name. The replacement is then resolved by
+    ``resolver`` (so it may be an IP literal or a name). Useful in tests,
+    to point a real hostname at a local server.
+    """
+
+    def initialize(self, resolver: Resolver, mapping: dict[Any, Any]) -> None:
+        self.resolver = resolver
+        self.mapping = mapping
+
+    def close(self) -> None:
+        self.resolver.close()
+
+    def resolve(
+        self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
+    ) -> Awaitable[AddressList]:
+        if (host, port, family) in self.mapping:
+            host, port = self.mapping[(host, port, family)]
+        elif (host, port) in self.mapping:
+            host, port = self.mapping[(host, port)]
+        elif host in self.mapping:
+            host = self.mapping[host]
+        return self.resolver.resolve(host, port, family)

@@ -1,0 +1,249 @@
+"""``TCPClient``: open a connection by host name, the "happy eyeballs" way.
+
+``await TCPClient().connect("example.com", 443, ssl_options={})`` resolves
+the name, connects and returns an ``IOStream`` (an ``SSLIOStream`` with
+``ssl_options``). When the name has addresses of two families, the first
+family listed gets a head start (``_INITIAL_CONNECT_TIMEOUT``); if it has
+not connected by then, or fails, the other family is tried alongside it and
+the first connection made wins (RFC 6555, "Happy Eyeballs").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import functools
+import numbers
+import socket
+import ssl
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from squall.iostream import IOStream
+from squall.netutil import Resolver
+from squall.util import TimeoutError
+
+__all__ = ["TCPClient"]
+
+# The primary family's head start, in seconds: Tornado's value. RFC 6555
+# section 5.5 recommends 150-250 ms; Tornado (and so squall) waits a bit
+# longer before opening a second connection.
+_INITIAL_CONNECT_TIMEOUT = 0.3
+
+_Address = tuple[socket.AddressFamily, Any]
+_Attempt = Callable[[socket.AddressFamily, Any], tuple[IOStream | None, "asyncio.Future[Any]"]]
+
+
+class _Connector:
+    """Races connection attempts over a list of resolved addresses.
+
+    Addresses of the first family are tried one after another; those of
+    the other families start after the head start, or as soon as a
+    primary attempt fails. The first stream to connect wins and the
+    attempts still under way are closed. If all fail, the last error is
+    raised.
+    """
+
+    def __init__(self, addrinfo: list[_Address], attempt: _Attempt) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.attempt = attempt
+        self.future: asyncio.Future[tuple[socket.AddressFamily, Any, IOStream]] = (
+            self.loop.create_future()
+        )
+        self.timeout: asyncio.TimerHandle | None = None
+        self.last_error: BaseException | None = None
+        self.remaining = len(addrinfo)
+        self.primary, self.secondary = self.split(addrinfo)
+        self.streams: set[IOStream] = set()
+        # A cancelled race (the caller's timeout) closes what it opened.
+        self.future.add_done_callback(lambda f: self.close_streams() if f.cancelled() else None)
+
+    @staticmethod
+    def split(addrinfo: list[_Address]) -> tuple[list[_Address], list[_Address]]:
+        """The addresses of the first family listed, and all the others."""
+        primary: list[_Address] = []
+        secondary: list[_Address] = []
+        if not addrinfo:
+            return primary, secondary
+        family = addrinfo[0][0]
+        for entry in addrinfo:
+            (primary if entry[0] == family else secondary).append(entry)
+        return primary, secondary
+
+    def start(
+        self, timeout: float = _INITIAL_CONNECT_TIMEOUT
+    ) -> asyncio.Future[tuple[socket.AddressFamily, Any, IOStream]]:
+        if not self.remaining:
+            self.future.set_exception(OSError("no addresses to connect to"))
+            return self.future
+        self.try_connect(iter(self.primary))
+        if not self.future.done():
+            self.timeout = self.loop.call_later(timeout, self.on_timeout)
+        return self.future
+
+    def try_connect(self, addresses: Iterator[_Address]) -> None:
+        try:
+            family, address = next(addresses)
+        except StopIteration:
+            # This family has no address left; fail once every attempt has.
+            if self.remaining == 0 and not self.future.done():
+                self.future.set_exception(self.last_error or OSError("connection failed"))
+            return
+        try:
+            stream, connected = self.attempt(family, address)
+        except Exception as e:  # a bad source address, say
+            stream = None
+            connected = self.loop.create_future()
+            connected.set_exception(e)
+        if stream is not None:
+            self.streams.add(stream)
+        connected.add_done_callback(
+            functools.partial(self.on_connect_done, addresses, family, address, stream)
+        )
+
+    def on_connect_done(
+        self,
+        addresses: Iterator[_Address],
+        family: socket.AddressFamily,
+        address: Any,
+        stream: IOStream | None,
+        connected: asyncio.Future[Any],
+    ) -> None:
+        self.remaining -= 1
+        error = connected.exception() if not connected.cancelled() else OSError("cancelled")
+        if error is not None:
+            if stream is not None:
+                self.streams.discard(stream)
+            if self.future.done():
+                return
+            self.last_error = error
+            self.try_connect(addresses)
+            if self.timeout is not None:
+                # The primary family failed fast: do not wait out its head
+                # start before trying the others.
+                self.timeout.cancel()
+                self.on_timeout()
+            return
+        assert stream is not None
+        self.clear_timeout()
+        self.streams.discard(stream)
+        if self.future.done():
+            # Another attempt won, or the caller gave up.
+            stream.close()
+            return
+        self.future.set_result((family, address, stream))
+        self.close_streams()
+
+    def on_timeout(self) -> None:
+        self.timeout = None
+        if not self.future.done():
+            self.try_connect(iter(self.secondary))
+
+    def clear_timeout(self) -> None:
+        if self.timeout is not None:
+            self.timeout.cancel()
+            self.timeout = None
+
+    def close_streams(self) -> None:
+        self.clear_timeout()
+        for stream in self.streams:
+            stream.close()
+        self.streams.clear()
+
+
+class TCPClient:
+    """Opens TCP (and TLS) connections. ``resolver``: a ``netutil.Resolver``."""
+
+    def __init__(self, resolver: Resolver | None = None) -> None:
+        if resolver is not None:
+            self.resolver = resolver
+            self._own_resolver = False
+        else:
+            self.resolver = Resolver()
+            self._own_resolver = True
+
+    def close(self) -> None:
+        """Release the resolver, if this client made it."""
+        if self._own_resolver:
+            self.resolver.close()
+
+    async def connect(
+        self,
+        host: str,
+        port: int,
+        af: socket.AddressFamily = socket.AF_UNSPEC,
+        ssl_options: dict[str, Any] | ssl.SSLContext | None = None,
+        max_buffer_size: int | None = None,
+        source_ip: str | None = None,
+        source_port: int | None = None,
+        timeout: float | datetime.timedelta | None = None,
+    ) -> IOStream:
+        """Connect to ``host``:``port``; the connected stream.
+
+        ``ssl_options`` (a dict, possibly empty, or an ``SSLContext``) makes
+        it TLS, verifying the certificate for ``host`` unless the options
+        say otherwise. ``source_ip``/``source_port`` bind the local end.
+        ``timeout`` (seconds or a timedelta) bounds the whole operation,
+        name resolution and TLS handshake included: ``TimeoutError``.
+        A refused or unreachable address fails with ``StreamClosedError``
+        (``real_error``: the ``OSError``) once every address has failed.
+        """
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        if timeout is not None:
+            if isinstance(timeout, datetime.timedelta):
+                seconds = timeout.total_seconds()
+            elif isinstance(timeout, numbers.Real):
+                seconds = float(timeout)
+            else:
+                raise TypeError(f"Unsupported timeout {timeout!r}")
+            deadline = loop.time() + seconds
+
+        addrinfo = await _before(deadline, self.resolver.resolve(host, port, af))
+        connector = _Connector(
+            addrinfo,
+            functools.partial(
+                self._create_stream,
+                max_buffer_size,
+                source_ip=source_ip,
+                source_port=source_port,
+            ),
+        )
+        stream: IOStream
+        _family, _address, stream = await _before(deadline, connector.start())
+        if ssl_options is not None:
+            stream = await _before(
+                deadline, stream.start_tls(False, ssl_options=ssl_options, server_hostname=host)
+            )
+        return stream
+
+    def _create_stream(
+        self,
+        max_buffer_size: int | None,
+        af: socket.AddressFamily,
+        addr: Any,
+        source_ip: str | None = None,
+        source_port: int | None = None,
+    ) -> tuple[IOStream, asyncio.Future[Any]]:
+        sock = socket.socket(af, socket.SOCK_STREAM)
+        if source_ip is not None or source_port:
+            # A source port alone binds on every local address ("" is the
+            # wildcard for both families).
+            try:
+                sock.bind((source_ip or "", source_port or 0))
+            except BaseException:
+                sock.close()
+                raise
+        stream = IOStream(sock, max_buffer_size=max_buffer_size)
+        return stream, stream.connect(addr)
+
+
+async def _before(deadline: float | None, awaitable: Any) -> Any:
+    """Await ``awaitable``, cancelling it at ``deadline`` (loop time): TimeoutError."""
+    if deadline is None:
+        return await awaitable
+    remaining = deadline - asyncio.get_running_loop().time()
+    try:
+        return await asyncio.wait_for(awaitable, max(remaining, 0))
+    except asyncio.TimeoutError:
+        raise TimeoutError("Timeout") from None

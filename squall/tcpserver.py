@@ -1,0 +1,267 @@
+"""``TCPServer``: accept connections and hand each one over as an IOStream.
+
+Subclass it and override ``handle_stream``::
+
+    class EchoServer(TCPServer):
+        async def handle_stream(self, stream, address):
+            while True:
+                data = await stream.read_bytes(65536, partial=True)
+                await stream.write(data)
+
+    server = EchoServer()
+    server.listen(8888)
+    IOLoop.current().start()
+
+Accepting (and, with ``ssl_options``, the TLS handshake) is done by the
+event loop's own server (``loop.create_server`` on the listening socket), in
+C under uvloop; each connection's protocol is the stream's, so
+``handle_stream`` is called with a ready stream and nothing in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import socket
+import ssl
+from collections.abc import Awaitable, Iterable
+from typing import Any
+
+from squall import gen
+from squall._iostream_base import _StreamProtocol
+from squall.ioloop import IOLoop
+from squall.iostream import IOStream, SSLIOStream
+from squall.log import app_log
+from squall.netutil import _DEFAULT_BACKLOG, bind_sockets, ssl_options_to_context
+
+__all__ = ["TCPServer"]
+
+
+class TCPServer:
+    """A non-blocking, single-threaded TCP server.
+
+    Start it in one of three ways:
+
+    1. ``listen(port)``: simple, one process.
+    2. ``bind(port)`` then ``start(n)``: fork ``n`` processes (None or 0:
+       one per CPU) that share the listening sockets. Make no IOLoop before.
+    3. ``add_sockets(netutil.bind_sockets(port))``: sockets made by hand,
+       for example before ``process.fork_processes``.
+
+    ``ssl_options`` (an ``ssl.SSLContext`` or a dict of ``ssl.wrap_socket``
+    arguments with at least ``certfile``) makes every connection TLS; its
+    streams are ``SSLIOStream``s whose handshake is already done.
+    ``max_buffer_size`` and ``read_chunk_size`` go to every stream.
+    """
+
+    def __init__(
+        self,
+        ssl_options: dict[str, Any] | ssl.SSLContext | None = None,
+        max_buffer_size: int | None = None,
+        read_chunk_size: int | None = None,
+    ) -> None:
+        self.ssl_options = ssl_options
+        self.max_buffer_size = max_buffer_size
+        self.read_chunk_size = read_chunk_size
+        self._ssl_context: ssl.SSLContext | None = None
+        if ssl_options is not None:
+            if isinstance(ssl_options, dict):
+                # Checked here, as Tornado does, so that a typo fails at
+                # start-up rather than on the first connection.
+                if "certfile" not in ssl_options:
+                    raise KeyError('missing key "certfile" in ssl_options')
+                if not os.path.exists(ssl_options["certfile"]):
+                    raise ValueError(f'certfile "{ssl_options["certfile"]}" does not exist')
+                keyfile = ssl_options.get("keyfile")
+                if keyfile and not os.path.exists(keyfile):
+                    raise ValueError(f'keyfile "{keyfile}" does not exist')
+            self._ssl_context = ssl_options_to_context(ssl_options, server_side=True)
+        # fileno -> listening socket, and the task that starts serving it.
+        self._sockets: dict[int, socket.socket] = {}
+        self._servers: dict[int, asyncio.Task[asyncio.AbstractServer]] = {}
+        self._pending_sockets: list[tuple[socket.socket, int]] = []
+        self._started = False
+        self._stopped = False
+
+    # -- starting ------------------------------------------------------------
+
+    def listen(
+        self,
+        port: int,
+        address: str | None = None,
+        family: socket.AddressFamily = socket.AF_UNSPEC,
+        backlog: int = _DEFAULT_BACKLOG,
+        flags: int | None = None,
+        reuse_port: bool = False,
+    ) -> None:
+        """Listen on ``port`` (every interface unless ``address``) and serve.
+
+        Serving begins once the IOLoop runs; connections made meanwhile wait
+        in the kernel's backlog.
+        """
+        sockets = bind_sockets(
+            port,
+            address=address,
+            family=family,
+            backlog=backlog,
+            flags=flags,
+            reuse_port=reuse_port,
+        )
+        for sock in sockets:
+            self._serve(sock, backlog)
+
+    def add_sockets(self, sockets: Iterable[socket.socket]) -> None:
+        """Serve connections arriving on these listening sockets."""
+        for sock in sockets:
+            self._serve(sock, _DEFAULT_BACKLOG)
+
+    def add_socket(self, socket: socket.socket) -> None:
+        """Serve connections arriving on this listening socket."""
+        self.add_sockets([socket])
+
+    def bind(
+        self,
+        port: int,
+        address: str | None = None,
+        family: socket.AddressFamily = socket.AF_UNSPEC,
+        backlog: int = _DEFAULT_BACKLOG,
+        flags: int | None = None,
+        reuse_port: bool = False,
+    ) -> None:
+        """Make the listening sockets now; serve them once ``start`` is called.
+
+        May be called several times, for several ports or addresses.
+        """
+        sockets = bind_sockets(
+            port,
+            address=address,
+            family=family,
+            backlog=backlog,
+            flags=flags,
+            reuse_port=reuse_port,
+        )
+        if self._started:
+            for sock in sockets:
+                self._serve(sock, backlog)
+        else:
+            self._pending_sockets.extend((sock, backlog) for sock in sockets)
+
+    def start(self, num_processes: int | None = 1, max_restarts: int | None = None) -> None:
+        """Serve the sockets made by ``bind``, in ``num_processes`` processes.
+
+        With a value other than 1 the process forks first
+        (``process.fork_processes``: None or 0 means one per CPU, and
+        children that die abnormally are restarted up to ``max_restarts``
+        times); each child then serves the sockets.
+        """
+        if self._started:
+            raise RuntimeError("TCPServer.start() was already called")
+        self._started = True
+        if num_processes != 1:
+            from squall import process
+
+            process.fork_processes(num_processes, max_restarts)
+        pending, self._pending_sockets = self._pending_sockets, []
+        for sock, backlog in pending:
+            self._serve(sock, backlog)
+
+    def _serve(self, sock: socket.socket, backlog: int) -> None:
+        io_loop = IOLoop.current()
+        assert io_loop is not None
+        loop = io_loop.asyncio_loop
+        fd = sock.fileno()
+        self._sockets[fd] = sock
+        # The loop calls listen() again with this backlog; pass the one the
+        # socket was made with so that it is not silently changed.
+        if sock.family == socket.AF_UNIX:
+            starting = loop.create_unix_server(
+                self._make_protocol, sock=sock, ssl=self._ssl_context, backlog=backlog
+            )
+        else:
+            starting = loop.create_server(
+                self._make_protocol, sock=sock, ssl=self._ssl_context, backlog=backlog
+            )
+        task: asyncio.Task[asyncio.AbstractServer] = loop.create_task(starting)
+        task.add_done_callback(lambda t: self._on_server_started(t, sock))
+        self._servers[fd] = task
+
+    @staticmethod
+    def _on_server_started(task: asyncio.Task[asyncio.AbstractServer], sock: socket.socket) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            app_log.error("Could not serve on %s", sock, exc_info=exc)
+
+    def stop(self) -> None:
+        """Stop accepting connections; those already accepted carry on.
+
+        The listening sockets are closed (so the port is free again).
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        for fd, task in self._servers.items():
+            sock = self._sockets[fd]
+            if task.done():
+                self._close_server(task, sock)
+            else:
+                # Starting to serve takes one loop iteration; close as soon
+                # as it has (or failed, or was cancelled at shutdown).
+                task.add_done_callback(functools.partial(self._close_server, sock=sock))
+        self._servers.clear()
+        self._sockets.clear()
+        for sock, _backlog in self._pending_sockets:
+            sock.close()
+        self._pending_sockets.clear()
+
+    @staticmethod
+    def _close_server(task: asyncio.Task[asyncio.AbstractServer], sock: socket.socket) -> None:
+        if task.cancelled() or task.exception() is not None:
+            # The loop never took the socket over.
+            sock.close()
+        else:
+            # Closes the listening socket too.
+            task.result().close()
+
+    # -- connections ---------------------------------------------------------
+
+    def _make_protocol(self) -> _StreamProtocol:
+        stream_class = IOStream if self._ssl_context is None else SSLIOStream
+        stream = stream_class._unattached(self.max_buffer_size, self.read_chunk_size)
+        if isinstance(stream, SSLIOStream):
+            stream._ssl_options = self.ssl_options
+            stream._ssl_context = self._ssl_context
+        stream._on_attach = self._handle_connection
+        return stream._protocol
+
+    def _handle_connection(self, stream: Any) -> None:
+        address = stream._transport.get_extra_info("peername")
+        try:
+            result = self.handle_stream(stream, address)
+        except Exception:
+            app_log.error("Error in connection callback", exc_info=True)
+            stream.close()
+            return
+        if result is not None:
+            future = gen.convert_yielded(result)
+            future.add_done_callback(lambda f: self._on_handler_done(f, stream))
+
+    @staticmethod
+    def _on_handler_done(future: asyncio.Future[Any], stream: IOStream) -> None:
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is not None:
+            app_log.error("Error in connection callback", exc_info=exc)
+            # Nobody else will close a stream whose handler died.
+            stream.close()
+
+    def handle_stream(self, stream: IOStream, address: Any) -> Awaitable[None] | None:
+        """Called for each new connection, with its stream and peer address.
+
+        Override it; it may be a coroutine. What it raises is logged to
+        ``squall.application`` and the connection is closed.
+        """
+        raise NotImplementedError()

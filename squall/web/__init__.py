@@ -1,0 +1,73 @@
+"""squall.web: the web framework (Tornado's ``tornado.web``).
+
+A web application maps URL patterns to ``RequestHandler`` subclasses::
+
+    class MainHandler(squall.web.RequestHandler):
+        def get(self):
+            self.write("Hello, world")
+
+    application = squall.web.Application([(r"/", MainHandler)])
+    application.listen(8888)
+
+The implementation lives in private modules; this package's names are the
+public API:
+
+- ``_handler``: RequestHandler (lifecycle, output, errors, ETags)
+- ``_input``: arguments and cookies (mixed into RequestHandler)
+- ``_application``: Application and the per-request delegate
+- ``_handlers``: RedirectHandler, ErrorHandler, FallbackHandler
+- ``_decorators``: asynchronous, authenticated, stream_request_body,
+  addslash, removeslash
+- ``_transforms``: OutputTransform, GZipContentEncoding
+- ``_errors``: HTTPError, MissingArgumentError, Finish
+"""
+
+from squall.routing import (
+    AnyMatches,
+    DefaultHostMatches,
+    HostMatches,
+    ReversibleRouter,
+    ReversibleRuleRouter,
+    Rule,
+    URLSpec,
+)
+from squall.web._application import Application
+from squall.web._decorators import (
+    addslash,
+    asynchronous,
+    authenticated,
+    removeslash,
+    stream_request_body,
+)
+from squall.web._errors import Finish, HTTPError, MissingArgumentError
+from squall.web._handler import RequestHandler
+from squall.web._handlers import ErrorHandler, FallbackHandler, RedirectHandler
+from squall.web._transforms import GZipContentEncoding, OutputTransform
+
+url = URLSpec
+
+__all__ = [
+    "AnyMatches",
+    "Application",
+    "DefaultHostMatches",
+    "ErrorHandler",
+    "FallbackHandler",
+    "Finish",
+    "GZipContentEncoding",
+    "HTTPError",
+    "HostMatches",
+    "MissingArgumentError",
+    "OutputTransform",
+    "RedirectHandler",
+    "RequestHandler",
+    "ReversibleRouter",
+    "ReversibleRuleRouter",
+    "Rule",
+    "URLSpec",
+    "addslash",
+    "asynchronous",
+    "authenticated",
+    "removeslash",
+    "stream_request_body",
+    "url",
+]

@@ -1,0 +1,383 @@
+"""``Application``: settings, routes, and the delegate that runs a handler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from inspect import isclass
+from typing import TYPE_CHECKING, Any
+
+from squall import netutil
+from squall.concurrent import future_set_result_unless_cancelled
+from squall.httpserver import HTTPServer
+from squall.httputil import (
+    HTTPConnection,
+    HTTPHeaders,
+    HTTPMessageDelegate,
+    HTTPServerRequest,
+    RequestStartLine,
+    ResponseStartLine,
+)
+from squall.log import access_log
+from squall.routing import (
+    AnyMatches,
+    DefaultHostMatches,
+    HostMatches,
+    ReversibleRouter,
+    ReversibleRuleRouter,
+    Rule,
+)
+from squall.util import ObjectDict
+from squall.web._handler import RequestHandler
+from squall.web._transforms import GZipContentEncoding, OutputTransform
+
+if TYPE_CHECKING:
+    from squall.web._handlers import ErrorHandler  # noqa: F401
+
+
+class _ApplicationRouter(ReversibleRuleRouter):
+    """Routes to RequestHandler classes; nested lists become sub-routers."""
+
+    def __init__(self, application: Application, rules: Any = None) -> None:
+        self.application = application
+        super().__init__(rules)
+
+    def process_rule(self, rule: Rule) -> Rule:
+        rule = super().process_rule(rule)
+        if isinstance(rule.target, (list, tuple)):
+            rule.target = _ApplicationRouter(self.application, rule.target)
+        return rule
+
+    def get_target_delegate(
+        self, target: Any, request: HTTPServerRequest, **target_params: Any
+    ) -> HTTPMessageDelegate | None:
+        if isclass(target) and issubclass(target, RequestHandler):
+            return self.application.get_handler_delegate(request, target, **target_params)
+        return super().get_target_delegate(target, request, **target_params)
+
+
+class Application(ReversibleRouter):
+    """A collection of routes and settings: the ``request_callback`` of an
+    HTTPServer, as in ``HTTPServer(Application([(r"/", MainHandler)]))``.
+
+    Routes are ``(pattern, Handler)``, ``(pattern, Handler, kwargs)``,
+    ``(pattern, Handler, kwargs, name)``, ``url(...)`` objects or routing
+    ``Rule`` objects. ``**settings`` are free-form: handlers read them as
+    ``self.settings``, and some are squall's own (``debug``, ``cookie_secret``,
+    ``template_path``, ``static_path``, ``compress_response``, ...).
+    """
+
+    def __init__(
+        self,
+        handlers: Sequence[Any] | None = None,
+        default_host: str | None = None,
+        transforms: list[type[OutputTransform]] | None = None,
+        **settings: Any,
+    ) -> None:
+        if transforms is None:
+            self.transforms: list[type[OutputTransform]] = []
+            if settings.get("compress_response") or settings.get("gzip"):
+                self.transforms.append(GZipContentEncoding)
+        else:
+            self.transforms = transforms
+        self.default_host = default_host
+        self.settings = settings
+        self.ui_modules: dict[str, Any] = {}
+        self.ui_methods: dict[str, Callable[..., Any]] = {}
+        self._load_ui_modules(settings.get("ui_modules", {}))
+        self._load_ui_methods(settings.get("ui_methods", {}))
+        if settings.get("debug"):
+            settings.setdefault("autoreload", True)
+            settings.setdefault("compiled_template_cache", False)
+            settings.setdefault("static_hash_cache", False)
+            settings.setdefault("serve_traceback", True)
+        handlers = list(handlers or [])
+        static_routes = self._static_routes()
+        self.wildcard_router = _ApplicationRouter(self, static_routes + handlers)
+        self.default_router = _ApplicationRouter(self, [Rule(AnyMatches(), self.wildcard_router)])
+        if settings.get("autoreload"):
+            from squall import autoreload
+
+            autoreload.start()
+
+    # -- extension points filled by other parts of squall.web ------------------
+
+    def _static_routes(self) -> list[Any]:
+        return []
+
+    def _load_ui_modules(self, modules: Any) -> None:
+        if isinstance(modules, dict):
+            self.ui_modules.update(modules)
+        elif isinstance(modules, (list, tuple)):
+            for m in modules:
+                self._load_ui_modules(m)
+        else:  # a module object: its public names
+            for name in dir(modules):
+                value = getattr(modules, name)
+                if isclass(value) and not name.startswith("_"):
+                    self.ui_modules[name] = value
+
+    def _load_ui_methods(self, methods: Any) -> None:
+        if isinstance(methods, dict):
+            self.ui_methods.update(methods)
+        elif isinstance(methods, (list, tuple)):
+            for m in methods:
+                self._load_ui_methods(m)
+        else:
+            for name in dir(methods):
+                value = getattr(methods, name)
+                if callable(value) and not name.startswith("_") and name.islower():
+                    self.ui_methods[name] = value
+
+    def ui_for(self, handler: RequestHandler) -> ObjectDict:
+        """The ``ui`` namespace of one handler (UI methods bound to it)."""
+        ui = ObjectDict()
+        for name, method in self.ui_methods.items():
+            ui[name] = _bind_ui_method(handler, method)
+        return ui
+
+    # -- serving ---------------------------------------------------------------
+
+    def listen(
+        self,
+        port: int,
+        address: str | None = None,
+        *,
+        family: socket.AddressFamily = socket.AF_UNSPEC,
+        backlog: int = netutil._DEFAULT_BACKLOG,
+        flags: int | None = None,
+        reuse_port: bool = False,
+        **kwargs: Any,
+    ) -> HTTPServer:
+        """Start an HTTPServer for this application on ``port``.
+
+        Keyword arguments go to ``HTTPServer`` (``xheaders=True``,
+        ``ssl_options=...``, ``max_body_size=...``). Returns the server.
+        """
+        server = HTTPServer(self, **kwargs)
+        server.listen(
+            port,
+            address=address,
+            family=family,
+            backlog=backlog,
+            flags=flags,
+            reuse_port=reuse_port,
+        )
+        return server
+
+    def add_handlers(self, host_pattern: str, host_handlers: Sequence[Any]) -> None:
+        """Add routes for requests whose Host matches ``host_pattern``.
+
+        Host rules are tried in the order added, before the catch-all rules
+        given to the constructor.
+        """
+        host_matcher = HostMatches(host_pattern)
+        rule = Rule(host_matcher, _ApplicationRouter(self, host_handlers))
+        self.default_router.rules.insert(-1, rule)
+        if self.default_host is not None:
+            self.wildcard_router.add_rules(
+                [(DefaultHostMatches(self, host_matcher.host_pattern), host_handlers)]
+            )
+
+    def add_transform(self, transform_class: type[OutputTransform]) -> None:
+        self.transforms.append(transform_class)
+
+    def start_request(
+        self, server_conn: object, request_conn: HTTPConnection
+    ) -> HTTPMessageDelegate:
+        return _RequestDispatcher(self, server_conn, request_conn)
+
+    def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> _HandlerDelegate:
+        if len(self.default_router.rules) == 1:
+            # No host-specific handlers: skip the catch-all host level.
+            route = self.wildcard_router.find_handler(request)
+        else:
+            route = self.default_router.find_handler(request)
+        if route is not None:
+            return route  # type: ignore[return-value]
+        from squall.web._handlers import ErrorHandler
+
+        if self.settings.get("default_handler_class"):
+            return self.get_handler_delegate(
+                request,
+                self.settings["default_handler_class"],
+                self.settings.get("default_handler_args", {}),
+            )
+        return self.get_handler_delegate(request, ErrorHandler, {"status_code": 404})
+
+    def get_handler_delegate(
+        self,
+        request: HTTPServerRequest,
+        target_class: type[RequestHandler],
+        target_kwargs: dict[str, Any] | None = None,
+        path_args: list[bytes] | None = None,
+        path_kwargs: dict[str, bytes] | None = None,
+    ) -> _HandlerDelegate:
+        """The delegate that runs ``target_class`` for ``request``."""
+        return _HandlerDelegate(self, request, target_class, target_kwargs, path_args, path_kwargs)
+
+    def __call__(self, request: HTTPServerRequest) -> Awaitable[None] | None:
+        """Run ``request`` (Tornado's legacy plain-callable interface)."""
+        dispatcher = self.find_handler(request)
+        return dispatcher.execute()
+
+    def reverse_url(self, name: str, *args: Any) -> str:
+        """The path of the route named ``name``, with ``args`` in its groups."""
+        reversed_url = self.default_router.reverse_url(name, *args)
+        if reversed_url is not None:
+            return reversed_url
+        raise KeyError(f"{name} not found in named urls")
+
+    def log_request(self, handler: RequestHandler) -> None:
+        """Write the access-log line for a finished request.
+
+        Set ``log_function`` to replace it. Nothing is formatted unless the
+        ``squall.access`` logger would emit the line.
+        """
+        log_function = self.settings.get("log_function")
+        if log_function is not None:
+            log_function(handler)
+            return
+        status = handler.get_status()
+        if status < 400:
+            level = logging.INFO
+        elif status < 500:
+            level = logging.WARNING
+        else:
+            level = logging.ERROR
+        if access_log.isEnabledFor(level):
+            request_time = 1000.0 * handler.request.request_time()
+            access_log.log(level, "%d %s %.2fms", status, handler._request_summary(), request_time)
+
+
+def _bind_ui_method(handler: RequestHandler, method: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda *args, **kwargs: method(handler, *args, **kwargs)
+
+
+class _RequestDispatcher(HTTPMessageDelegate):
+    """Builds the request from the headers, routes it, then forwards."""
+
+    __slots__ = ("application", "delegate", "request_conn", "server_conn")
+
+    def __init__(
+        self, application: Application, server_conn: object, request_conn: HTTPConnection
+    ) -> None:
+        self.application = application
+        self.server_conn = server_conn
+        self.request_conn = request_conn
+        self.delegate: HTTPMessageDelegate | None = None
+
+    def headers_received(
+        self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
+    ) -> Awaitable[None] | None:
+        assert isinstance(start_line, RequestStartLine)
+        request = HTTPServerRequest(
+            connection=self.request_conn,
+            server_connection=self.server_conn,
+            start_line=start_line,
+            headers=headers,
+        )
+        self.delegate = self.application.find_handler(request)
+        return self.delegate.headers_received(start_line, headers)
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        assert self.delegate is not None
+        return self.delegate.data_received(chunk)
+
+    def finish(self) -> Any:
+        assert self.delegate is not None
+        return self.delegate.finish()
+
+    def on_connection_close(self) -> None:
+        if self.delegate is not None:
+            self.delegate.on_connection_close()
+
+
+class _HandlerDelegate(HTTPMessageDelegate):
+    """Collects (or streams) one request's body, then runs its handler."""
+
+    def __init__(
+        self,
+        application: Application,
+        request: HTTPServerRequest,
+        handler_class: type[RequestHandler],
+        handler_kwargs: dict[str, Any] | None,
+        path_args: list[bytes] | None,
+        path_kwargs: dict[str, bytes] | None,
+    ) -> None:
+        self.application = application
+        self.connection = request.connection
+        self.request = request
+        self.handler_class = handler_class
+        self.handler_kwargs = handler_kwargs or {}
+        self.path_args = path_args or []
+        self.path_kwargs = path_kwargs or {}
+        self.chunks: list[bytes] | None = []
+        self.stream_request_body = handler_class._stream_request_body
+        self.handler: RequestHandler | None = None
+        self._task: asyncio.Future[None] | None = None
+
+    def headers_received(
+        self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
+    ) -> Awaitable[None] | None:
+        if self.stream_request_body:
+            self.request._body_future = asyncio.get_running_loop().create_future()  # type: ignore[attr-defined]
+            return self.execute()
+        return None
+
+    def data_received(self, data: bytes) -> Awaitable[None] | None:
+        if self.stream_request_body:
+            assert self.handler is not None
+            return self.handler.data_received(data)
+        assert self.chunks is not None
+        self.chunks.append(data)
+        return None
+
+    def finish(self) -> Awaitable[None] | None:  # type: ignore[override]
+        if self.stream_request_body:
+            future_set_result_unless_cancelled(self.request._body_future, None)  # type: ignore[attr-defined]
+            return None
+        assert self.chunks is not None
+        if self.chunks:
+            self.request.body = b"".join(self.chunks)
+        self.chunks = None
+        self.request._parse_body()
+        return self.execute()
+
+    def on_connection_close(self) -> None:
+        if self.stream_request_body and self.handler is not None:
+            self.handler.on_connection_close()
+        else:
+            self.chunks = None
+
+    def execute(self) -> Awaitable[None] | None:
+        settings = self.application.settings
+        if not settings.get("compiled_template_cache", True):
+            _reset_template_loaders()
+        if not settings.get("static_hash_cache", True):
+            static_class = settings.get("static_handler_class")
+            if static_class is not None:
+                static_class.reset()
+        handler = self.handler = self.handler_class(
+            self.application, self.request, **self.handler_kwargs
+        )
+        transforms = [t(self.request) for t in self.application.transforms]
+        if self.stream_request_body:
+            handler._prepared_future = asyncio.get_running_loop().create_future()
+        result = handler._execute(transforms, *self.path_args, **self.path_kwargs)
+        if self.stream_request_body:
+            if result is not None:
+                # The handler goes on (awaiting its body) while we return to
+                # the connection, which must hear when prepare() is done.
+                self._task = asyncio.ensure_future(result)
+            return handler._prepared_future
+        return result
+
+
+def _reset_template_loaders() -> None:
+    loaders = getattr(RequestHandler, "_template_loaders", None)
+    if loaders:
+        for loader in loaders.values():
+            loader.reset()

@@ -1,0 +1,601 @@
+"""``RequestHandler``: one object per request, from routing to finish().
+
+Lifecycle: the application builds a handler for each request, calls
+``initialize(**kwargs)`` from the route, then ``prepare()``, then the method
+named after the HTTP verb with the URL's groups, then ``on_finish()`` once
+the response is sent. ``prepare`` and the verb methods may be plain
+functions, ``async def`` or ``@gen.coroutine``: a synchronous handler runs
+start to finish with no Task or Future created for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.cookies
+import inspect
+import re
+import traceback
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from squall import gen, iostream
+from squall.concurrent import future_set_result_unless_cancelled
+from squall.escape import json_encode, utf8, xhtml_escape
+from squall.httputil import (
+    HTTPHeaders,
+    HTTPServerRequest,
+    ResponseStartLine,
+    format_timestamp,
+    responses,
+)
+from squall.log import app_log, gen_log
+from squall.web._errors import Finish, HTTPError
+from squall.web._input import InputMixin
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from squall.web._application import Application
+    from squall.web._transforms import OutputTransform
+
+_SERVER = "SquallServer/" + __import__("squall").version
+# Header names already validated (a bounded cache: names come from code,
+# not from requests, so they repeat).
+_CHECKED_NAMES: set[str] = set()
+_CHECKED_NAMES_MAX = 1000
+# Response start lines, built once per (status, reason).
+_START_LINES: dict[tuple[int, str], ResponseStartLine] = {}
+# Header values may not carry control characters other than tab (CR and LF
+# above all: they would start a new header on the wire).
+_UNSAFE_HEADER_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# RFC 9110 §5.6.2: a header name is a token.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+# A reason phrase shown in an error page must not be able to inject markup;
+# Tornado 6.6 falls back to "Unknown" for these, and so do we.
+_UNSAFE_REASON = re.compile(r"[<>\x00-\x08\x0a-\x1f\x7f]")
+
+
+class RequestHandler(InputMixin):
+    """Base class for HTTP request handlers: subclass and define ``get()``...
+
+    Methods not defined answer 405. ``SUPPORTED_METHODS`` lists the verbs
+    the handler accepts at all.
+    """
+
+    SUPPORTED_METHODS: tuple[str, ...] = (
+        "GET",
+        "HEAD",
+        "POST",
+        "DELETE",
+        "PATCH",
+        "PUT",
+        "OPTIONS",
+    )
+
+    _stream_request_body = False
+    _template_loader_lock = None
+
+    path_args: list[str]
+    path_kwargs: dict[str, str]
+
+    def __init__(self, application: Application, request: HTTPServerRequest, **kwargs: Any) -> None:
+        self.application = application
+        self.request = request
+        self._headers_written = False
+        self._finished = False
+        self._auto_finish = True
+        self._prepared_future: asyncio.Future[None] | None = None
+        self._transforms: list[OutputTransform] = []
+        self.path_args = []
+        self.path_kwargs = {}
+        self.clear()
+        connection = request.connection
+        if connection is not None:
+            connection.set_close_callback(self.on_connection_close)  # type: ignore[attr-defined]
+        self.initialize(**kwargs)
+
+    def _initialize(self) -> None:
+        pass
+
+    initialize: Callable[..., None] = _initialize
+    """Hook for the route's keyword arguments: ``(r"/", H, {"db": db})``
+    calls ``initialize(db=db)`` on each new handler."""
+
+    @property
+    def ui(self) -> Any:
+        """Namespace of UI methods and modules for templates (built on use)."""
+        ui = self.__dict__.get("_ui")
+        if ui is None:
+            ui = self._ui = self.application.ui_for(self)
+        return ui
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The application's settings (``Application(**settings)``)."""
+        return self.application.settings
+
+    # -- hooks -----------------------------------------------------------------
+
+    def prepare(self) -> Awaitable[None] | None:
+        """Called before the verb method; may finish the request itself."""
+        return None
+
+    def on_finish(self) -> None:
+        """Called after the response is sent (for cleanup and logging)."""
+
+    def on_connection_close(self) -> None:
+        """Called if the client goes away before the response is finished.
+
+        Long-polling handlers override this to stop waiting. It is not
+        called for connections closed after a finished response.
+        """
+        if self._stream_request_body:
+            body_future = getattr(self.request, "_body_future", None)
+            if body_future is not None and not body_future.done():
+                body_future.set_exception(iostream.StreamClosedError())
+                body_future.exception()  # nobody may be awaiting it: no warning
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        """Receives the body in pieces, for ``@stream_request_body`` handlers."""
+        raise NotImplementedError()
+
+    # -- status and headers ----------------------------------------------------
+
+    def clear(self) -> None:
+        """Reset the headers and buffered body to their defaults."""
+        self._headers = HTTPHeaders._from_fields(
+            {"Server": [_SERVER], "Content-Type": ["text/html; charset=UTF-8"]}
+        )
+        self.set_default_headers()
+        self._write_buffer: list[bytes] = []
+        self._status_code = 200
+        self._reason = "OK"
+
+    def set_default_headers(self) -> None:
+        """Override to set headers on every response, errors included."""
+
+    def set_status(self, status_code: int, reason: str | None = None) -> None:
+        """Set the response status. An unknown code needs a ``reason``.
+
+        A reason that could inject markup or a line break is replaced by
+        "Unknown".
+        """
+        self._status_code = status_code
+        if reason is None:
+            reason = responses.get(status_code, "Unknown")
+        if not reason or _UNSAFE_REASON.search(reason):
+            reason = "Unknown"
+        self._reason = reason
+
+    def get_status(self) -> int:
+        return self._status_code
+
+    def set_header(self, name: str, value: Any) -> None:
+        """Set a response header, replacing any of that name.
+
+        ``value`` may be str, bytes, int or datetime. A name that is not a
+        token or a value with a line break is a ``ValueError``: it never
+        reaches the wire.
+        """
+        self._headers[self._check_header_name(name)] = self._convert_header_value(value)
+
+    def add_header(self, name: str, value: Any) -> None:
+        """Add a response header, keeping those of the same name."""
+        self._headers.add(self._check_header_name(name), self._convert_header_value(value))
+
+    def clear_header(self, name: str) -> None:
+        """Remove a response header (e.g. one set by ``set_default_headers``)."""
+        if name in self._headers:
+            del self._headers[name]
+
+    @staticmethod
+    def _check_header_name(name: str) -> str:
+        if name not in _CHECKED_NAMES:
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"Invalid header name {name!r}")
+            if len(_CHECKED_NAMES) < _CHECKED_NAMES_MAX:
+                _CHECKED_NAMES.add(name)
+        return name
+
+    @staticmethod
+    def _convert_header_value(value: Any) -> str:
+        if isinstance(value, str):
+            # Printable ASCII is the common case and needs no regex.
+            if value.isascii() and value.isprintable():
+                return value
+            result = value
+        elif isinstance(value, bytes):
+            result = value.decode("latin-1")
+        elif isinstance(value, int):
+            return str(value)
+        elif hasattr(value, "timetuple"):
+            return format_timestamp(value)
+        else:
+            raise TypeError(f"Unsupported header value {value!r}")
+        if _UNSAFE_HEADER_VALUE.search(result):
+            raise ValueError(f"Unsafe header value {result!r}")
+        return result
+
+    # -- output ----------------------------------------------------------------
+
+    def write(self, chunk: str | bytes | dict[str, Any]) -> None:
+        """Buffer ``chunk`` for the response body.
+
+        A dict is sent as JSON (with ``Content-Type: application/json``).
+        Lists are refused: a top-level JSON array could be read by another
+        site through a ``<script>`` tag in old browsers.
+        """
+        if self._finished:
+            raise RuntimeError("Cannot write() after finish()")
+        if not isinstance(chunk, (bytes, str, dict)):
+            message = "write() only accepts bytes, unicode, and dict objects"
+            if isinstance(chunk, list):
+                message += (
+                    ". Lists not accepted for security reasons; see "
+                    "http://www.tornadoweb.org/en/stable/web.html#tornado.web.RequestHandler.write"
+                )
+            raise TypeError(message)
+        if isinstance(chunk, dict):
+            chunk = json_encode(chunk)
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self._write_buffer.append(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+
+    def flush(self, include_footers: bool = False) -> asyncio.Future[None]:
+        """Send the buffered output now (headers first, the first time)."""
+        assert self.request.connection is not None
+        chunk = b"".join(self._write_buffer)
+        self._write_buffer = []
+        if not self._headers_written:
+            self._headers_written = True
+            status, headers = self._status_code, self._headers
+            for transform in self._transforms:
+                status, headers, chunk = transform.transform_first_chunk(
+                    status, headers, chunk, include_footers
+                )
+            if self.request.method == "HEAD":
+                chunk = b""
+            # Cookies set with set_cookie become Set-Cookie headers here.
+            cookies: http.cookies.SimpleCookie | None = self.__dict__.get("_new_cookie")
+            if cookies:
+                for morsel in cookies.values():
+                    headers.add("Set-Cookie", morsel.OutputString(None))
+            key = (status, self._reason)
+            start_line = _START_LINES.get(key)
+            if start_line is None:
+                start_line = ResponseStartLine("HTTP/1.1", status, self._reason)
+                if len(_START_LINES) < 1000:  # bounded: reasons can be app-chosen
+                    _START_LINES[key] = start_line
+            return self.request.connection.write_headers(start_line, headers, chunk)
+        for transform in self._transforms:
+            chunk = transform.transform_chunk(chunk, include_footers)
+        if self.request.method == "HEAD":
+            chunk = b""
+        return self.request.connection.write(chunk)
+
+    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> asyncio.Future[None]:
+        """End the response, writing ``chunk`` first if given.
+
+        Adds an ``Etag`` (and answers 304 when the client already has that
+        version) and a ``Content-Length`` when the body was not flushed.
+        """
+        if self._finished:
+            raise RuntimeError("finish() called twice")
+        if chunk is not None:
+            self.write(chunk)
+        if not self._headers_written:
+            fields = self._headers._lists
+            if (
+                self._status_code == 200
+                and self.request.method in ("GET", "HEAD")
+                and "Etag" not in fields
+            ):
+                self.set_etag_header()
+                if "If-None-Match" in self.request.headers._lists and self.check_etag_header():
+                    self._write_buffer = []
+                    self.set_status(304)
+            if self._status_code in (204, 304) or 100 <= self._status_code < 200:
+                assert not self._write_buffer, f"Cannot send body with {self._status_code}"
+                self._clear_representation_headers()
+            elif "Content-Length" not in fields:
+                fields["Content-Length"] = [str(sum(len(part) for part in self._write_buffer))]
+        connection = self.request.connection
+        assert connection is not None
+        connection.set_close_callback(None)  # type: ignore[attr-defined]
+        future = self.flush(include_footers=True)
+        connection.finish()
+        self._log()
+        self._finished = True
+        self.on_finish()
+        self._break_cycles()
+        return future
+
+    def _clear_representation_headers(self) -> None:
+        # RFC 9110 §15.4.5: a 304 describes the representation by reference;
+        # headers about the (absent) body would be wrong.
+        for name in ("Content-Encoding", "Content-Language", "Content-Type"):
+            self.clear_header(name)
+
+    def _break_cycles(self) -> None:
+        # The UI modules refer back to the handler; freeing the handler
+        # promptly matters for servers holding many long requests.
+        self.__dict__.pop("_ui", None)
+
+    def detach(self) -> iostream.IOStream:
+        """Take over the connection as an IOStream; HTTP stops serving it."""
+        self._finished = True
+        return self.request.connection.detach()  # type: ignore[union-attr, no-any-return]
+
+    def redirect(self, url: str, permanent: bool = False, status: int | None = None) -> None:
+        """Redirect to ``url`` (302, or 301 if permanent, or ``status``)."""
+        if self._headers_written:
+            raise Exception("Cannot redirect after headers have been written")
+        if status is None:
+            status = 301 if permanent else 302
+        elif not 300 <= status <= 399:
+            raise ValueError(f"redirect status must be 3xx, not {status}")
+        self.set_status(status)
+        self.set_header("Location", utf8(url))
+        self.finish()
+
+    # -- ETags -----------------------------------------------------------------
+
+    def compute_etag(self) -> str | None:
+        """The ETag for the buffered body (a SHA-1); None for no ETag."""
+        hasher = hashlib.sha1()
+        for part in self._write_buffer:
+            hasher.update(part)
+        return '"%s"' % hasher.hexdigest()
+
+    def set_etag_header(self) -> None:
+        etag = self.compute_etag()
+        if etag is not None:
+            if type(etag) is str and etag.isascii() and etag.isprintable():
+                self._headers._lists["Etag"] = [etag]  # ours: already safe
+            else:
+                self.set_header("Etag", etag)
+
+    def check_etag_header(self) -> bool:
+        """Whether the request's If-None-Match matches our Etag (weakly).
+
+        RFC 9110 §13.1.2: ``*`` matches anything; ``W/`` prefixes are
+        ignored for this comparison.
+        """
+        computed = utf8(self._headers.get("Etag", ""))
+        if not computed:
+            return False
+        header = utf8(self.request.headers.get("If-None-Match", ""))
+        if not header:
+            return False
+        if header.strip() == b"*":
+            return True
+        tags = re.findall(rb'\*|(?:W/)?"[^"]*"', header)
+
+        def strip_weak(tag: bytes) -> bytes:
+            return tag[2:] if tag.startswith(b"W/") else tag
+
+        target = strip_weak(computed)
+        return any(strip_weak(tag) == target for tag in tags)
+
+    # -- errors ----------------------------------------------------------------
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        """Answer with an error page (``write_error``) unless already sent."""
+        if self._headers_written:
+            gen_log.error("Cannot send error response after headers written")
+            if not self._finished:
+                try:
+                    self.finish()
+                except Exception:
+                    gen_log.error("Failed to flush partial response", exc_info=True)
+            return
+        self.clear()
+        reason = kwargs.get("reason")
+        if "exc_info" in kwargs:
+            exception = kwargs["exc_info"][1]
+            if isinstance(exception, HTTPError) and exception.reason:
+                reason = exception.reason
+        self.set_status(status_code, reason=reason)
+        try:
+            if _overrides(self, "get_error_html"):
+                # The 1.x hook: return the page instead of writing it.
+                self.finish(self.get_error_html(status_code, **kwargs))  # type: ignore[attr-defined]
+            else:
+                self.write_error(status_code, **kwargs)
+        except Exception:
+            app_log.error("Uncaught exception in write_error", exc_info=True)
+        if not self._finished:
+            self.finish()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Write the error page. Override for custom pages.
+
+        ``kwargs["exc_info"]`` holds the exception, if one caused the
+        error. With ``serve_traceback`` (or ``debug``) the traceback is the
+        page, as plain text.
+        """
+        if self.settings.get("serve_traceback") and "exc_info" in kwargs:
+            self.set_header("Content-Type", "text/plain")
+            for line in traceback.format_exception(*kwargs["exc_info"]):
+                self.write(line)
+            self.finish()
+        else:
+            message = xhtml_escape(self._reason)
+            self.finish(
+                f"<html><title>{status_code}: {message}</title>"
+                f"<body>{status_code}: {message}</body></html>"
+            )
+
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Log an exception from a handler; override to change how.
+
+        An ``HTTPError`` logs its ``log_message`` as a warning (no traceback);
+        anything else is an error with its traceback.
+        """
+        if isinstance(value, HTTPError):
+            if value.log_message:
+                format_ = "%d %s: " + value.log_message
+                args = [value.status_code, self._request_summary(), *value.args]
+                gen_log.warning(format_, *args)
+        else:
+            app_log.error(
+                "Uncaught exception %s\n%r",
+                self._request_summary(),
+                self.request,
+                exc_info=(typ, value, tb),  # type: ignore[arg-type]
+            )
+
+    def _request_summary(self) -> str:
+        return f"{self.request.method} {self.request.uri} ({self.request.remote_ip})"
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        if isinstance(e, Finish):
+            if not self._finished:
+                self.finish(*e.args)
+            return
+        try:
+            self.log_exception(type(e), e, e.__traceback__)
+        except Exception:
+            app_log.error("Error in exception logger", exc_info=True)
+        if self._finished:
+            return  # the response went out already; the log is all we can do
+        exc_info = (type(e), e, e.__traceback__)
+        if isinstance(e, HTTPError):
+            self.send_error(e.status_code, exc_info=exc_info)
+        else:
+            self.send_error(500, exc_info=exc_info)
+
+    def _log(self) -> None:
+        self.application.log_request(self)
+
+    def require_setting(self, name: str, feature: str = "this feature") -> None:
+        """Raise unless the application has setting ``name``."""
+        if not self.application.settings.get(name):
+            raise Exception(
+                f"You must define the '{name}' setting in your application to use {feature}"
+            )
+
+    def reverse_url(self, name: str, *args: Any) -> str:
+        """``Application.reverse_url``."""
+        return self.application.reverse_url(name, *args)
+
+    # -- the 1.x idioms ----------------------------------------------------------
+
+    def async_callback(
+        self, callback: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Callable[..., Any]:
+        """Wrap a callback so that its exceptions become this request's error.
+
+        The Tornado 1.x idiom for callbacks given to asynchronous APIs; with
+        ``@asynchronous`` handlers squall also routes exceptions from plain
+        callbacks this way.
+        """
+        if callback is None:
+            return None
+
+        def wrapper(*cb_args: Any, **cb_kwargs: Any) -> Any:
+            try:
+                return callback(*args, *cb_args, **kwargs, **cb_kwargs)
+            except Exception as e:
+                self._callback_error(e)
+                return None
+
+        return wrapper
+
+    def _callback_error(self, e: Exception) -> None:
+        """An exception from one of this request's callbacks: its error page."""
+        if self._finished:
+            app_log.error("Exception in callback after the request finished", exc_info=e)
+        elif self._headers_written:
+            app_log.error("Exception after headers written", exc_info=e)
+            self._finished = True
+            self.request.connection.finish()  # type: ignore[union-attr]
+        else:
+            self._handle_request_exception(e)
+
+    # -- running a request -------------------------------------------------------
+
+    def _execute(
+        self, transforms: list[OutputTransform], *args: bytes, **kwargs: bytes
+    ) -> Awaitable[None] | None:
+        """Run the request: synchronously when every step is synchronous.
+
+        Returns None when the handler has run to completion (or is left
+        open by ``@asynchronous``), or a coroutine to await when a step
+        returned an awaitable.
+        """
+        self._transforms = transforms
+        try:
+            if self.request.method not in self.SUPPORTED_METHODS:
+                raise HTTPError(405)
+            self.path_args = [self.decode_argument(arg) for arg in args]
+            self.path_kwargs = {k: self.decode_argument(v, name=k) for k, v in kwargs.items()}
+            if self.request.method not in ("GET", "HEAD", "OPTIONS") and self.settings.get(
+                "xsrf_cookies"
+            ):
+                self.check_xsrf_cookie()  # type: ignore[attr-defined]
+            result = self.prepare()
+            if result is not None and inspect.isawaitable(result):
+                return self._continue_async(result, prepared=False)
+            if self._prepared_future is not None:
+                future_set_result_unless_cancelled(self._prepared_future, None)
+            if self._finished:
+                return None
+            if self._stream_request_body:
+                return self._continue_async(None, prepared=True)
+            method = self._verb_method()
+            result = method(*self.path_args, **self.path_kwargs)
+            if result is not None and inspect.isawaitable(result):
+                return self._continue_async(result, prepared=True, called=True)
+            if self._auto_finish and not self._finished:
+                self.finish()
+        except Exception as e:
+            self._handle_request_exception(e)
+            if self._prepared_future is not None and not self._prepared_future.done():
+                self._prepared_future.set_result(None)
+        return None
+
+    async def _continue_async(self, pending: Any, prepared: bool, called: bool = False) -> None:
+        try:
+            if pending is not None:
+                await gen.convert_yielded(pending)
+            if not prepared:
+                if self._prepared_future is not None:
+                    future_set_result_unless_cancelled(self._prepared_future, None)
+                if self._finished:
+                    return
+            if not called:
+                if self._stream_request_body:
+                    await self.request._body_future  # type: ignore[attr-defined]
+                method = self._verb_method()
+                result = method(*self.path_args, **self.path_kwargs)
+                if result is not None and inspect.isawaitable(result):
+                    await gen.convert_yielded(result)
+            if self._auto_finish and not self._finished:
+                self.finish()
+        except Exception as e:
+            self._handle_request_exception(e)
+        finally:
+            if self._prepared_future is not None and not self._prepared_future.done():
+                self._prepared_future.set_result(None)
+
+    def _verb_method(self) -> Callable[..., Any]:
+        method = getattr(self, self.request.method.lower(), None)
+        if method is None or getattr(method, "_squall_unimplemented", False):
+            raise HTTPError(405)
+        return method  # type: ignore[no-any-return]
+
+    def _unimplemented_method(self, *args: str, **kwargs: str) -> None:
+        raise HTTPError(405)
+
+    _unimplemented_method._squall_unimplemented = True  # type: ignore[attr-defined]
+    head = get = post = delete = patch = put = options = _unimplemented_method
+
+
+def _overrides(handler: RequestHandler, name: str) -> bool:
+    return callable(getattr(handler, name, None))

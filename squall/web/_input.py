@@ -1,0 +1,202 @@
+"""What a handler reads from its request: arguments and cookies."""
+
+from __future__ import annotations
+
+import datetime
+import http.cookies
+import re
+from typing import TYPE_CHECKING, Any, overload
+
+from squall.escape import to_unicode
+from squall.httputil import format_timestamp
+from squall.web._errors import HTTPError, MissingArgumentError
+
+if TYPE_CHECKING:
+    from squall.httputil import HTTPServerRequest
+
+# Control characters other than whitespace are replaced in argument values:
+# they have no business in form input and confuse logs and templates.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
+# Cookie attributes must not smuggle another attribute or a new line.
+_UNSAFE_COOKIE_ATTR = re.compile(r"[\x00-\x1f\x7f;]")
+
+
+class InvalidCookieError(http.cookies.CookieError, ValueError):
+    """A cookie name, value or attribute that cannot be sent safely."""
+
+
+class _ArgDefaultMarker:
+    pass
+
+
+_ARG_DEFAULT: Any = _ArgDefaultMarker()
+
+
+class InputMixin:
+    """Arguments (query and body) and cookies, for ``RequestHandler``."""
+
+    request: HTTPServerRequest
+
+    # -- arguments -------------------------------------------------------------
+
+    @overload
+    def get_argument(self, name: str, default: str, strip: bool = True) -> str: ...
+
+    @overload
+    def get_argument(
+        self, name: str, default: _ArgDefaultMarker = ..., strip: bool = True
+    ) -> str: ...
+
+    @overload
+    def get_argument(self, name: str, default: None, strip: bool = True) -> str | None: ...
+
+    def get_argument(self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True) -> Any:
+        """The last value of argument ``name`` from the query or the body.
+
+        Without a default, a missing argument is a ``MissingArgumentError``
+        (answered with 400). Values are decoded as UTF-8 and stripped.
+        """
+        return self._get_argument(name, default, self.request.arguments, strip)
+
+    def get_arguments(self, name: str, strip: bool = True) -> list[str]:
+        """Every value of argument ``name`` (an empty list if none)."""
+        if not isinstance(strip, bool):
+            raise TypeError("strip must be a bool; did you mean get_argument?")
+        return self._get_arguments(name, self.request.arguments, strip)
+
+    def get_body_argument(self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True) -> Any:
+        """Like ``get_argument``, from the request body only."""
+        return self._get_argument(name, default, self.request.body_arguments, strip)
+
+    def get_body_arguments(self, name: str, strip: bool = True) -> list[str]:
+        return self._get_arguments(name, self.request.body_arguments, strip)
+
+    def get_query_argument(self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True) -> Any:
+        """Like ``get_argument``, from the query string only."""
+        return self._get_argument(name, default, self.request.query_arguments, strip)
+
+    def get_query_arguments(self, name: str, strip: bool = True) -> list[str]:
+        return self._get_arguments(name, self.request.query_arguments, strip)
+
+    def _get_argument(
+        self, name: str, default: Any, source: dict[str, list[bytes]], strip: bool
+    ) -> Any:
+        values = self._get_arguments(name, source, strip)
+        if not values:
+            if default is _ARG_DEFAULT:
+                raise MissingArgumentError(name)
+            return default
+        return values[-1]
+
+    def _get_arguments(self, name: str, source: dict[str, list[bytes]], strip: bool) -> list[str]:
+        result = []
+        for raw in source.get(name, ()):
+            value = self.decode_argument(raw, name=name)
+            if isinstance(value, str):
+                value = _CONTROL_CHARS.sub(" ", value)
+                if strip:
+                    value = value.strip()
+            result.append(value)
+        return result
+
+    def decode_argument(self, value: bytes, name: str | None = None) -> str:
+        """Decode one argument (or path group) from bytes; override to change.
+
+        Invalid UTF-8 is the client's error: 400.
+        """
+        try:
+            return to_unicode(value)
+        except UnicodeDecodeError:
+            raise HTTPError(400, "Invalid unicode in %s: %r", name or "url", value[:40]) from None
+
+    # -- cookies ---------------------------------------------------------------
+
+    @property
+    def cookies(self) -> dict[str, http.cookies.Morsel[Any]]:
+        """The request's cookies (``request.cookies``)."""
+        return self.request.cookies
+
+    def get_cookie(self, name: str, default: str | None = None) -> str | None:
+        """The value of cookie ``name``, or ``default``."""
+        cookies = self.request.cookies
+        if name in cookies:
+            return str(cookies[name].value)
+        return default
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str | bytes,
+        domain: str | None = None,
+        expires: float | tuple[int, ...] | datetime.datetime | None = None,
+        path: str = "/",
+        expires_days: float | None = None,
+        *,
+        max_age: int | None = None,
+        httponly: bool = False,
+        secure: bool = False,
+        samesite: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Set a cookie on the response (added to any set before).
+
+        Every attribute is checked: a value that could end the header or
+        start another attribute (``;``, control characters) is a
+        ``ValueError`` rather than a cookie an attacker shaped.
+        """
+        name = to_unicode(name)
+        value = to_unicode(value)
+        if re.search(r"[\x00-\x20]", name + value):
+            raise InvalidCookieError(f"Invalid cookie {name!r}: {value!r}")
+        for attr_name, attr in (("domain", domain), ("path", path), ("samesite", samesite)):
+            if attr is not None and _UNSAFE_COOKIE_ATTR.search(str(attr)):
+                raise InvalidCookieError(f"Invalid cookie attribute {attr_name}: {attr!r}")
+        new_cookies = self.__dict__.setdefault("_new_cookie", http.cookies.SimpleCookie())
+        if name in new_cookies:
+            del new_cookies[name]
+        new_cookies[name] = value
+        morsel = new_cookies[name]
+        if domain:
+            morsel["domain"] = domain
+        if expires_days is not None and not expires:
+            expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
+                days=expires_days
+            )
+        if expires:
+            morsel["expires"] = format_timestamp(expires)
+        if path:
+            morsel["path"] = path
+        if max_age:
+            # Python's cookie module writes an int attribute as is.
+            morsel["max-age"] = str(max_age)
+        if httponly:
+            morsel["httponly"] = True
+        if secure:
+            morsel["secure"] = True
+        if samesite:
+            morsel["samesite"] = samesite
+        for key, attr_value in kwargs.items():
+            if key == "max_age":
+                key = "max-age"
+            if attr_value is not None and _UNSAFE_COOKIE_ATTR.search(str(attr_value)):
+                raise InvalidCookieError(f"Invalid cookie attribute {key}: {attr_value!r}")
+            # Attributes named with underscores (expires_days...) are not
+            # cookie attributes; Morsel refuses unknown names itself.
+            morsel[key] = attr_value
+
+    def clear_cookie(self, name: str, **kwargs: Any) -> None:
+        """Delete a cookie: set it empty, already expired.
+
+        Pass the same ``path`` and ``domain`` it was set with, or the
+        browser keeps it.
+        """
+        for excluded in ("expires", "max_age", "expires_days"):
+            if excluded in kwargs:
+                raise TypeError(f"clear_cookie() got an unexpected keyword argument '{excluded}'")
+        expires = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=365)
+        self.set_cookie(name, value="", expires=expires, **kwargs)
+
+    def clear_all_cookies(self, **kwargs: Any) -> None:
+        """Delete every cookie the request carried (same path/domain caveat)."""
+        for name in self.request.cookies:
+            self.clear_cookie(name, **kwargs)
