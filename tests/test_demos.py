@@ -49,6 +49,14 @@ def test_demo_launcher_serves_http():
         assert response.status == 200
         assert response.getheader("Content-Type", "").startswith("text/html")
         assert b"squall" in body.lower()
+        # The hello app greets with the name escaped, and refuses long ones.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/?name=%3Cb%3Eann%3C/b%3E")
+        page = conn.getresponse().read()
+        assert b"Hello, &lt;b&gt;ann&lt;/b&gt;!" in page
+        conn.request("GET", "/?name=" + "x" * 100)
+        assert conn.getresponse().status == 400
+        conn.close()
     finally:
         proc.send_signal(signal.SIGINT)
         try:
