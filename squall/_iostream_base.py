@@ -96,16 +96,19 @@ class _StreamProtocol(asyncio.BufferedProtocol):
     others use ``get_buffer``/``buffer_updated``. Both are handled.
     """
 
-    __slots__ = ("_stream",)
-
     def __init__(self, stream: BaseIOStream) -> None:
         self._stream = stream
+        # The per-read calls go straight to the stream: instance attributes
+        # win over the methods below, saving a call on every read.
+        self.get_buffer = stream._get_buffer  # type: ignore[method-assign]
+        self.buffer_updated = stream._buffer_updated  # type: ignore[method-assign]
+        self.data_received = stream._received  # type: ignore[method-assign]
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._stream._attach(transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self._stream._get_buffer()
+        return self._stream._get_buffer(sizehint)
 
     def buffer_updated(self, nbytes: int) -> None:
         self._stream._buffer_updated(nbytes)
@@ -199,6 +202,7 @@ class BaseIOStream:
         # caller's own buffer rather than the shared scratch space.
         self._lent: memoryview | None = None
         self._lent_into: ReadInto | None = None
+        self._scratch: memoryview | None = None
         self._reading_paused = False
         self._closed = False
         self._close_callback: Callable[[], Any] | None = None
@@ -358,12 +362,22 @@ class BaseIOStream:
         if callback is not None:
             self._call_on_success(future, callback, with_result=True)
         self._read = request
-        self._process_read()
-        if self._read is request and self._closed:
-            self._settle_read_on_close()
+        if (
+            self._read_buffer
+            or self._closed
+            or type(request) is not ReadBytes
+            or request.streaming_callback is not None
+            or not request.remaining
+        ):
+            self._process_read()
+            if self._read is request and self._closed:
+                self._settle_read_on_close()
+        elif self._reading_paused:
+            # The common case: nothing buffered, nothing to do but listen.
+            self._update_flow()
         return future
 
-    def _get_buffer(self) -> memoryview:
+    def _get_buffer(self, sizehint: int = -1) -> memoryview:
         request = self._read
         if type(request) is ReadInto and not self._read_buffer:
             # Straight into the caller's buffer: no copy at all.
@@ -371,7 +385,10 @@ class BaseIOStream:
             view = request.target[request.filled :]
         else:
             self._lent_into = None
-            view = _scratch_view(self.read_chunk_size)
+            scratch = self._scratch
+            if scratch is None:
+                scratch = self._scratch = _scratch_view(self.read_chunk_size)
+            view = scratch
         self._lent = view
         return view
 
@@ -406,7 +423,8 @@ class BaseIOStream:
                     buffer += data[count:]
                 self._read = None
                 _resolve(request.future, result)
-                self._update_flow()
+                if self._reading_paused or len(buffer) >= self._read_high_water:
+                    self._update_flow()
                 return
         buffer += data
         self._process_read()
@@ -534,7 +552,8 @@ class BaseIOStream:
         transport = self._transport
         if self._closed or (transport is not None and transport.is_closing()):
             raise StreamClosedError(real_error=self.error)
-        self._check_writable()
+        if not self._writable:
+            self._check_writable()
         if self.max_write_buffer_size is not None:
             pending = sum(map(len, self._early_writes))
             if transport is not None:
@@ -552,10 +571,19 @@ class BaseIOStream:
             return future
         if data:
             transport.write(data)
-        self._write_waiters.append(future)
-        if transport.get_write_buffer_size() == 0:
-            self._on_drained()
+        if transport.get_write_buffer_size():
+            self._write_waiters.append(future)
+        else:
+            # All with the kernel already (the usual case): so is whatever
+            # earlier writes were waiting for.
+            if self._write_waiters:
+                self._on_drained()
+            future.set_result(None)
         return future
+
+    # Whether write() may be used; streams that cannot write say why in
+    # _check_writable.
+    _writable = True
 
     def _check_writable(self) -> None:
         pass
@@ -599,6 +627,9 @@ class BaseIOStream:
         if self._write_waiters:
             self._on_drained()
         self._on_attached()
+        if self._connect_future is not None:
+            # Connected, even if the peer closes before the caller hears.
+            _resolve(self._connect_future, self)
         hook, self._on_attach = self._on_attach, None
         if hook is not None:
             hook(self)

@@ -5,6 +5,18 @@
 - ``async def`` tests run on ``io_loop`` with no decorator, unless another
   async plugin's marker (``asyncio``, ``anyio``, ``trio``) claims them. The
   timeout is ``ASYNC_TEST_TIMEOUT`` (5 s) or ``@pytest.mark.gen_test(timeout=N)``.
+- Define an ``app`` fixture returning your Application; then
+  ``http_server`` serves it on a free port, ``base_url`` is its address,
+  ``http_client`` is an AsyncHTTPClient, and ``await fetch("/path")``
+  requests it (error statuses are returned, not raised)::
+
+      @pytest.fixture
+      def app():
+          return make_app()
+
+      async def test_home(fetch):
+          response = await fetch("/")
+          assert response.code == 200
 
 squall modules are imported inside the hooks: loading the plugin must never
 make pytest itself fail to start.
@@ -88,3 +100,58 @@ def _close_loop(loop: Any) -> None:
     loop.close(all_fds=True)
     IOLoop.clear_current()
     asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def app() -> Any:
+    """Override this fixture: return the Application (or callback) to test."""
+    raise pytest.UsageError("define an 'app' fixture that returns your squall.web.Application")
+
+
+@pytest.fixture
+def http_server_port() -> Iterator[tuple[Any, int]]:
+    """A listening socket on a free port, and the port."""
+    from squall.testing import bind_unused_port
+
+    sock, port = bind_unused_port()
+    yield sock, port
+    sock.close()
+
+
+@pytest.fixture
+def http_server(io_loop: IOLoop, app: Any, http_server_port: tuple[Any, int]) -> Iterator[Any]:
+    """An HTTPServer serving ``app`` on ``http_server_port``."""
+    from squall.httpserver import HTTPServer
+
+    server = HTTPServer(app)
+    server.add_sockets([http_server_port[0]])
+    yield server
+    server.stop()
+    io_loop.run_sync(server.close_all_connections, timeout=10)
+
+
+@pytest.fixture
+def base_url(http_server: Any, http_server_port: tuple[Any, int]) -> str:
+    """``http://127.0.0.1:PORT`` of the test server."""
+    return f"http://127.0.0.1:{http_server_port[1]}"
+
+
+@pytest.fixture
+def http_client(io_loop: IOLoop) -> Iterator[Any]:
+    """An AsyncHTTPClient of its own, closed after the test."""
+    from squall.httpclient import AsyncHTTPClient
+
+    client = AsyncHTTPClient(force_instance=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def fetch(http_client: Any, base_url: str) -> Any:
+    """``await fetch(path, **kwargs)``: request the test server."""
+
+    def fetch(path: str, raise_error: bool = False, **kwargs: Any) -> Any:
+        url = path if path.lower().startswith(("http://", "https://")) else base_url + path
+        return http_client.fetch(url, raise_error=raise_error, **kwargs)
+
+    return fetch

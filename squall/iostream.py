@@ -214,9 +214,6 @@ class IOStream(BaseIOStream):
             sock.close()
             self._setup_task = None
             self.close(exc_info=e)
-            return
-        if self._connect_future is not None:
-            _resolve(self._connect_future, self)
 
     async def _open_transport(
         self, sock: socket.socket, address: Any, server_hostname: str | None
@@ -505,6 +502,38 @@ def _unwrap_ssl_socket(sock: ssl.SSLSocket) -> socket.socket:
     return plain
 
 
+class _PipeEnd:
+    """The file object a pipe transport is given: one fd, closed once.
+
+    The standard loop's pipe transports close the object they were given;
+    uvloop's close the fd themselves (libuv) and then call ``close()`` on
+    the object as well. Closing the fd there too would close whatever file
+    reused the number in between, so with uvloop ``close()`` only records it.
+    """
+
+    def __init__(self, fd: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.fd = fd
+        self.closed = False
+        self._loop_closes_fd = type(loop).__module__.partition(".")[0] == "uvloop"
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def close(self) -> None:
+        """The transport is done with the pipe."""
+        if self.closed:
+            return
+        self.closed = True
+        if not self._loop_closes_fd:
+            os.close(self.fd)
+
+    def release(self) -> None:
+        """Close the fd when no transport ever took it."""
+        if not self.closed:
+            self.closed = True
+            os.close(self.fd)
+
+
 class PipeIOStream(BaseIOStream):
     """A stream over a pipe file descriptor (which it owns and closes).
 
@@ -524,7 +553,7 @@ class PipeIOStream(BaseIOStream):
         self.fd = fd
         self._writes = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY
         os.set_blocking(fd, False)
-        self._pipe = io.FileIO(fd, "wb" if self._writes else "rb")
+        self._pipe = _PipeEnd(fd, self._loop)
         self._start_setup(self._attach_pipe())
 
     def fileno(self) -> int:
@@ -532,6 +561,10 @@ class PipeIOStream(BaseIOStream):
 
     def _readable(self) -> bool:
         return not self._writes
+
+    @property
+    def _writable(self) -> bool:  # type: ignore[override]
+        return self._writes
 
     def _check_writable(self) -> None:
         if not self._writes:
@@ -554,13 +587,13 @@ class PipeIOStream(BaseIOStream):
                 await self._loop.connect_write_pipe(factory, self._pipe)
             else:
                 await self._loop.connect_read_pipe(factory, self._pipe)
-        except asyncio.CancelledError:
+        except BaseException as e:
+            # As the loop would close it (it may have taken it already).
             self._pipe.close()
-            raise
-        except Exception as e:
-            self._pipe.close()
+            if isinstance(e, asyncio.CancelledError):
+                raise
             self._setup_task = None
             self.close(exc_info=e)
 
     def _release_unattached(self) -> None:
-        self._pipe.close()
+        self._pipe.release()

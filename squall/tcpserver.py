@@ -21,7 +21,6 @@ C under uvloop; each connection's protocol is the stream's, so
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import socket
 import ssl
@@ -36,6 +35,17 @@ from squall.log import app_log
 from squall.netutil import _DEFAULT_BACKLOG, bind_sockets, ssl_options_to_context
 
 __all__ = ["TCPServer"]
+
+
+class _Listener:
+    """A listening socket and, once the loop made it, the server serving it."""
+
+    __slots__ = ("server", "sock", "task")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.server: asyncio.AbstractServer | None = None
+        self.task: asyncio.Task[None] | None = None
 
 
 class TCPServer:
@@ -77,9 +87,10 @@ class TCPServer:
                 if keyfile and not os.path.exists(keyfile):
                     raise ValueError(f'keyfile "{keyfile}" does not exist')
             self._ssl_context = ssl_options_to_context(ssl_options, server_side=True)
-        # fileno -> listening socket, and the task that starts serving it.
+        # fileno -> listening socket, as Tornado keeps them; and each
+        # socket with the loop server that serves it.
         self._sockets: dict[int, socket.socket] = {}
-        self._servers: dict[int, asyncio.Task[asyncio.AbstractServer]] = {}
+        self._listeners: list[_Listener] = []
         self._pending_sockets: list[tuple[socket.socket, int]] = []
         self._started = False
         self._stopped = False
@@ -170,60 +181,65 @@ class TCPServer:
         io_loop = IOLoop.current()
         assert io_loop is not None
         loop = io_loop.asyncio_loop
-        fd = sock.fileno()
-        self._sockets[fd] = sock
-        # The loop calls listen() again with this backlog; pass the one the
-        # socket was made with so that it is not silently changed.
-        if sock.family == socket.AF_UNIX:
-            starting = loop.create_unix_server(
-                self._make_protocol, sock=sock, ssl=self._ssl_context, backlog=backlog
-            )
-        else:
-            starting = loop.create_server(
-                self._make_protocol, sock=sock, ssl=self._ssl_context, backlog=backlog
-            )
-        task: asyncio.Task[asyncio.AbstractServer] = loop.create_task(starting)
-        task.add_done_callback(lambda t: self._on_server_started(t, sock))
-        self._servers[fd] = task
+        listener = _Listener(sock)
+        self._sockets[sock.fileno()] = sock
+        self._listeners.append(listener)
+        listener.task = loop.create_task(self._start_serving(loop, listener, backlog))
 
-    @staticmethod
-    def _on_server_started(task: asyncio.Task[asyncio.AbstractServer], sock: socket.socket) -> None:
-        if task.cancelled():
+    async def _start_serving(
+        self, loop: asyncio.AbstractEventLoop, listener: _Listener, backlog: int
+    ) -> None:
+        sock = listener.sock
+        # The loop calls listen() again with this backlog: pass the one the
+        # socket was made with so that it is not silently changed. Made
+        # without serving first, so that stop() has a server to close from
+        # the moment the loop owns the socket.
+        try:
+            if sock.family == socket.AF_UNIX:
+                server = await loop.create_unix_server(
+                    self._make_protocol,
+                    sock=sock,
+                    ssl=self._ssl_context,
+                    backlog=backlog,
+                    start_serving=False,
+                )
+            else:
+                server = await loop.create_server(
+                    self._make_protocol,
+                    sock=sock,
+                    ssl=self._ssl_context,
+                    backlog=backlog,
+                    start_serving=False,
+                )
+        except Exception:
+            app_log.error("Could not serve on %s", sock, exc_info=True)
+            sock.close()
             return
-        exc = task.exception()
-        if exc is not None:
-            app_log.error("Could not serve on %s", sock, exc_info=exc)
+        listener.server = server
+        await server.start_serving()
 
     def stop(self) -> None:
         """Stop accepting connections; those already accepted carry on.
 
-        The listening sockets are closed (so the port is free again).
+        The listening sockets are closed at once (the port is free again).
         """
         if self._stopped:
             return
         self._stopped = True
-        for fd, task in self._servers.items():
-            sock = self._sockets[fd]
-            if task.done():
-                self._close_server(task, sock)
+        for listener in self._listeners:
+            if listener.server is not None:
+                # Closes the listening socket too.
+                listener.server.close()
             else:
-                # Starting to serve takes one loop iteration; close as soon
-                # as it has (or failed, or was cancelled at shutdown).
-                task.add_done_callback(functools.partial(self._close_server, sock=sock))
-        self._servers.clear()
+                # Serving has not begun: the loop never took the socket.
+                if listener.task is not None:
+                    listener.task.cancel()
+                listener.sock.close()
+        self._listeners.clear()
         self._sockets.clear()
         for sock, _backlog in self._pending_sockets:
             sock.close()
         self._pending_sockets.clear()
-
-    @staticmethod
-    def _close_server(task: asyncio.Task[asyncio.AbstractServer], sock: socket.socket) -> None:
-        if task.cancelled() or task.exception() is not None:
-            # The loop never took the socket over.
-            sock.close()
-        else:
-            # Closes the listening socket too.
-            task.result().close()
 
     # -- connections ---------------------------------------------------------
 

@@ -61,6 +61,8 @@ PUBLIC_API: dict[str, list[str]] = {
         "with_timeout",
     ],
     "squall.testing": [
+        "AsyncHTTPSTestCase",
+        "AsyncHTTPTestCase",
         "AsyncTestCase",
         "ExpectLog",
         "bind_unused_port",
@@ -214,6 +216,21 @@ PUBLIC_API: dict[str, list[str]] = {
     ],
     "squall.tcpserver": ["TCPServer"],
     "squall.tcpclient": ["TCPClient"],
+    "squall.httpclient": [
+        "AsyncHTTPClient",
+        "HTTPClient",
+        "HTTPClientError",
+        "HTTPConnectionError",
+        "HTTPError",
+        "HTTPRequest",
+        "HTTPResponse",
+        "main",
+    ],
+    "squall.simple_httpclient": [
+        "HTTPStreamClosedError",
+        "HTTPTimeoutError",
+        "SimpleAsyncHTTPClient",
+    ],
     "squall.platform.asyncio": [
         "AsyncIOLoop",
         "AsyncIOMainLoop",

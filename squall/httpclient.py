@@ -1,0 +1,535 @@
+"""The non-blocking HTTP client: ``AsyncHTTPClient`` and its blocking twin.
+
+``AsyncHTTPClient()`` returns one client per IOLoop (``force_instance=True``
+for a private one); which implementation it builds is chosen with
+``AsyncHTTPClient.configure`` (``SimpleAsyncHTTPClient`` by default)::
+
+    response = await AsyncHTTPClient().fetch("http://example.com/")
+
+``fetch`` also takes the callback of the seeds' era: ``fetch(url, callback)``
+calls ``callback(response)`` on the IOLoop, with ``response.error`` set
+instead of raising. ``HTTPClient`` runs the same machinery on a private loop
+for code that may block. ``python -m squall.httpclient URL`` prints a page.
+
+Errors::
+
+    HTTPClientError (alias HTTPError)   code, message, response
+        code 4xx/5xx   the server answered with an error status
+        code 599       no answer: network error, timeout, bad response
+        HTTPConnectionError (also OSError)    connecting failed
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import io
+import ssl
+import sys
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from squall.concurrent import future_set_exception_unless_cancelled
+from squall.escape import utf8
+from squall.httputil import HTTPHeaders, responses
+from squall.ioloop import IOLoop, new_event_loop
+from squall.util import Configurable
+
+__all__ = [
+    "AsyncHTTPClient",
+    "HTTPClient",
+    "HTTPClientError",
+    "HTTPConnectionError",
+    "HTTPError",
+    "HTTPRequest",
+    "HTTPResponse",
+    "main",
+]
+
+# The status code of an error no server sent (network failure, timeout):
+# Tornado's (and curl's) convention.
+NETWORK_ERROR_CODE = 599
+
+
+class HTTPClientError(Exception):
+    """A fetch failed: an error status from the server, or ``code`` 599.
+
+    ``response`` is the ``HTTPResponse`` when there was one. ``str()`` is
+    ``"HTTP <code>: <message>"``, the message defaulting to the status's
+    standard reason phrase.
+    """
+
+    def __init__(
+        self, code: int, message: str | None = None, response: HTTPResponse | None = None
+    ) -> None:
+        self.code = code
+        self.message = message or responses.get(code, "Unknown")
+        self.response = response
+        super().__init__(code, message, response)
+
+    def __str__(self) -> str:
+        return f"HTTP {self.code}: {self.message}"
+
+    # Exception's repr would show the args tuple; the str is more useful.
+    __repr__ = __str__
+
+
+HTTPError = HTTPClientError
+
+
+class HTTPConnectionError(HTTPClientError, OSError):
+    """Connecting to the server failed (599). Also an ``OSError``, so code
+    written for Tornado's ``ConnectionRefusedError`` still catches it;
+    ``real_error`` is the underlying exception."""
+
+    def __init__(self, message: str, real_error: BaseException | None = None) -> None:
+        super().__init__(NETWORK_ERROR_CODE, message)
+        self.real_error = real_error
+        err = getattr(real_error, "errno", None)
+        self.errno = err
+
+    def __str__(self) -> str:
+        return f"HTTP {self.code}: {self.message}"
+
+
+class HTTPRequest:
+    """One request and its options (see ``__init__`` for each one).
+
+    Options left as ``None`` take the client's ``defaults``, then the
+    values in ``_DEFAULTS``, through ``_RequestProxy``.
+    """
+
+    # Tornado's defaults for the options that have one.
+    _DEFAULTS: dict[str, Any] = dict(
+        connect_timeout=20.0,
+        request_timeout=20.0,
+        follow_redirects=True,
+        max_redirects=5,
+        decompress_response=True,
+        proxy_password="",
+        allow_nonstandard_methods=False,
+        validate_cert=True,
+    )
+
+    def __init__(
+        self,
+        url: str,
+        method: str = "GET",
+        headers: dict[str, str] | HTTPHeaders | None = None,
+        body: bytes | str | None = None,
+        auth_username: str | None = None,
+        auth_password: str | None = None,
+        auth_mode: str | None = None,
+        connect_timeout: float | None = None,
+        request_timeout: float | None = None,
+        if_modified_since: float | datetime.datetime | None = None,
+        follow_redirects: bool | None = None,
+        max_redirects: int | None = None,
+        user_agent: str | None = None,
+        use_gzip: bool | None = None,
+        network_interface: str | None = None,
+        streaming_callback: Callable[[bytes], Awaitable[None] | None] | None = None,
+        header_callback: Callable[[str], None] | None = None,
+        prepare_curl_callback: Callable[[Any], None] | None = None,
+        proxy_host: str | None = None,
+        proxy_port: int | None = None,
+        proxy_username: str | None = None,
+        proxy_password: str | None = None,
+        proxy_auth_mode: str | None = None,
+        allow_nonstandard_methods: bool | None = None,
+        validate_cert: bool | None = None,
+        ca_certs: str | None = None,
+        allow_ipv6: bool | None = None,
+        client_key: str | None = None,
+        client_cert: str | None = None,
+        body_producer: Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None]]
+        | None = None,
+        expect_100_continue: bool = False,
+        decompress_response: bool | None = None,
+        ssl_options: dict[str, Any] | ssl.SSLContext | None = None,
+    ) -> None:
+        """``url``, ``method``, ``headers`` and ``body`` (str is UTF-8
+        encoded) make the request; ``body_producer(write)`` streams a body
+        instead (``write`` returns an awaitable; send ``Content-Length`` or
+        it goes chunked). ``auth_mode`` is ``"basic"`` (default) or
+        ``"digest"``. Timeouts are in seconds: ``connect_timeout`` for the
+        connection, ``request_timeout`` for the whole exchange including
+        time queued. ``streaming_callback(chunk)`` receives the body instead
+        of ``response.body``; ``header_callback(line)`` each header line.
+        ``validate_cert``, ``ca_certs``, ``client_key``, ``client_cert``,
+        ``ssl_options`` configure TLS; ``proxy_*`` an HTTP proxy.
+        """
+        self.headers = headers
+        if if_modified_since:
+            from squall.httputil import format_timestamp
+
+            self.headers["If-Modified-Since"] = format_timestamp(if_modified_since)
+        self.proxy_host = proxy_host
+        self.proxy_port = proxy_port
+        self.proxy_username = proxy_username
+        self.proxy_password = proxy_password
+        self.proxy_auth_mode = proxy_auth_mode
+        self.url = url
+        self.method = method
+        self.body = body
+        self.body_producer = body_producer
+        self.auth_username = auth_username
+        self.auth_password = auth_password
+        self.auth_mode = auth_mode
+        self.connect_timeout = connect_timeout
+        self.request_timeout = request_timeout
+        self.follow_redirects = follow_redirects
+        self.max_redirects = max_redirects
+        self.user_agent = user_agent
+        # use_gzip is the old name of decompress_response.
+        self.decompress_response = decompress_response if use_gzip is None else use_gzip
+        self.network_interface = network_interface
+        self.streaming_callback = streaming_callback
+        self.header_callback = header_callback
+        self.prepare_curl_callback = prepare_curl_callback
+        self.allow_nonstandard_methods = allow_nonstandard_methods
+        self.validate_cert = validate_cert
+        self.ca_certs = ca_certs
+        self.allow_ipv6 = allow_ipv6
+        self.client_key = client_key
+        self.client_cert = client_cert
+        self.ssl_options = ssl_options
+        self.expect_100_continue = expect_100_continue
+        self.start_time = time.time()
+
+    @property
+    def headers(self) -> HTTPHeaders:
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: dict[str, str] | HTTPHeaders | None) -> None:
+        if value is None:
+            self._headers = HTTPHeaders()
+        elif isinstance(value, HTTPHeaders):
+            self._headers = value
+        else:
+            self._headers = HTTPHeaders(value)
+
+    @property
+    def body(self) -> bytes | None:
+        return self._body
+
+    @body.setter
+    def body(self, value: bytes | str | None) -> None:
+        self._body = utf8(value)
+
+    def __repr__(self) -> str:
+        return f"HTTPRequest({self.method} {self.url})"
+
+
+class _RequestProxy:
+    """A request whose unset (``None``) options read from ``defaults``,
+    then from ``HTTPRequest._DEFAULTS``."""
+
+    def __init__(self, request: HTTPRequest, defaults: dict[str, Any] | None) -> None:
+        self.request = request
+        self.defaults = defaults
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.request, name)
+        if value is not None:
+            return value
+        if self.defaults is not None and name in self.defaults:
+            return self.defaults[name]
+        return HTTPRequest._DEFAULTS.get(name)
+
+
+class HTTPResponse:
+    """What a fetch produced.
+
+    ``code`` and ``reason`` (the status), ``headers``, ``buffer`` (a
+    ``BytesIO`` of the body) and ``body`` (its bytes, ``b""`` when none),
+    ``effective_url`` (after redirects), ``error`` (an exception, or None
+    for a 2xx/3xx answer), ``request_time`` (seconds from ``start_time``),
+    ``time_info`` (extra timings, possibly empty).
+    """
+
+    def __init__(
+        self,
+        request: HTTPRequest,
+        code: int,
+        headers: HTTPHeaders | None = None,
+        buffer: io.BytesIO | None = None,
+        effective_url: str | None = None,
+        error: BaseException | None = None,
+        request_time: float | None = None,
+        time_info: dict[str, float] | None = None,
+        reason: str | None = None,
+        start_time: float | None = None,
+    ) -> None:
+        if isinstance(request, _RequestProxy):
+            request = request.request
+        self.request = request
+        self.code = code
+        self.reason = reason or responses.get(code, "Unknown")
+        self.headers = headers if headers is not None else HTTPHeaders()
+        self.buffer = buffer
+        self._body: bytes | None = None
+        self.effective_url = request.url if effective_url is None else effective_url
+        self._error_is_response_code = False
+        if error is None and not 200 <= code < 300:
+            # A status outside 2xx is an error of its own (3xx here means a
+            # redirect that was not followed).
+            self._error_is_response_code = True
+            error = HTTPClientError(code, message=self.reason, response=self)
+        self.error = error
+        self.start_time = start_time
+        self.request_time = request_time
+        self.time_info = time_info or {}
+
+    @property
+    def body(self) -> bytes:
+        if self.buffer is None:
+            return b""
+        if self._body is None:
+            self._body = self.buffer.getvalue()
+        return self._body
+
+    def rethrow(self) -> None:
+        """Raise ``error`` if there is one."""
+        if self.error:
+            raise self.error
+
+    def __repr__(self) -> str:
+        return f"HTTPResponse(code={self.code}, reason={self.reason!r}, url={self.effective_url!r})"
+
+
+class AsyncHTTPClient(Configurable):
+    """A non-blocking HTTP client; one shared instance per IOLoop.
+
+    ``AsyncHTTPClient()`` returns the IOLoop's instance (created on first
+    use) unless ``force_instance=True``. Keyword arguments go to the
+    implementation's ``initialize``; ``defaults`` holds option values for
+    every ``HTTPRequest`` it fetches.
+    """
+
+    _instance_cache: weakref.WeakKeyDictionary[IOLoop, AsyncHTTPClient] | None
+
+    @classmethod
+    def configurable_base(cls) -> type[Configurable]:
+        return AsyncHTTPClient
+
+    @classmethod
+    def configurable_default(cls) -> type[Configurable]:
+        from squall.simple_httpclient import SimpleAsyncHTTPClient
+
+        return SimpleAsyncHTTPClient
+
+    @classmethod
+    def _async_clients(cls) -> weakref.WeakKeyDictionary[IOLoop, AsyncHTTPClient]:
+        # One cache per implementation class, so that configuring another
+        # implementation does not hand back an instance of the old one.
+        attr = "_async_client_dict_" + cls.__name__
+        if not hasattr(cls, attr):
+            setattr(cls, attr, weakref.WeakKeyDictionary())
+        return cast("weakref.WeakKeyDictionary[IOLoop, AsyncHTTPClient]", getattr(cls, attr))
+
+    def __new__(cls, force_instance: bool = False, **kwargs: Any) -> AsyncHTTPClient:
+        io_loop = IOLoop.current()
+        if force_instance:
+            instance_cache = None
+        else:
+            instance_cache = cls._async_clients()
+            existing = instance_cache.get(io_loop)
+            if existing is not None:
+                return existing
+        instance: AsyncHTTPClient = super().__new__(cls, **kwargs)
+        # Set after initialize(), so close() knows which cache to leave.
+        instance._instance_cache = instance_cache
+        if instance_cache is not None:
+            instance_cache[io_loop] = instance
+        return instance
+
+    def initialize(self, defaults: dict[str, Any] | None = None) -> None:
+        self.io_loop = IOLoop.current()
+        self.defaults = dict(HTTPRequest._DEFAULTS)
+        if defaults is not None:
+            self.defaults.update(defaults)
+        self._closed = False
+
+    def close(self) -> None:
+        """Release the client's resources; ``fetch`` then raises RuntimeError.
+
+        The shared instance is forgotten, so ``AsyncHTTPClient()`` makes a
+        fresh one afterwards.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        cache = getattr(self, "_instance_cache", None)
+        if cache is not None:
+            if cache.get(self.io_loop) is self:
+                del cache[self.io_loop]
+
+    def fetch(
+        self,
+        request: str | HTTPRequest,
+        raise_error: bool | Callable[[HTTPResponse], Any] = True,
+        **kwargs: Any,
+    ) -> asyncio.Future[HTTPResponse]:
+        """Fetch ``request`` (an ``HTTPRequest`` or a URL, with ``kwargs``
+        as its options); a Future of the ``HTTPResponse``.
+
+        By default a non-2xx answer fails the Future with ``HTTPClientError``;
+        ``raise_error=False`` resolves it with the response instead (network
+        errors and timeouts still raise). With ``callback=`` (or a callable
+        in ``raise_error``'s place: the seeds' ``fetch(url, callback)``),
+        the callback receives the response on the IOLoop, errors of every
+        kind as ``response.error``, and the Future never fails.
+        """
+        callback: Callable[[HTTPResponse], Any] | None = kwargs.pop("callback", None)
+        if callable(raise_error):
+            if callback is not None:
+                raise TypeError("fetch() got two callbacks")
+            callback, raise_error = raise_error, True
+        if self._closed:
+            raise RuntimeError("fetch() called on closed AsyncHTTPClient")
+        if not isinstance(request, HTTPRequest):
+            request = HTTPRequest(url=request, **kwargs)
+        elif kwargs:
+            raise ValueError(
+                "kwargs can't be used if request is an HTTPRequest object: "
+                + ", ".join(sorted(kwargs))
+            )
+        request.headers = HTTPHeaders(request.headers)
+        proxied = _RequestProxy(request, self.defaults)
+        loop = self.io_loop
+        future: asyncio.Future[HTTPResponse] = loop.asyncio_loop.create_future()
+
+        def handle_response(response: HTTPResponse) -> None:
+            if future.done():
+                return
+            if response.error and callback is None:
+                if raise_error or not response._error_is_response_code:
+                    future_set_exception_unless_cancelled(future, response.error)
+                    return
+            future.set_result(response)
+
+        self.fetch_impl(cast(HTTPRequest, proxied), handle_response)
+        if callback is not None:
+            # Through the IOLoop (not a bare done-callback), in the caller's
+            # context: an exception from the callback then goes where the
+            # caller's errors go (an @asynchronous handler's 500).
+            loop.add_future(future, lambda f: callback(f.result()))
+        return future
+
+    def fetch_impl(self, request: HTTPRequest, callback: Callable[[HTTPResponse], None]) -> None:
+        """Run ``request``; call ``callback`` exactly once with the response."""
+        raise NotImplementedError()
+
+    @classmethod
+    def configure(cls, impl: str | type[Configurable] | None, **kwargs: Any) -> None:
+        """Choose the implementation ``AsyncHTTPClient()`` builds, and its
+        constructor arguments (``max_clients=``, ``defaults=``...)."""
+        super().configure(impl, **kwargs)
+
+
+class HTTPClient:
+    """A blocking client: ``HTTPClient().fetch(url)`` returns the response.
+
+    It runs an ``AsyncHTTPClient`` on a private event loop, so it must not
+    be used from inside a running loop's callbacks.
+    """
+
+    def __init__(
+        self, async_client_class: type[AsyncHTTPClient] | None = None, **kwargs: Any
+    ) -> None:
+        self._closed = True
+        self._asyncio_loop = new_event_loop()
+        previous = IOLoop.current(instance=False)
+        self._io_loop = IOLoop(asyncio_loop=self._asyncio_loop, make_current=False)
+        if async_client_class is None:
+            async_client_class = AsyncHTTPClient
+
+        client_class = async_client_class
+
+        async def make_client() -> AsyncHTTPClient:
+            client: AsyncHTTPClient = client_class(force_instance=True, **kwargs)
+            return client
+
+        try:
+            self._async_client: AsyncHTTPClient = self._asyncio_loop.run_until_complete(
+                make_client()
+            )
+        except BaseException:
+            self._io_loop.close()
+            raise
+        finally:
+            if previous is not None and IOLoop.current(instance=False) is not previous:
+                previous.make_current()
+        self._closed = False
+
+    def __del__(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the client and its private loop."""
+        if self._closed:
+            return
+        self._closed = True
+        self._async_client.close()
+
+        async def settle() -> None:
+            # Let transports closed just now run their connection_lost.
+            await asyncio.sleep(0)
+
+        self._asyncio_loop.run_until_complete(settle())
+        self._io_loop.close()
+
+    def fetch(self, request: str | HTTPRequest, **kwargs: Any) -> HTTPResponse:
+        """Fetch ``request``; the ``HTTPResponse``, or ``HTTPClientError``
+        raised for an error status (unless ``raise_error=False``)."""
+        if self._closed:
+            raise RuntimeError("fetch() called on closed HTTPClient")
+
+        async def run() -> HTTPResponse:
+            return await self._async_client.fetch(request, **kwargs)
+
+        return self._asyncio_loop.run_until_complete(run())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m squall.httpclient [options] URL...``: print each page."""
+    from squall.options import OptionParser
+
+    parser = OptionParser()
+    parser.define("print_headers", type=bool, default=False)
+    parser.define("print_body", type=bool, default=True)
+    parser.define("follow_redirects", type=bool, default=True)
+    parser.define("validate_cert", type=bool, default=True)
+    parser.define("proxy_host", type=str)
+    parser.define("proxy_port", type=int)
+    args = parser.parse_command_line(sys.argv if argv is None else argv)
+    client = HTTPClient()
+    try:
+        for arg in args:
+            try:
+                response = client.fetch(
+                    arg,
+                    follow_redirects=parser.follow_redirects,
+                    validate_cert=parser.validate_cert,
+                    proxy_host=parser.proxy_host,
+                    proxy_port=parser.proxy_port,
+                )
+            except HTTPClientError as e:
+                if e.response is None:
+                    raise
+                response = e.response
+            if parser.print_headers:
+                print(response.headers)
+            if parser.print_body:
+                sys.stdout.write(response.body.decode("utf-8", "replace"))
+                sys.stdout.flush()
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,764 @@
+"""``SimpleAsyncHTTPClient``: the default ``AsyncHTTPClient``, in Python.
+
+Beyond Tornado's client of the same name it keeps connections alive: each
+(scheme, host, port, proxy, TLS settings) has a pool of idle connections,
+reused newest first and closed after ``IDLE_CONNECTION_TIMEOUT``. A
+connection returns to its pool only after a response read to its end, with
+no error, no ``Connection: close`` and a persistent HTTP version. HTTP
+proxies work for ``http`` URLs (absolute-form request target) and ``https``
+ones (a ``CONNECT`` tunnel). At most ``max_clients`` requests run at once;
+the rest wait in order, and the wait counts in their ``request_timeout``.
+
+Errors (all delivered as ``HTTPResponse.error``, code 599)::
+
+    httpclient.HTTPClientError
+        HTTPTimeoutError        connect_timeout / request_timeout expired
+        HTTPStreamClosedError   the connection closed before the response
+        httpclient.HTTPConnectionError  connecting failed
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import copy
+import functools
+import io
+import socket
+import ssl
+import time
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from squall import version
+from squall._client_auth import (
+    basic_authorization,
+    digest_authorization,
+    parse_digest_challenge,
+)
+from squall._http1_client import (
+    Exchange,
+    ResponseError,
+    ResponseHead,
+    check_request_head,
+    format_request_head,
+)
+from squall.httpclient import (
+    NETWORK_ERROR_CODE,
+    AsyncHTTPClient,
+    HTTPClientError,
+    HTTPConnectionError,
+    HTTPRequest,
+    HTTPResponse,
+    _RequestProxy,
+)
+from squall.httputil import HTTPHeaders, HTTPOutputError
+from squall.iostream import IOStream, StreamClosedError
+from squall.netutil import OverrideResolver, Resolver, is_valid_ip, ssl_options_to_context
+from squall.tcpclient import TCPClient
+
+__all__ = ["HTTPStreamClosedError", "HTTPTimeoutError", "SimpleAsyncHTTPClient"]
+
+# Tornado's SimpleAsyncHTTPClient defaults.
+DEFAULT_MAX_CLIENTS = 10
+DEFAULT_MAX_BUFFER_SIZE = 100 * 1024 * 1024
+# Response head limit when none is given: the server's (Tornado's) 64 KiB.
+DEFAULT_MAX_HEADER_SIZE = 64 * 1024
+# How long an idle pooled connection is kept: aiohttp's keepalive_timeout
+# (15 s), safely under nginx's keepalive_timeout (75 s) and Apache's
+# KeepAliveTimeout (5 s is shorter: a connection the server closed while
+# idle is noticed by its close callback, or retried once, see below).
+IDLE_CONNECTION_TIMEOUT = 15.0
+
+# RFC 9110 §9.2.2: only these may be retried automatically, which is done
+# once when a reused connection turns out to have been closed by the server.
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+# Methods Tornado accepts without allow_nonstandard_methods, and which of
+# them must carry a body.
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS"})
+_BODY_METHODS = frozenset({"POST", "PATCH", "PUT"})
+_REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+# Fields that carry credentials for one origin (RFC 9110 §15.4: a client
+# should not forward them when a redirect leaves it), and those describing a
+# body that a redirect to GET drops.
+_CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
+_BODY_HEADERS = ("Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding")
+
+
+class HTTPTimeoutError(HTTPClientError):
+    """A timeout expired (599); ``str()`` is the message alone, as in Tornado."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(NETWORK_ERROR_CODE, message=message or "Timeout")
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class HTTPStreamClosedError(HTTPClientError):
+    """The connection closed before the response was complete (599)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(NETWORK_ERROR_CODE, message=message or "Stream closed")
+
+    def __str__(self) -> str:
+        return self.message
+
+
+_PoolKey = tuple[Any, ...]
+# What is left of an expired deadline: positive, so that it still reads as
+# "a limit" (0 means none) and the wait fails at once.
+_MIN_WAIT = 1e-3
+
+
+class _Connection:
+    __slots__ = ("expiry", "key", "stream", "uses")
+
+    def __init__(self, key: _PoolKey, stream: IOStream) -> None:
+        self.key = key
+        self.stream = stream
+        self.uses = 0
+        self.expiry: asyncio.TimerHandle | None = None
+
+
+class _ConnectionPool:
+    """Idle keep-alive connections by pool key, newest last."""
+
+    def __init__(self, max_idle_per_key: int) -> None:
+        self.max_idle_per_key = max_idle_per_key
+        self.idle: dict[_PoolKey, list[_Connection]] = {}
+        self.closed = False
+
+    def take(self, key: _PoolKey) -> _Connection | None:
+        connections = self.idle.get(key)
+        while connections:
+            connection = connections.pop()
+            self._forget(connection)
+            if not connection.stream.closed():
+                return connection
+        return None
+
+    def put(self, connection: _Connection) -> None:
+        if self.closed or connection.stream.closed():
+            connection.stream.close()
+            return
+        connections = self.idle.setdefault(connection.key, [])
+        if len(connections) >= self.max_idle_per_key:
+            oldest = connections.pop(0)
+            self._forget(oldest)
+            oldest.stream.close()
+        connections.append(connection)
+        loop = asyncio.get_running_loop()
+        connection.expiry = loop.call_later(IDLE_CONNECTION_TIMEOUT, self._drop, connection)
+        # A server closing an idle connection is noticed here, not by the
+        # next request.
+        connection.stream.set_close_callback(lambda: self._drop(connection))
+
+    def _forget(self, connection: _Connection) -> None:
+        if connection.expiry is not None:
+            connection.expiry.cancel()
+            connection.expiry = None
+        connection.stream.set_close_callback(None)
+        connections = self.idle.get(connection.key)
+        if connections is not None:
+            if connection in connections:
+                connections.remove(connection)
+            if not connections:
+                del self.idle[connection.key]
+
+    def _drop(self, connection: _Connection) -> None:
+        self._forget(connection)
+        connection.stream.close()
+
+    def close(self) -> None:
+        self.closed = True
+        for connections in list(self.idle.values()):
+            for connection in list(connections):
+                self._drop(connection)
+
+
+class SimpleAsyncHTTPClient(AsyncHTTPClient):
+    """HTTP/1.1 over squall's IOStream, with keep-alive pooling and proxies.
+
+    ``max_clients`` requests run at once. ``hostname_mapping`` maps host
+    names (or ``(host, port)``) to others, as ``OverrideResolver`` does.
+    ``max_buffer_size`` bounds a response body held in memory,
+    ``max_header_size`` a response head, ``max_body_size`` a body, counted
+    after decompression (default: ``max_buffer_size``).
+    """
+
+    def initialize(  # type: ignore[override]
+        self,
+        max_clients: int = DEFAULT_MAX_CLIENTS,
+        hostname_mapping: dict[str, str] | None = None,
+        max_buffer_size: int = DEFAULT_MAX_BUFFER_SIZE,
+        resolver: Resolver | None = None,
+        defaults: dict[str, Any] | None = None,
+        max_header_size: int | None = None,
+        max_body_size: int | None = None,
+    ) -> None:
+        super().initialize(defaults=defaults)
+        self.max_clients = max_clients
+        self.max_buffer_size = max_buffer_size
+        self.max_header_size = max_header_size or DEFAULT_MAX_HEADER_SIZE
+        self.max_body_size = max_body_size or max_buffer_size
+        if resolver is not None:
+            self.resolver = resolver
+            self.own_resolver = False
+        else:
+            self.resolver = Resolver()
+            self.own_resolver = True
+        if hostname_mapping is not None:
+            self.resolver = OverrideResolver(resolver=self.resolver, mapping=hostname_mapping)
+        self.tcp_client = TCPClient(resolver=self.resolver)
+        self._active = 0
+        self._queue: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._pool = _ConnectionPool(max_idle_per_key=max_clients)
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._ssl_contexts: dict[tuple[Any, ...], ssl.SSLContext] = {}
+
+    def close(self) -> None:
+        """Close idle connections; requests in flight finish on their own."""
+        if self._closed:
+            return
+        super().close()
+        self._pool.close()
+        if self.own_resolver:
+            self.resolver.close()
+        self.tcp_client.close()
+
+    # -- scheduling ------------------------------------------------------------
+
+    def fetch_impl(self, request: HTTPRequest, callback: Callable[[HTTPResponse], None]) -> None:
+        task = asyncio.ensure_future(self._run(request, callback), loop=self.io_loop.asyncio_loop)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, request: Any, callback: Callable[[HTTPResponse], None]) -> None:
+        start_time = time.time()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            await self._wait_for_slot(request, started)
+            try:
+                response = await self._fetch(request, started, start_time)
+            finally:
+                self._release_slot()
+        except Exception as e:
+            response = HTTPResponse(
+                request,
+                NETWORK_ERROR_CODE,
+                error=e,
+                request_time=time.time() - start_time,
+                start_time=start_time,
+            )
+        callback(response)
+
+    async def _wait_for_slot(self, request: Any, started: float) -> None:
+        if self._active < self.max_clients and not self._queue:
+            self._active += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(waiter)
+        timeout = _min_timeout(request.connect_timeout, request.request_timeout)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except asyncio.TimeoutError:
+            if waiter.done():  # granted just as the timer fired: give it back
+                self._release_slot()
+            else:
+                waiter.cancel()
+                self._queue.remove(waiter)
+            raise HTTPTimeoutError("Timeout in request queue") from None
+
+    def _release_slot(self) -> None:
+        while self._queue:
+            waiter = self._queue.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes on: _active unchanged
+                return
+        self._active -= 1
+
+    # -- one fetch, redirects and auth retries included -------------------------
+
+    async def _fetch(self, request: Any, started: float, start_time: float) -> HTTPResponse:
+        original: HTTPRequest = request.request
+        current: HTTPRequest = original
+        hop_started = started
+        redirects_left = request.max_redirects
+        digest_tried = False
+        while True:
+            proxied = _RequestProxy(current, self.defaults)
+
+            intermediate = functools.partial(_is_intermediate, proxied, redirects_left, False)
+            head, body = await self._fetch_once(
+                proxied, hop_started, digest_challenge=None, intermediate=intermediate
+            )
+            if (
+                head.code == 401
+                and not digest_tried
+                and proxied.auth_username is not None
+                and proxied.auth_mode == "digest"
+            ):
+                challenge = parse_digest_challenge(head.headers.get("WWW-Authenticate", ""))
+                if challenge is not None:
+                    digest_tried = True
+                    head, body = await self._fetch_once(
+                        proxied,
+                        asyncio.get_running_loop().time(),
+                        digest_challenge=challenge,
+                        intermediate=functools.partial(
+                            _is_intermediate, proxied, redirects_left, True
+                        ),
+                    )
+            location = head.headers.get("Location")
+            if (
+                head.code in _REDIRECT_CODES
+                and location is not None
+                and proxied.follow_redirects
+                and redirects_left > 0
+            ):
+                current = _redirected_request(current, head.code, location)
+                redirects_left -= 1
+                hop_started = asyncio.get_running_loop().time()
+                continue
+            return HTTPResponse(
+                original,
+                head.code,
+                reason=head.reason,
+                headers=head.headers,
+                buffer=None if body is None else io.BytesIO(body),
+                effective_url=current.url,
+                request_time=time.time() - start_time,
+                start_time=start_time,
+            )
+
+    async def _fetch_once(
+        self,
+        request: Any,
+        hop_started: float,
+        digest_challenge: dict[str, str] | None,
+        intermediate: Callable[[ResponseHead], bool],
+    ) -> tuple[ResponseHead, bytes | None]:
+        """One request and response, on a pooled or new connection."""
+        target = _Target(request)
+        headers = self._request_headers(request, target, digest_challenge)
+        check_request_head(request.method, target.request_target, headers)
+        loop = asyncio.get_running_loop()
+        request_timeout = request.request_timeout
+        deadline = hop_started + request_timeout if request_timeout else None
+        for attempt in (0, 1):
+            connection = self._pool.take(target.pool_key)
+            if connection is None:
+                connection = await self._connect(request, target, deadline)
+            remaining = None if deadline is None else max(deadline - loop.time(), _MIN_WAIT)
+            exchange = self._exchange(connection, request, intermediate)
+            try:
+                head = await asyncio.wait_for(
+                    self._send_and_receive(exchange, request, target, headers), remaining
+                )
+            except asyncio.TimeoutError:
+                connection.stream.close()
+                raise HTTPTimeoutError("Timeout during request") from None
+            except StreamClosedError as e:
+                connection.stream.close()
+                if (
+                    attempt == 0
+                    and connection.uses > 0
+                    and not exchange.response_started
+                    and request.method in _IDEMPOTENT_METHODS
+                ):
+                    continue  # the server closed the idle connection: once more
+                raise HTTPStreamClosedError(_closed_message(e)) from None
+            except ResponseError as e:
+                connection.stream.close()
+                raise HTTPClientError(NETWORK_ERROR_CODE, str(e)) from None
+            except BaseException:
+                connection.stream.close()
+                raise
+            connection.uses += 1
+            if exchange.reusable:
+                self._pool.put(connection)
+            else:
+                connection.stream.close()
+            body = None if request.streaming_callback else b"".join(exchange.body_parts)
+            return head, body
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _exchange(
+        self,
+        connection: _Connection,
+        request: Any,
+        intermediate: Callable[[ResponseHead], bool],
+    ) -> Exchange:
+        return Exchange(
+            connection.stream,
+            request.method,
+            max_header_size=self.max_header_size,
+            max_body_size=self.max_body_size,
+            decompress=bool(request.decompress_response),
+            streaming_callback=request.streaming_callback,
+            header_callback=request.header_callback,
+            intermediate=intermediate,
+        )
+
+    async def _send_and_receive(
+        self, exchange: Exchange, request: Any, target: _Target, headers: HTTPHeaders
+    ) -> ResponseHead:
+        stream = exchange.stream
+        head_bytes = format_request_head(request.method, target.request_target, headers)
+        body: bytes | None = request.body
+        producer = request.body_producer
+        expect_continue = bool(request.expect_100_continue) and (
+            body is not None or producer is not None
+        )
+
+        async def send_body() -> None:
+            if producer is not None:
+                await _produce(stream, producer, headers.get("Content-Length"))
+            elif body:
+                await stream.write(body)
+
+        if expect_continue:
+            await stream.write(head_bytes)
+            return await exchange.read_response(on_continue=send_body)
+        if body is not None and len(body) <= 64 * 1024:
+            await stream.write(head_bytes + body)
+        else:
+            stream.write(head_bytes)
+            await send_body()
+        return await exchange.read_response()
+
+    # -- building the request --------------------------------------------------
+
+    def _request_headers(
+        self, request: Any, target: _Target, digest_challenge: dict[str, str] | None
+    ) -> HTTPHeaders:
+        method = request.method
+        if not request.allow_nonstandard_methods:
+            if method not in _KNOWN_METHODS:
+                raise KeyError(f"unknown method {method}")
+            has_body = request.body is not None or request.body_producer is not None
+            if method in _BODY_METHODS and not has_body:
+                raise ValueError(
+                    f"Body must not be None for method {method} "
+                    "(unless allow_nonstandard_methods is true)"
+                )
+            if method not in _BODY_METHODS and has_body:
+                raise ValueError(
+                    f"Body must be None for method {method} "
+                    "(unless allow_nonstandard_methods is true)"
+                )
+        headers = HTTPHeaders(request.headers)
+        if "Host" not in headers:
+            headers["Host"] = target.host_header
+        username, password = request.auth_username, request.auth_password
+        if username is not None and "Authorization" not in headers:
+            mode = request.auth_mode or "basic"
+            if mode == "basic":
+                headers["Authorization"] = basic_authorization(username, password or "")
+            elif mode != "digest":
+                raise ValueError(f"unsupported auth_mode {mode}")
+            elif digest_challenge is not None:
+                headers["Authorization"] = digest_authorization(
+                    digest_challenge, username, password or "", method, target.path
+                )
+        if target.proxy is not None and target.scheme == "http" and request.proxy_username:
+            headers["Proxy-Authorization"] = _proxy_authorization(request)
+        if "User-Agent" not in headers:
+            headers["User-Agent"] = request.user_agent or f"squall/{version}"
+        if request.decompress_response and "Accept-Encoding" not in headers:
+            headers["Accept-Encoding"] = "gzip"
+        if request.body is not None:
+            headers["Content-Length"] = str(len(request.body))
+        elif (
+            request.body_producer is not None
+            and "Content-Length" not in headers
+            and "Transfer-Encoding" not in headers
+        ):
+            headers["Transfer-Encoding"] = "chunked"
+        if request.expect_100_continue and (
+            request.body is not None or request.body_producer is not None
+        ):
+            headers["Expect"] = "100-continue"
+        return headers
+
+    # -- connecting ------------------------------------------------------------
+
+    async def _connect(self, request: Any, target: _Target, deadline: float | None) -> _Connection:
+        loop = asyncio.get_running_loop()
+        remaining = None if deadline is None else max(deadline - loop.time(), _MIN_WAIT)
+        timeout = _min_timeout(request.connect_timeout, request.request_timeout and remaining)
+        message = (
+            "Timeout while connecting"
+            if request.connect_timeout
+            and (remaining is None or request.connect_timeout <= remaining)
+            else "Timeout during request"
+        )
+        source_ip = request.network_interface
+        if source_ip is not None and not is_valid_ip(source_ip):
+            raise ValueError(
+                f"Unrecognized IPv4 or IPv6 address for network_interface, got {source_ip!r}"
+            )
+        af = socket.AF_UNSPEC if request.allow_ipv6 is not False else socket.AF_INET
+        ssl_context = self._ssl_context(request) if target.scheme == "https" else None
+        host, port = target.proxy or (target.host, target.port)
+        try:
+            stream = await asyncio.wait_for(
+                self._open(request, target, host, port, af, ssl_context, source_ip), timeout
+            )
+        except (asyncio.TimeoutError, TimeoutError):
+            raise HTTPTimeoutError(message) from None
+        except StreamClosedError as e:
+            real = e.real_error
+            raise HTTPConnectionError(str(real or e), real_error=real) from None
+        except ssl.SSLError as e:
+            raise HTTPConnectionError(str(e), real_error=e) from None
+        return _Connection(target.pool_key, stream)
+
+    async def _open(
+        self,
+        request: Any,
+        target: _Target,
+        host: str,
+        port: int,
+        af: socket.AddressFamily,
+        ssl_context: ssl.SSLContext | None,
+        source_ip: str | None,
+    ) -> IOStream:
+        tunnel = target.proxy is not None and ssl_context is not None
+        stream = await self.tcp_client.connect(
+            host,
+            port,
+            af=af,
+            ssl_options=None if tunnel else ssl_context,
+            max_buffer_size=self.max_buffer_size,
+            source_ip=source_ip,
+        )
+        stream.set_nodelay(True)
+        if not tunnel:
+            return stream
+        try:
+            await self._open_tunnel(stream, request, target)
+            return await stream.start_tls(
+                False, ssl_options=ssl_context, server_hostname=target.host
+            )
+        except BaseException:
+            stream.close()
+            raise
+
+    async def _open_tunnel(self, stream: IOStream, request: Any, target: _Target) -> None:
+        """RFC 9110 §9.3.6: ask the proxy for a tunnel to the origin."""
+        authority = f"{target.host_literal}:{target.port}"
+        headers = HTTPHeaders({"Host": authority})
+        if request.proxy_username:
+            headers["Proxy-Authorization"] = _proxy_authorization(request)
+        check_request_head("CONNECT", authority, headers)
+        await stream.write(format_request_head("CONNECT", authority, headers))
+        exchange = Exchange(
+            stream,
+            "CONNECT",
+            max_header_size=self.max_header_size,
+            max_body_size=self.max_header_size,
+            decompress=False,
+            streaming_callback=None,
+            header_callback=None,
+        )
+        try:
+            head, _parser, _events = await exchange.read_head()
+        except ResponseError as e:
+            raise HTTPConnectionError(f"proxy CONNECT failed: {e}") from None
+        if not 200 <= head.code < 300:
+            raise HTTPConnectionError(f"proxy CONNECT failed: {head.code} {head.reason}")
+
+    def _ssl_context(self, request: Any) -> ssl.SSLContext:
+        options = request.ssl_options
+        if isinstance(options, ssl.SSLContext):
+            return options
+        if options is not None:
+            return ssl_options_to_context(options, server_side=False)
+        key = (
+            bool(request.validate_cert),
+            request.ca_certs,
+            request.client_cert,
+            request.client_key,
+        )
+        context = self._ssl_contexts.get(key)
+        if context is None:
+            context = ssl.create_default_context(cafile=request.ca_certs)
+            if not request.validate_cert:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            if request.client_cert is not None:
+                context.load_cert_chain(request.client_cert, request.client_key)
+            context.set_alpn_protocols(["http/1.1"])
+            self._ssl_contexts[key] = context
+        return context
+
+
+class _Target:
+    """Where a request goes: the URL's parts, the proxy, the pool key."""
+
+    def __init__(self, request: Any) -> None:
+        url = request.url
+        parsed = urllib.parse.urlsplit(url)
+        scheme = parsed.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise ValueError(f"Unsupported url scheme: {url}")
+        if not parsed.hostname:
+            raise ValueError(f"URL has no host: {url}")
+        self.scheme = scheme
+        self.host = parsed.hostname
+        try:
+            port = parsed.port
+        except ValueError:
+            raise ValueError(f"Invalid port in URL: {url}") from None
+        default_port = 443 if scheme == "https" else 80
+        self.port = port or default_port
+        self.host_literal = f"[{self.host}]" if ":" in self.host else self.host
+        netloc = parsed.netloc.rpartition("@")[2]
+        self.host_header = netloc if port is not None else self.host_literal
+        path = parsed.path or "/"
+        if parsed.query:
+            path += "?" + parsed.query
+        self.path = path
+        self.proxy: tuple[str, int] | None = None
+        if request.proxy_host:
+            if not request.proxy_port:
+                raise ValueError("proxy_host needs proxy_port")
+            if request.proxy_auth_mode not in (None, "basic"):
+                raise ValueError(f"Unsupported proxy_auth_mode {request.proxy_auth_mode}")
+            self.proxy = (request.proxy_host, int(request.proxy_port))
+        if self.proxy is not None and scheme == "http":
+            # RFC 9112 §3.2.2: absolute-form to a proxy.
+            self.request_target = f"http://{self.host_header}{path}"
+        else:
+            self.request_target = path
+        tls = None
+        if scheme == "https":
+            options = request.ssl_options
+            tls = (
+                bool(request.validate_cert),
+                request.ca_certs,
+                request.client_cert,
+                request.client_key,
+                id(options) if options is not None else None,
+            )
+        proxy_user = request.proxy_username if self.proxy else None
+        self.pool_key: _PoolKey = (
+            scheme,
+            self.host,
+            self.port,
+            self.proxy,
+            proxy_user,
+            tls,
+            request.network_interface,
+            request.allow_ipv6,
+        )
+
+
+def _is_intermediate(
+    request: Any, redirects_left: int, digest_tried: bool, head: ResponseHead
+) -> bool:
+    """Whether ``head`` is a response the client answers itself (a redirect
+    to follow, a digest challenge), rather than the caller's response."""
+    if head.code in _REDIRECT_CODES:
+        return bool("Location" in head.headers and request.follow_redirects and redirects_left > 0)
+    return (
+        head.code == 401
+        and not digest_tried
+        and request.auth_username is not None
+        and request.auth_mode == "digest"
+        and parse_digest_challenge(head.headers.get("WWW-Authenticate", "")) is not None
+    )
+
+
+def _proxy_authorization(request: Any) -> str:
+    return basic_authorization(request.proxy_username, request.proxy_password or "")
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parsed = urllib.parse.urlsplit(url)
+    scheme = parsed.scheme.lower()
+    return scheme, (parsed.hostname or ""), parsed.port or (443 if scheme == "https" else 80)
+
+
+def _redirected_request(request: HTTPRequest, code: int, location: str) -> HTTPRequest:
+    """The request to send for a redirect to ``location`` (RFC 9110 §15.4)."""
+    new_url = urllib.parse.urljoin(request.url, location)
+    scheme = urllib.parse.urlsplit(new_url).scheme.lower()
+    if scheme not in ("http", "https"):
+        # Fail now, not in a later fetch: file:, ftp:, javascript: ... are
+        # never followed.
+        raise HTTPClientError(
+            NETWORK_ERROR_CODE, f"refusing to follow redirect to unsupported URL {new_url!r}"
+        )
+    new = copy.copy(request)
+    new.headers = HTTPHeaders(request.headers)
+    new.url = new_url
+    # 303 turns anything but HEAD into GET; 301/302 do so for POST, as
+    # browsers do. 307 and 308 keep the method and body.
+    if (code == 303 and request.method != "HEAD") or (
+        code in (301, 302) and request.method == "POST"
+    ):
+        new.method = "GET"
+        new.body = None
+        new.body_producer = None
+        for name in _BODY_HEADERS:
+            if name in new.headers:
+                del new.headers[name]
+    if _origin(new_url) != _origin(request.url):
+        for name in (*_CREDENTIAL_HEADERS, "Host"):
+            if name in new.headers:
+                del new.headers[name]
+        new.auth_username = None
+        new.auth_password = None
+    return new
+
+
+async def _produce(
+    stream: IOStream,
+    producer: Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None] | None],
+    content_length: str | None,
+) -> None:
+    """Run ``producer``, framing what it writes: chunked without a declared
+    length, else checked against it (a short or long body would desync the
+    connection: RFC 9112 §6.3)."""
+    chunked = content_length is None
+    declared = 0 if content_length is None else int(content_length)
+    written = 0
+
+    def write(chunk: bytes) -> Awaitable[None]:
+        nonlocal written
+        written += len(chunk)
+        if not chunked and written > declared:
+            raise HTTPOutputError(f"body_producer wrote more than Content-Length ({declared})")
+        if chunked:
+            if not chunk:
+                future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                future.set_result(None)
+                return future
+            chunk = b"%x\r\n%b\r\n" % (len(chunk), chunk)
+        return stream.write(chunk)
+
+    result = producer(write)
+    if result is not None:
+        await result
+    if chunked:
+        await stream.write(b"0\r\n\r\n")
+    elif written < declared:
+        raise HTTPOutputError(
+            f"body_producer wrote {declared - written} bytes less than Content-Length"
+        )
+
+
+def _min_timeout(a: float | None, b: float | None) -> float | None:
+    # 0 and None both mean "no limit", as in Tornado.
+    values = [v for v in (a, b) if v]
+    return min(values) if values else None
+
+
+def _closed_message(error: StreamClosedError) -> str:
+    real = error.real_error
+    return f"Stream closed: {real}" if real else "Stream closed"
