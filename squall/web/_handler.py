@@ -32,6 +32,8 @@ from squall.httputil import (
 from squall.log import app_log, gen_log
 from squall.web._errors import Finish, HTTPError
 from squall.web._input import InputMixin
+from squall.web._render import RenderMixin
+from squall.web._security import SecurityMixin
 
 if TYPE_CHECKING:
     import asyncio
@@ -56,7 +58,7 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _UNSAFE_REASON = re.compile(r"[<>\x00-\x08\x0a-\x1f\x7f]")
 
 
-class RequestHandler(InputMixin):
+class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
     """Base class for HTTP request handlers: subclass and define ``get()``...
 
     Methods not defined answer 405. ``SUPPORTED_METHODS`` lists the verbs
