@@ -426,8 +426,11 @@ class HTTP1ServerProtocol(asyncio.Protocol):
                 self._continue_after_unused_upgrade(upgrading)
                 return
         except httptools.HttpParserCallbackError as e:
+            cause = e.__context__
+            if cause is not None and not isinstance(cause, Exception):
+                raise cause from None  # KeyboardInterrupt, SystemExit: not ours to swallow
             # Our own callback raised: a bug in squall, not bad input.
-            app_log.error("Error in HTTP parser callback", exc_info=e.__context__ or e)
+            app_log.error("Error in HTTP parser callback", exc_info=cause or e)
             if self._problem is None:
                 self._problem = rules.Reject(500, "internal error")
         except httptools.HttpParserError as e:
@@ -721,6 +724,10 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         if not self._exchanges or self._exchanges[0] is not exchange:
             return
         self._exchanges.popleft()
+        # The delegate holds the request, which holds this exchange: drop
+        # the link so the finished request is freed by reference counting,
+        # not left for the cyclic garbage collector.
+        exchange.delegate = None
         if self._upgrade_data is not None and exchange is self._upgrade_exchange:
             self._continue_after_unused_upgrade(exchange)
             return
