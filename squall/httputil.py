@@ -522,7 +522,7 @@ class HTTPServerRequest:
         if host is None:
             host = self._host_from_headers(headers, version)
         self.host: str = host
-        self.host_name: str = split_host_and_port(host.lower())[0]
+        self._host_name: str | None = None
         self.files: dict[str, list[HTTPFile]] = files or {}
         self.connection = connection
         self.server_connection = server_connection
@@ -539,6 +539,18 @@ class HTTPServerRequest:
         self._arguments: dict[str, list[bytes]] | None = None
         self.body_arguments: dict[str, list[bytes]] = {}
         self._cookies: http.cookies.SimpleCookie | None = None
+
+    @property
+    def host_name(self) -> str:
+        """``host`` lower-cased, without its port (computed on first use)."""
+        name = self._host_name
+        if name is None:
+            name = self._host_name = split_host_and_port(self.host.lower())[0]
+        return name
+
+    @host_name.setter
+    def host_name(self, value: str) -> None:
+        self._host_name = value
 
     @staticmethod
     def _host_from_headers(headers: HTTPHeaders, version: str) -> str:

@@ -533,13 +533,14 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
         """
         self._transforms = transforms
         try:
-            if self.request.method not in self.SUPPORTED_METHODS:
+            method_name = self.request.method
+            if method_name not in self.SUPPORTED_METHODS:
                 raise HTTPError(405)
-            self.path_args = [self.decode_argument(arg) for arg in args]
-            self.path_kwargs = {k: self.decode_argument(v, name=k) for k, v in kwargs.items()}
-            if self.request.method not in ("GET", "HEAD", "OPTIONS") and self.settings.get(
-                "xsrf_cookies"
-            ):
+            if args:
+                self.path_args = [self.decode_argument(arg) for arg in args]
+            if kwargs:
+                self.path_kwargs = {k: self.decode_argument(v, name=k) for k, v in kwargs.items()}
+            if method_name not in ("GET", "HEAD", "OPTIONS") and self.settings.get("xsrf_cookies"):
                 self.check_xsrf_cookie()  # type: ignore[attr-defined]
             result = self.prepare()
             if result is not None and inspect.isawaitable(result):
