@@ -17,7 +17,7 @@ import re
 import traceback
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from squall import gen, iostream
 from squall.concurrent import future_set_result_unless_cancelled
@@ -541,7 +541,7 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
             if kwargs:
                 self.path_kwargs = {k: self.decode_argument(v, name=k) for k, v in kwargs.items()}
             if method_name not in ("GET", "HEAD", "OPTIONS") and self.settings.get("xsrf_cookies"):
-                self.check_xsrf_cookie()  # type: ignore[attr-defined]
+                cast(Any, self).check_xsrf_cookie()
             result = self.prepare()
             if result is not None and inspect.isawaitable(result):
                 return self._continue_async(result, prepared=False)
