@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -252,6 +253,77 @@ class HTTP1Connection(HTTPConnection):
             self._protocol.write(b"0\r\n\r\n")
         self._close_callback = None
         self._protocol.response_finished(self)
+
+    async def sendfile(self, file: Any, offset: int, count: int) -> int | None:
+        """Send ``count`` bytes of ``file`` from ``offset`` as response body,
+        copied by the kernel (``os.sendfile``) instead of through Python.
+
+        Returns the bytes sent, or None when this connection cannot do it
+        (TLS, chunked framing, HEAD, no sendfile on this OS): the caller
+        then writes the bytes itself. Waits for the head and any earlier
+        body to leave first, so the bytes go out in order.
+        """
+        protocol = self._protocol
+        transport = protocol.transport
+        sendfile = getattr(os, "sendfile", None)
+        if (
+            sendfile is None
+            or transport is None
+            or transport.is_closing()
+            or self._chunked
+            or self._head_request
+            or transport.get_extra_info("sslcontext") is not None
+        ):
+            return None
+        sock = transport.get_extra_info("socket")
+        if sock is None or not self._response_started or self._response_finished:
+            return None
+        if self._expected_length is not None and self._written + count > self._expected_length:
+            raise HTTPOutputError("Tried to write more data than Content-Length")
+        self._written += count
+        from squall.iostream import StreamClosedError
+
+        loop = protocol._loop
+        # Readiness is watched on a duplicate descriptor: the transport's own
+        # is registered with the loop already (uvloop refuses a second
+        # watcher on it), and both see the same socket.
+        watch_fd = os.dup(sock.fileno())
+        sock_fd = sock.fileno()
+
+        def writable() -> asyncio.Future[None]:
+            waiter: asyncio.Future[None] = loop.create_future()
+
+            def ready() -> None:
+                loop.remove_writer(watch_fd)
+                if not waiter.done():
+                    waiter.set_result(None)
+
+            loop.add_writer(watch_fd, ready)
+            return waiter
+
+        sent = 0
+        try:
+            while transport.get_write_buffer_size():
+                await writable()
+            while sent < count:
+                if transport.is_closing():
+                    raise StreamClosedError()
+                try:
+                    n = sendfile(sock_fd, file.fileno(), offset + sent, count - sent)
+                except BlockingIOError:
+                    await writable()
+                    continue
+                except OSError as e:
+                    protocol.abort()
+                    raise StreamClosedError(real_error=e) from e
+                if n == 0:  # the file is shorter than promised
+                    protocol.abort()
+                    raise HTTPOutputError("File ended before Content-Length was sent")
+                sent += n
+        finally:
+            loop.remove_writer(watch_fd)
+            os.close(watch_fd)
+        return sent
 
     def detach(self) -> Any:
         """Hand the raw connection to the caller as an IOStream.
@@ -774,6 +846,11 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._exchanges.clear()
         transport, self.transport = self.transport, None
         self._closed = True
+        # The connection now belongs to the caller, not to the HTTP server:
+        # it must not wait for it in close_all_connections.
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close(self)
         if self._paused_reading:
             self._paused_reading = False
             transport.resume_reading()
