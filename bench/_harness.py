@@ -77,7 +77,7 @@ def server(script: str, *args: str) -> Iterator[tuple[int, int]]:
         wait_for_port(port, proc)
         yield port, proc.pid
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:
@@ -112,9 +112,15 @@ def wrk(
 
 
 def measure(
-    name: str, script: str, path: str = "/", *, seconds: int = 10, connections: int = 100
+    name: str,
+    script: str,
+    path: str = "/",
+    *,
+    seconds: int = 10,
+    connections: int = 100,
+    args: Sequence[str] = (),
 ) -> Result:
-    with server(script) as (port, _):
+    with server(script, *args) as (port, _):
         url = f"http://127.0.0.1:{port}{path}"
         wrk(url, seconds=2, connections=connections)  # warm-up
         rps, latency, errors = wrk(url, seconds=seconds, connections=connections)
