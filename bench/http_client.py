@@ -1,5 +1,6 @@
-"""HTTP client requests/s: squall vs Tornado's simple client vs aiohttp's
-ClientSession vs httpx, against one local server, in one run.
+"""HTTP client requests/s: squall (simple and curl backends) vs Tornado's
+simple client vs aiohttp's ClientSession vs httpx, against one local
+server, in one run.
 
 Each client runs in its own process pinned to the load core and makes N
 sequential GETs, then N concurrent GETs (at most 100 connections), to the
@@ -42,6 +43,27 @@ from squall.simple_httpclient import SimpleAsyncHTTPClient
 
 async def main():
     client = SimpleAsyncHTTPClient(force_instance=True, max_clients=concurrency)
+    start = time.perf_counter()
+    for _ in range(n):
+        await client.fetch(url)
+    sequential = time.perf_counter() - start
+    start = time.perf_counter()
+    await asyncio.gather(*[client.fetch(url) for _ in range(n)])
+    concurrent = time.perf_counter() - start
+    client.close()
+    report(sequential, concurrent)
+
+IOLoop.current().run_sync(main)
+""",
+    ),
+    "squall-curl": (
+        "pycurl",
+        """
+from squall.ioloop import IOLoop
+from squall.curl_httpclient import CurlAsyncHTTPClient
+
+async def main():
+    client = CurlAsyncHTTPClient(force_instance=True, max_clients=concurrency)
     start = time.perf_counter()
     for _ in range(n):
         await client.fetch(url)

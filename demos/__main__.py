@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import signal
 import sys
 
 # Most complete first; each module has main(port, processes).
@@ -31,12 +32,28 @@ def _available(module: str, requires: str) -> bool:
         return False
 
 
+def _stop_cleanly_on_signals() -> None:
+    """Ctrl-C or SIGTERM stops the IOLoop between callbacks, instead of
+    raising KeyboardInterrupt in the middle of one."""
+    from squall.ioloop import IOLoop
+
+    def stop(signum: int, frame: object) -> None:
+        io_loop = IOLoop.current(instance=False)
+        if io_loop is None:
+            raise KeyboardInterrupt
+        io_loop.add_callback_from_signal(io_loop.stop)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m demos", description=__doc__)
     parser.add_argument("--port", type=int, default=8888)
     parser.add_argument("--address", default="127.0.0.1")
     parser.add_argument("--processes", type=int, default=1, help="0 = one per CPU")
     args = parser.parse_args(argv)
+    _stop_cleanly_on_signals()
     for module_name, requires in CANDIDATES:
         if _available(module_name, requires):
             module = importlib.import_module(module_name)

@@ -280,15 +280,18 @@ class BaseIOStream:
     def read_bytes(
         self,
         num_bytes: int,
-        callback: Callable[[bytes], Any] | None = None,
+        callback: Callable[[bytes], Any] | bool | None = None,
         streaming_callback: Callable[[bytes], Any] | None = None,
         partial: bool = False,
     ) -> asyncio.Future[bytes]:
         """Read ``num_bytes`` bytes (with ``partial``, as soon as 1+ arrive).
 
         With ``streaming_callback``, the bytes go to it as they arrive and
-        the Future resolves with ``b""`` once all were delivered.
+        the Future resolves with ``b""`` once all were delivered. Tornado 6's
+        ``read_bytes(n, True)`` (partial given by position) works too.
         """
+        if isinstance(callback, bool):
+            partial, callback = callback, None
         if not isinstance(num_bytes, int) or isinstance(num_bytes, bool):
             raise TypeError(f"num_bytes must be an int, not {type(num_bytes).__name__}")
         if num_bytes < 0:
@@ -300,14 +303,17 @@ class BaseIOStream:
     def read_until(
         self,
         delimiter: bytes | str,
-        callback: Callable[[bytes], Any] | None = None,
+        callback: Callable[[bytes], Any] | int | None = None,
         max_bytes: int | None = None,
     ) -> asyncio.Future[bytes]:
         """Read up to and including ``delimiter``.
 
         If it is not found within ``max_bytes`` bytes the stream closes and
         the read fails (``UnsatisfiableReadError`` / ``StreamClosedError``).
+        Tornado 6's ``read_until(delimiter, max_bytes)`` by position works too.
         """
+        if isinstance(callback, int):
+            max_bytes, callback = callback, None
         delimiter = _as_bytes(delimiter, "delimiter")
         self._check_not_reading()
         request = ReadUntil(self._loop.create_future(), delimiter, max_bytes)
@@ -316,10 +322,13 @@ class BaseIOStream:
     def read_until_regex(
         self,
         regex: bytes | str | re.Pattern[Any],
-        callback: Callable[[bytes], Any] | None = None,
+        callback: Callable[[bytes], Any] | int | None = None,
         max_bytes: int | None = None,
     ) -> asyncio.Future[bytes]:
-        """Read up to the end of the first match of ``regex``."""
+        """Read up to the end of the first match of ``regex`` (max_bytes as
+        for ``read_until``, and also accepted in second position)."""
+        if isinstance(callback, int):
+            max_bytes, callback = callback, None
         pattern = _as_regex(regex)
         self._check_not_reading()
         request = ReadUntilRegex(self._loop.create_future(), pattern, max_bytes)
@@ -607,16 +616,15 @@ class BaseIOStream:
         self._transport = transport
         if self.socket is None:
             self.socket = transport.get_extra_info("socket")
-        set_limits = getattr(transport, "set_write_buffer_limits", None)
-        if set_limits is not None:
+        if self._writable:
             # Pause while anything is buffered, resume once nothing is:
             # resume_writing then means "drained". TLS transports pause at
-            # size >= high rather than > high, hence high=1 for them.
+            # size >= high rather than > high, hence high=1 for them. (The
+            # read end of a pipe has no write buffer: uvloop's raises here.)
             tls = transport.get_extra_info("ssl_object") is not None
-            try:
-                set_limits(high=1 if tls else 0, low=0)
-            except NotImplementedError:
-                pass  # uvloop's read-only pipe transports have no write buffer
+            cast(asyncio.WriteTransport, transport).set_write_buffer_limits(
+                high=1 if tls else 0, low=0
+            )
         if self._nodelay is not None:
             self._apply_nodelay()
         if self._readable():
@@ -748,7 +756,8 @@ class BaseIOStream:
         On failure the callback is not called (as in Tornado 5, the close
         callback reports a closed stream).
         """
-
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, not {type(callback).__name__}")
         self._callbacks_pending += 1
 
         def on_done(f: asyncio.Future[Any]) -> None:

@@ -865,6 +865,10 @@ class HTTP1ServerProtocol(asyncio.Protocol):
 
             future: asyncio.Future[None] = self._loop.create_future()
             future.set_exception(StreamClosedError())
+            # Callers often ignore this future (finish() after the client
+            # left): mark the exception seen so asyncio does not log it;
+            # awaiting the future still raises.
+            future.exception()
             return future
         if data:
             transport.write(data)

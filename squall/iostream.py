@@ -25,6 +25,19 @@ A stream can take over a transport that another protocol was driving (the
 HTTP server does this for WebSocket upgrades and ``detach()``): see
 ``IOStream._from_transport``.
 
+Where squall differs from Tornado, on purpose:
+
+- ``close()`` without an error lets the transport send what it still
+  buffers (Tornado drops it); Futures of writes not yet drained still fail
+  with ``StreamClosedError``. ``close(exc_info=...)`` aborts.
+- ``read_until(..., max_bytes=n)`` fails as soon as ``n`` bytes are buffered
+  without the delimiter, rather than one byte later.
+- A close callback set on an already closed stream still runs; and while
+  ``callback=`` reads are chained on buffered data, it waits for them.
+- Tornado 6 calls that pass ``partial``, ``max_bytes`` or
+  ``server_hostname`` by position (where the old API had ``callback``) are
+  recognised by type and work.
+
 Error tree (defined in ``squall._iostream_errors``)::
 
     OSError
@@ -180,7 +193,7 @@ class IOStream(BaseIOStream):
     def connect(
         self,
         address: Any,
-        callback: Callable[[], Any] | None = None,
+        callback: Callable[[], Any] | str | None = None,
         server_hostname: str | None = None,
     ) -> asyncio.Future[Any]:
         """Connect the socket to ``address``; resolves with the stream.
@@ -189,6 +202,9 @@ class IOStream(BaseIOStream):
         ``StreamClosedError`` (``real_error``: the ``OSError``). Writes made
         before the connection is up are sent once it is.
         """
+        if isinstance(callback, str):
+            # Tornado 6's connect(address, server_hostname) by position.
+            server_hostname, callback = callback, None
         if self._setup_task is not None or self._transport is not None or self.socket is None:
             raise RuntimeError("IOStream is already connected or connecting")
         future: asyncio.Future[Any] = self._loop.create_future()
@@ -412,7 +428,7 @@ class SSLIOStream(IOStream):
     def connect(
         self,
         address: Any,
-        callback: Callable[[], Any] | None = None,
+        callback: Callable[[], Any] | str | None = None,
         server_hostname: str | None = None,
     ) -> asyncio.Future[Any]:
         """Connect and do the TLS handshake (as a client).

@@ -51,7 +51,6 @@ from squall.httpclient import (
     HTTPConnectionError,
     HTTPRequest,
     HTTPResponse,
-    _RequestProxy,
 )
 from squall.httputil import HTTPHeaders, HTTPOutputError
 from squall.iostream import IOStream, StreamClosedError
@@ -110,33 +109,52 @@ _PoolKey = tuple[Any, ...]
 # What is left of an expired deadline: positive, so that it still reads as
 # "a limit" (0 means none) and the wait fails at once.
 _MIN_WAIT = 1e-3
+# Parsed URLs kept (functools.lru_cache's default size): enough for the
+# handful of URLs a client usually hammers.
+_URL_CACHE_SIZE = 128
 
 
 class _Connection:
-    __slots__ = ("expiry", "key", "stream", "uses")
+    __slots__ = ("idle_since", "key", "stream", "uses")
 
     def __init__(self, key: _PoolKey, stream: IOStream) -> None:
         self.key = key
         self.stream = stream
         self.uses = 0
-        self.expiry: asyncio.TimerHandle | None = None
+        self.idle_since = 0.0
 
 
 class _ConnectionPool:
-    """Idle keep-alive connections by pool key, newest last."""
+    """Idle keep-alive connections by pool key, newest last.
+
+    Expiry is checked when a connection is taken, and by one sweeping timer
+    for the whole pool (not a timer per request: they cost a heap entry
+    each on the hot path).
+    """
 
     def __init__(self, max_idle_per_key: int) -> None:
         self.max_idle_per_key = max_idle_per_key
         self.idle: dict[_PoolKey, list[_Connection]] = {}
         self.closed = False
+        self._sweeper: asyncio.TimerHandle | None = None
 
     def take(self, key: _PoolKey) -> _Connection | None:
         connections = self.idle.get(key)
+        if not connections:
+            return None
+        now = asyncio.get_running_loop().time()
         while connections:
             connection = connections.pop()
-            self._forget(connection)
-            if not connection.stream.closed():
-                return connection
+            connection.stream.set_close_callback(None)
+            if connection.stream.closed():
+                continue
+            if now - connection.idle_since >= IDLE_CONNECTION_TIMEOUT:
+                connection.stream.close()  # the older ones expired too
+                continue
+            if not connections:
+                del self.idle[key]
+            return connection
+        del self.idle[key]
         return None
 
     def put(self, connection: _Connection) -> None:
@@ -145,34 +163,45 @@ class _ConnectionPool:
             return
         connections = self.idle.setdefault(connection.key, [])
         if len(connections) >= self.max_idle_per_key:
-            oldest = connections.pop(0)
-            self._forget(oldest)
-            oldest.stream.close()
+            self._drop(connections[0])
         connections.append(connection)
         loop = asyncio.get_running_loop()
-        connection.expiry = loop.call_later(IDLE_CONNECTION_TIMEOUT, self._drop, connection)
+        connection.idle_since = loop.time()
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(IDLE_CONNECTION_TIMEOUT, self._sweep)
         # A server closing an idle connection is noticed here, not by the
         # next request.
-        connection.stream.set_close_callback(lambda: self._drop(connection))
+        connection.stream.set_close_callback(functools.partial(self._drop, connection))
 
-    def _forget(self, connection: _Connection) -> None:
-        if connection.expiry is not None:
-            connection.expiry.cancel()
-            connection.expiry = None
-        connection.stream.set_close_callback(None)
-        connections = self.idle.get(connection.key)
-        if connections is not None:
-            if connection in connections:
-                connections.remove(connection)
-            if not connections:
-                del self.idle[connection.key]
+    def _sweep(self) -> None:
+        self._sweeper = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        oldest: float | None = None
+        for connections in list(self.idle.values()):
+            for connection in list(connections):
+                if now - connection.idle_since >= IDLE_CONNECTION_TIMEOUT:
+                    self._drop(connection)
+                elif oldest is None or connection.idle_since < oldest:
+                    oldest = connection.idle_since
+        if oldest is not None:
+            delay = oldest + IDLE_CONNECTION_TIMEOUT - now
+            self._sweeper = loop.call_later(max(delay, 0.0), self._sweep)
 
     def _drop(self, connection: _Connection) -> None:
-        self._forget(connection)
+        connection.stream.set_close_callback(None)
+        connections = self.idle.get(connection.key)
+        if connections is not None and connection in connections:
+            connections.remove(connection)
+            if not connections:
+                del self.idle[connection.key]
         connection.stream.close()
 
     def close(self) -> None:
         self.closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for connections in list(self.idle.values()):
             for connection in list(connections):
                 self._drop(connection)
@@ -289,7 +318,7 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         redirects_left = request.max_redirects
         digest_tried = False
         while True:
-            proxied = _RequestProxy(current, self.defaults)
+            proxied = _ResolvedRequest(current, self.defaults)
 
             intermediate = functools.partial(_is_intermediate, proxied, redirects_left, False)
             head, body = await self._fetch_once(
@@ -354,29 +383,32 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
                 connection = await self._connect(request, target, deadline)
             remaining = None if deadline is None else max(deadline - loop.time(), _MIN_WAIT)
             exchange = self._exchange(connection, request, intermediate)
+            timer = _Deadline(loop, remaining)
             try:
-                head = await asyncio.wait_for(
-                    self._send_and_receive(exchange, request, target, headers), remaining
-                )
-            except asyncio.TimeoutError:
+                head = await self._send_and_receive(exchange, request, target, headers)
+            except BaseException as e:
+                timer.cancel()
                 connection.stream.close()
-                raise HTTPTimeoutError("Timeout during request") from None
-            except StreamClosedError as e:
-                connection.stream.close()
-                if (
-                    attempt == 0
-                    and connection.uses > 0
-                    and not exchange.response_started
-                    and request.method in _IDEMPOTENT_METHODS
-                ):
-                    continue  # the server closed the idle connection: once more
-                raise HTTPStreamClosedError(_closed_message(e)) from None
-            except ResponseError as e:
-                connection.stream.close()
-                raise HTTPClientError(NETWORK_ERROR_CODE, str(e)) from None
-            except BaseException:
-                connection.stream.close()
+                if timer.expired:
+                    await timer.absorb(delivered=isinstance(e, asyncio.CancelledError))
+                    raise HTTPTimeoutError("Timeout during request") from None
+                if isinstance(e, StreamClosedError):
+                    if (
+                        attempt == 0
+                        and connection.uses > 0
+                        and not exchange.response_started
+                        and request.method in _IDEMPOTENT_METHODS
+                    ):
+                        continue  # the server closed the idle connection: once more
+                    raise HTTPStreamClosedError(_closed_message(e)) from None
+                if isinstance(e, ResponseError):
+                    raise HTTPClientError(NETWORK_ERROR_CODE, str(e)) from None
                 raise
+            timer.cancel()
+            if timer.expired:  # answered just as the timer fired: too late
+                connection.stream.close()
+                await timer.absorb(delivered=False)
+                raise HTTPTimeoutError("Timeout during request")
             connection.uses += 1
             if exchange.reusable:
                 self._pool.put(connection)
@@ -436,20 +468,7 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         self, request: Any, target: _Target, digest_challenge: dict[str, str] | None
     ) -> HTTPHeaders:
         method = request.method
-        if not request.allow_nonstandard_methods:
-            if method not in _KNOWN_METHODS:
-                raise KeyError(f"unknown method {method}")
-            has_body = request.body is not None or request.body_producer is not None
-            if method in _BODY_METHODS and not has_body:
-                raise ValueError(
-                    f"Body must not be None for method {method} "
-                    "(unless allow_nonstandard_methods is true)"
-                )
-            if method not in _BODY_METHODS and has_body:
-                raise ValueError(
-                    f"Body must be None for method {method} "
-                    "(unless allow_nonstandard_methods is true)"
-                )
+        check_method_and_body(request)
         headers = HTTPHeaders(request.headers)
         if "Host" not in headers:
             headers["Host"] = target.host_header
@@ -597,32 +616,40 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         return context
 
 
+class _ResolvedRequest:
+    """One hop's options resolved in a single pass: the request's own
+    values, else the client's ``defaults`` (which hold Tornado's). The same
+    answers as ``_RequestProxy``, whose three-level lookup on every read
+    was a visible part of a keep-alive request."""
+
+    def __init__(self, request: HTTPRequest, defaults: dict[str, Any]) -> None:
+        values = self.__dict__
+        values.update(defaults)
+        values.update({k: v for k, v in request.__dict__.items() if v is not None})
+        values["headers"] = request.headers
+        values["body"] = request.body
+        values["request"] = request
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for options neither the request nor the defaults set.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return None
+
+
 class _Target:
     """Where a request goes: the URL's parts, the proxy, the pool key."""
 
     def __init__(self, request: Any) -> None:
-        url = request.url
-        parsed = urllib.parse.urlsplit(url)
-        scheme = parsed.scheme.lower()
-        if scheme not in ("http", "https"):
-            raise ValueError(f"Unsupported url scheme: {url}")
-        if not parsed.hostname:
-            raise ValueError(f"URL has no host: {url}")
-        self.scheme = scheme
-        self.host = parsed.hostname
-        try:
-            port = parsed.port
-        except ValueError:
-            raise ValueError(f"Invalid port in URL: {url}") from None
-        default_port = 443 if scheme == "https" else 80
-        self.port = port or default_port
-        self.host_literal = f"[{self.host}]" if ":" in self.host else self.host
-        netloc = parsed.netloc.rpartition("@")[2]
-        self.host_header = netloc if port is not None else self.host_literal
-        path = parsed.path or "/"
-        if parsed.query:
-            path += "?" + parsed.query
-        self.path = path
+        (
+            self.scheme,
+            self.host,
+            self.port,
+            self.host_literal,
+            self.host_header,
+            self.path,
+        ) = _parse_url(request.url)
+        scheme, path = self.scheme, self.path
         self.proxy: tuple[str, int] | None = None
         if request.proxy_host:
             if not request.proxy_port:
@@ -658,6 +685,31 @@ class _Target:
         )
 
 
+@functools.lru_cache(maxsize=_URL_CACHE_SIZE)
+def _parse_url(url: str) -> tuple[str, str, int, str, str, str]:
+    """scheme, host, port, host as written in an authority, Host header
+    value, origin-form target. Cached: a client fetches the same URLs over
+    and over, and urlsplit is a visible part of a keep-alive request."""
+    parsed = urllib.parse.urlsplit(url)
+    scheme = parsed.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValueError(f"Unsupported url scheme: {url}")
+    host = parsed.hostname
+    if not host:
+        raise ValueError(f"URL has no host: {url}")
+    try:
+        port = parsed.port
+    except ValueError:
+        raise ValueError(f"Invalid port in URL: {url}") from None
+    host_literal = f"[{host}]" if ":" in host else host
+    netloc = parsed.netloc.rpartition("@")[2]
+    host_header = netloc if port is not None else host_literal
+    path = parsed.path or "/"
+    if parsed.query:
+        path += "?" + parsed.query
+    return scheme, host, port or (443 if scheme == "https" else 80), host_literal, host_header, path
+
+
 def _is_intermediate(
     request: Any, redirects_left: int, digest_tried: bool, head: ResponseHead
 ) -> bool:
@@ -672,6 +724,26 @@ def _is_intermediate(
         and request.auth_mode == "digest"
         and parse_digest_challenge(head.headers.get("WWW-Authenticate", "")) is not None
     )
+
+
+def check_method_and_body(request: Any) -> None:
+    """KeyError for an unknown method, ValueError for a body where the
+    method takes none or none where it needs one (Tornado's rules), unless
+    ``allow_nonstandard_methods``. Shared with the curl client."""
+    if request.allow_nonstandard_methods:
+        return
+    method = request.method
+    if method not in _KNOWN_METHODS:
+        raise KeyError(f"unknown method {method}")
+    has_body = request.body is not None or request.body_producer is not None
+    if method in _BODY_METHODS and not has_body:
+        raise ValueError(
+            f"Body must not be None for method {method} (unless allow_nonstandard_methods is true)"
+        )
+    if method not in _BODY_METHODS and has_body:
+        raise ValueError(
+            f"Body must be None for method {method} (unless allow_nonstandard_methods is true)"
+        )
 
 
 def _proxy_authorization(request: Any) -> str:
@@ -751,6 +823,44 @@ async def _produce(
         raise HTTPOutputError(
             f"body_producer wrote {declared - written} bytes less than Content-Length"
         )
+
+
+class _Deadline:
+    """Cancels the running task after ``delay`` seconds (None: never) unless
+    ``cancel``ed first: what ``asyncio.wait_for`` does, without a Task per
+    request. The caller turns the CancelledError into its timeout error."""
+
+    __slots__ = ("_handle", "_task", "expired")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, delay: float | None) -> None:
+        self.expired = False
+        self._task = asyncio.current_task(loop)
+        self._handle = None if delay is None else loop.call_later(delay, self._expire)
+
+    def _expire(self) -> None:
+        self.expired = True
+        if self._task is not None:
+            self._task.cancel()
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    async def absorb(self, delivered: bool) -> None:
+        """Consume the cancellation expiring sent: ``delivered`` when it
+        arrived as the CancelledError being handled; otherwise it may still
+        be pending (the awaited work finished in the same loop iteration)
+        and is taken here, at a harmless await."""
+        if not delivered:
+            try:
+                await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                pass
+        # Python 3.11+ counts cancellation requests; this one is handled.
+        uncancel = getattr(self._task, "uncancel", None)
+        if uncancel is not None:
+            uncancel()
 
 
 def _min_timeout(a: float | None, b: float | None) -> float | None:

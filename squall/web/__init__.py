@@ -19,7 +19,12 @@ public API:
 - ``_decorators``: asynchronous, authenticated, stream_request_body,
   addslash, removeslash
 - ``_transforms``: OutputTransform, GZipContentEncoding
+- ``_render``: render, render_string, locale (mixed into RequestHandler)
+- ``_uimodules``: UIModule, TemplateModule
 - ``_errors``: HTTPError, MissingArgumentError, Finish
+- ``_security``: signed cookies (``_signing``), current_user, XSRF and
+  cross-origin checks (``_xsrf``), static_url (mixed into RequestHandler)
+- ``_static``: StaticFileHandler
 """
 
 from squall.routing import (
@@ -42,11 +47,26 @@ from squall.web._decorators import (
 from squall.web._errors import Finish, HTTPError, MissingArgumentError
 from squall.web._handler import RequestHandler
 from squall.web._handlers import ErrorHandler, FallbackHandler, RedirectHandler
+from squall.web._signing import (
+    DEFAULT_SIGNED_VALUE_MIN_VERSION,
+    DEFAULT_SIGNED_VALUE_VERSION,
+    MAX_SUPPORTED_SIGNED_VALUE_VERSION,
+    MIN_SUPPORTED_SIGNED_VALUE_VERSION,
+    create_signed_value,
+    decode_signed_value,
+    get_signature_key_version,
+)
+from squall.web._static import StaticFileHandler
 from squall.web._transforms import GZipContentEncoding, OutputTransform
+from squall.web._uimodules import TemplateModule, UIModule
 
 url = URLSpec
 
 __all__ = [
+    "DEFAULT_SIGNED_VALUE_MIN_VERSION",
+    "DEFAULT_SIGNED_VALUE_VERSION",
+    "MAX_SUPPORTED_SIGNED_VALUE_VERSION",
+    "MIN_SUPPORTED_SIGNED_VALUE_VERSION",
     "AnyMatches",
     "Application",
     "DefaultHostMatches",
@@ -63,10 +83,16 @@ __all__ = [
     "ReversibleRouter",
     "ReversibleRuleRouter",
     "Rule",
+    "StaticFileHandler",
+    "TemplateModule",
+    "UIModule",
     "URLSpec",
     "addslash",
     "asynchronous",
     "authenticated",
+    "create_signed_value",
+    "decode_signed_value",
+    "get_signature_key_version",
     "removeslash",
     "stream_request_body",
     "url",

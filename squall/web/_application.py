@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from inspect import isclass
@@ -32,6 +33,7 @@ from squall.routing import (
 from squall.util import ObjectDict
 from squall.web._handler import RequestHandler
 from squall.web._transforms import GZipContentEncoding, OutputTransform
+from squall.web._uimodules import DEFAULT_UI_MODULES, ModuleNamespace
 
 if TYPE_CHECKING:
     from squall.web._handlers import ErrorHandler  # noqa: F401
@@ -105,9 +107,31 @@ class Application(ReversibleRouter):
     # -- extension points filled by other parts of squall.web ------------------
 
     def _static_routes(self) -> list[Any]:
-        return []
+        """The automatic routes of the ``static_path`` setting.
+
+        ``static_url_prefix`` (default ``/static/``) plus ``/robots.txt``
+        and ``/favicon.ico``, served by ``static_handler_class`` with
+        ``static_handler_args``.
+        """
+        from squall.web._static import StaticFileHandler
+
+        settings = self.settings
+        settings.setdefault("static_handler_class", StaticFileHandler)
+        path = settings.get("static_path")
+        if not path:
+            return []
+        prefix = re.escape(settings.get("static_url_prefix", "/static/"))
+        handler_class = settings["static_handler_class"]
+        args = dict(settings.get("static_handler_args", {}))
+        args["path"] = path
+        return [
+            (pattern, handler_class, args)
+            for pattern in (prefix + r"(.*)", r"/(favicon\.ico)", r"/(robots\.txt)")
+        ]
 
     def _load_ui_modules(self, modules: Any) -> None:
+        if not self.ui_modules:  # first call: the modules every app has
+            self.ui_modules.update(DEFAULT_UI_MODULES)
         if isinstance(modules, dict):
             self.ui_modules.update(modules)
         elif isinstance(modules, (list, tuple)):
@@ -136,6 +160,7 @@ class Application(ReversibleRouter):
         ui = ObjectDict()
         for name, method in self.ui_methods.items():
             ui[name] = _bind_ui_method(handler, method)
+        ui["_tt_modules"] = ui["modules"] = ModuleNamespace(handler, self.ui_modules)
         return ui
 
     # -- serving ---------------------------------------------------------------

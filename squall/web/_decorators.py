@@ -77,9 +77,9 @@ def authenticated(method: _M) -> _M:
 
     @functools.wraps(method)
     def wrapper(self: RequestHandler, *args: Any, **kwargs: Any) -> Any:
-        if not self.current_user:  # type: ignore[attr-defined]
+        if not self.current_user:
             if self.request.method in ("GET", "HEAD"):
-                url = self.get_login_url()  # type: ignore[attr-defined]
+                url = self.get_login_url()
                 if "?" not in url:
                     if urllib.parse.urlsplit(url).scheme:
                         # An absolute login URL: send the full next URL.

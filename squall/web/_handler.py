@@ -17,7 +17,7 @@ import re
 import traceback
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from squall import gen, iostream
 from squall.concurrent import future_set_result_unless_cancelled
@@ -540,8 +540,12 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
                 self.path_args = [self.decode_argument(arg) for arg in args]
             if kwargs:
                 self.path_kwargs = {k: self.decode_argument(v, name=k) for k, v in kwargs.items()}
-            if method_name not in ("GET", "HEAD", "OPTIONS") and self.settings.get("xsrf_cookies"):
-                cast(Any, self).check_xsrf_cookie()
+            if method_name not in ("GET", "HEAD", "OPTIONS"):
+                settings = self.settings
+                if settings.get("cross_origin_protection"):
+                    self._check_cross_origin()
+                if settings.get("xsrf_cookies"):
+                    self.check_xsrf_cookie()
             result = self.prepare()
             if result is not None and inspect.isawaitable(result):
                 return self._continue_async(result, prepared=False)

@@ -4,7 +4,11 @@
 records the peer address of every request, so tests can count connections
 server-side. ``raw_server(reply)`` answers each connection with whatever
 bytes the test scripts, for responses no well-behaved server sends.
-``client`` is a private SimpleAsyncHTTPClient closed after the test.
+``backend`` runs a test once per client implementation ("simple", and
+"curl" when pycurl is installed); ``make_client(**kwargs)`` builds a private
+client of that backend and ``client`` is one with default settings, both
+closed after the test. ``simple_client`` is for what only the simple
+backend has (its pool, its resolver options).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import pytest
 import trustme
 
 from squall import web
+from squall.httpclient import AsyncHTTPClient
 from squall.httpserver import HTTPServer
 from squall.simple_httpclient import SimpleAsyncHTTPClient
 from squall.testing import bind_unused_port
@@ -242,13 +247,76 @@ def tls_server(
     return serve_app("https", ssl_options=context), str(ca_file)
 
 
+try:
+    import pycurl  # noqa: F401
+
+    HAVE_PYCURL = True
+except ImportError:  # pragma: no cover - depends on the installed extras
+    HAVE_PYCURL = False
+
+BACKENDS = [
+    pytest.param("simple", id="simple"),
+    pytest.param(
+        "curl",
+        id="curl",
+        marks=pytest.mark.skipif(not HAVE_PYCURL, reason="pycurl is not installed"),
+    ),
+]
+
+
+def backend_class(name: str) -> type[AsyncHTTPClient]:
+    if name == "curl":
+        from squall.curl_httpclient import CurlAsyncHTTPClient
+
+        return CurlAsyncHTTPClient
+    return SimpleAsyncHTTPClient
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def _settle() -> None:
+    # Let the closed connections' transports finish closing.
+    await asyncio.sleep(0.01)
+
+
 @pytest.fixture
-def client(io_loop: Any) -> Iterator[SimpleAsyncHTTPClient]:
+def make_client(io_loop: Any, backend: str) -> Iterator[Callable[..., AsyncHTTPClient]]:
+    clients: list[AsyncHTTPClient] = []
+
+    def make(**kwargs: Any) -> AsyncHTTPClient:
+        http = backend_class(backend)(force_instance=True, **kwargs)
+        clients.append(http)
+        return http
+
+    yield make
+    for http in clients:
+        http.close()
+    io_loop.run_sync(_settle)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., AsyncHTTPClient]) -> AsyncHTTPClient:
+    return make_client()
+
+
+@pytest.fixture
+def configured_backend(backend: str) -> Iterator[str]:
+    """``AsyncHTTPClient()`` builds the test's backend (restored afterwards)."""
+    saved = AsyncHTTPClient._save_configuration()
+    AsyncHTTPClient.configure(backend_class(backend))
+    yield backend
+    AsyncHTTPClient._restore_configuration(saved)
+
+
+@pytest.fixture
+def simple_client(io_loop: Any) -> Iterator[SimpleAsyncHTTPClient]:
     http = SimpleAsyncHTTPClient(force_instance=True)
     yield http
     http.close()
-    # Let the closed connections' transports finish closing.
-    io_loop.run_sync(lambda: asyncio.sleep(0.01))
+    io_loop.run_sync(_settle)
 
 
 RawReply = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

@@ -157,7 +157,9 @@ def test_fetch_impl_is_abstract() -> None:
 # -- the seeds' forms ------------------------------------------------------------
 
 
-async def test_callback_keyword_gets_response(app_server: Any, io_loop: Any) -> None:
+async def test_callback_keyword_gets_response(
+    app_server: Any, io_loop: Any, configured_backend: str
+) -> None:
     got: asyncio.Future[HTTPResponse] = asyncio.get_running_loop().create_future()
     http = AsyncHTTPClient()
     try:
@@ -168,7 +170,9 @@ async def test_callback_keyword_gets_response(app_server: Any, io_loop: Any) -> 
         http.close()
 
 
-async def test_callback_gets_error_instead_of_raising(app_server: Any, io_loop: Any) -> None:
+async def test_callback_gets_error_instead_of_raising(
+    app_server: Any, io_loop: Any, configured_backend: str
+) -> None:
     got: asyncio.Future[HTTPResponse] = asyncio.get_running_loop().create_future()
     http = AsyncHTTPClient(force_instance=True)
     try:
@@ -188,7 +192,9 @@ async def test_callback_gets_error_instead_of_raising(app_server: Any, io_loop: 
         http.close()
 
 
-async def test_seed_004_positional_callback(app_server: Any, io_loop: Any) -> None:
+async def test_seed_004_positional_callback(
+    app_server: Any, io_loop: Any, configured_backend: str
+) -> None:
     printed: list[Any] = []
     done = asyncio.Event()
 
@@ -206,7 +212,7 @@ async def test_seed_004_positional_callback(app_server: Any, io_loop: Any) -> No
         AsyncHTTPClient(force_instance=True).fetch("http://x/", callback, callback=callback)
 
 
-async def test_seed_004_post_form(tls_server: Any, io_loop: Any) -> None:
+async def test_seed_004_post_form(tls_server: Any, io_loop: Any, configured_backend: str) -> None:
     server, _ca = tls_server
     results: list[HTTPResponse] = []
     done = asyncio.Event()
@@ -236,7 +242,9 @@ async def test_seed_004_post_form(tls_server: Any, io_loop: Any) -> None:
     assert echoed["headers"]["Authorization"] == "Basic Zm9vOmJhcg=="
 
 
-async def test_seed_003_gen_coroutine(app_server: Any, io_loop: Any) -> None:
+async def test_seed_003_gen_coroutine(
+    app_server: Any, io_loop: Any, configured_backend: str
+) -> None:
     @gen.coroutine
     def get() -> Any:
         http = AsyncHTTPClient()
@@ -247,7 +255,9 @@ async def test_seed_003_gen_coroutine(app_server: Any, io_loop: Any) -> None:
     AsyncHTTPClient().close()
 
 
-async def test_seed_asynchronous_handler(app_server: Any, serve_app: Any, io_loop: Any) -> None:
+async def test_seed_asynchronous_handler(
+    app_server: Any, serve_app: Any, io_loop: Any, configured_backend: str
+) -> None:
     """seed 000/003: an @asynchronous handler finishing from the fetch callback,
     and raising HTTPError(500) from it when the fetch failed."""
     backend = app_server.url("/echo")
@@ -286,7 +296,9 @@ async def test_seed_asynchronous_handler(app_server: Any, serve_app: Any, io_loo
         await server.close_all_connections()
 
 
-async def test_exception_in_plain_callback_is_logged(app_server: Any, io_loop: Any) -> None:
+async def test_exception_in_plain_callback_is_logged(
+    app_server: Any, io_loop: Any, configured_backend: str
+) -> None:
     done = asyncio.Event()
 
     def callback(response: HTTPResponse) -> None:

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from squall.httpclient import HTTPClientError, HTTPRequest
+from squall.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from squall.simple_httpclient import HTTPTimeoutError, SimpleAsyncHTTPClient
 
 
-async def test_get_and_response_fields(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_get_and_response_fields(app_server: Any, client: AsyncHTTPClient) -> None:
     response = await client.fetch(app_server.url("/hello"))
     assert response.code == 200
     assert response.reason == "OK"
@@ -26,7 +26,7 @@ async def test_get_and_response_fields(app_server: Any, client: SimpleAsyncHTTPC
     response.rethrow()  # nothing to raise
 
 
-async def test_post_body_and_headers(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_post_body_and_headers(app_server: Any, client: AsyncHTTPClient) -> None:
     response = await client.fetch(
         app_server.url("/echo?x=1"),
         method="POST",
@@ -44,14 +44,12 @@ async def test_post_body_and_headers(app_server: Any, client: SimpleAsyncHTTPCli
     assert echoed["headers"]["Host"] == f"127.0.0.1:{app_server.port}"
 
 
-async def test_default_user_agent(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_default_user_agent(app_server: Any, client: AsyncHTTPClient) -> None:
     echoed = json.loads((await client.fetch(app_server.url("/echo"))).body)
     assert echoed["headers"]["User-Agent"].startswith("squall/")
 
 
-async def test_error_status_raises_with_response(
-    app_server: Any, client: SimpleAsyncHTTPClient
-) -> None:
+async def test_error_status_raises_with_response(app_server: Any, client: AsyncHTTPClient) -> None:
     with pytest.raises(HTTPClientError) as info:
         await client.fetch(app_server.url("/status/404"))
     assert info.value.code == 404
@@ -60,9 +58,7 @@ async def test_error_status_raises_with_response(
     assert str(info.value) == "HTTP 404: Not Found"
 
 
-async def test_raise_error_false_returns_response(
-    app_server: Any, client: SimpleAsyncHTTPClient
-) -> None:
+async def test_raise_error_false_returns_response(app_server: Any, client: AsyncHTTPClient) -> None:
     response = await client.fetch(app_server.url("/status/500"), raise_error=False)
     assert response.code == 500
     assert isinstance(response.error, HTTPClientError)
@@ -70,17 +66,15 @@ async def test_raise_error_false_returns_response(
         response.rethrow()
 
 
-async def test_keep_alive_reuses_one_connection(
-    app_server: Any, client: SimpleAsyncHTTPClient
-) -> None:
+async def test_keep_alive_reuses_one_connection(app_server: Any, client: AsyncHTTPClient) -> None:
     for _ in range(5):
         assert (await client.fetch(app_server.url("/hello"))).body == b"Hello"
     assert len(app_server.peers) == 5
     assert len(set(app_server.peers)) == 1
 
 
-async def test_concurrency_bounded_by_max_clients(app_server: Any, io_loop: Any) -> None:
-    client = SimpleAsyncHTTPClient(force_instance=True, max_clients=3)
+async def test_concurrency_bounded_by_max_clients(app_server: Any, make_client: Any) -> None:
+    client = make_client(max_clients=3)
     try:
         responses = await asyncio.gather(
             *[client.fetch(app_server.url("/hello")) for _ in range(12)]
@@ -91,25 +85,21 @@ async def test_concurrency_bounded_by_max_clients(app_server: Any, io_loop: Any)
         client.close()
 
 
-async def test_connection_close_is_not_reused(
-    app_server: Any, client: SimpleAsyncHTTPClient
-) -> None:
+async def test_connection_close_is_not_reused(app_server: Any, client: AsyncHTTPClient) -> None:
     await client.fetch(app_server.url("/close"))
     await client.fetch(app_server.url("/hello"))
     assert len(set(app_server.peers)) == 2
 
 
 async def test_error_status_connection_still_reused(
-    app_server: Any, client: SimpleAsyncHTTPClient
+    app_server: Any, client: AsyncHTTPClient
 ) -> None:
     await client.fetch(app_server.url("/status/404"), raise_error=False)
     await client.fetch(app_server.url("/hello"))
     assert len(set(app_server.peers)) == 1
 
 
-async def test_timeout_connection_not_reused(
-    app_server: Any, client: SimpleAsyncHTTPClient
-) -> None:
+async def test_timeout_connection_not_reused(app_server: Any, client: AsyncHTTPClient) -> None:
     with pytest.raises(HTTPTimeoutError) as info:
         await client.fetch(app_server.url("/slow?delay=5"), request_timeout=0.2)
     assert info.value.code == 599
@@ -119,7 +109,7 @@ async def test_timeout_connection_not_reused(
 
 
 async def test_server_closing_idle_connection_is_retried(
-    app_server: Any, client: SimpleAsyncHTTPClient
+    app_server: Any, client: AsyncHTTPClient
 ) -> None:
     await client.fetch(app_server.url("/hello"))
     await app_server.server.close_all_connections()
@@ -129,7 +119,7 @@ async def test_server_closing_idle_connection_is_retried(
 
 
 async def test_head_request_has_no_body_and_reuses(
-    app_server: Any, client: SimpleAsyncHTTPClient
+    app_server: Any, client: AsyncHTTPClient
 ) -> None:
     response = await client.fetch(app_server.url("/hello"), method="HEAD")
     assert response.code == 200
@@ -140,7 +130,7 @@ async def test_head_request_has_no_body_and_reuses(
 
 
 @pytest.mark.parametrize("code", [204, 304])
-async def test_no_body_statuses(app_server: Any, client: SimpleAsyncHTTPClient, code: int) -> None:
+async def test_no_body_statuses(app_server: Any, client: AsyncHTTPClient, code: int) -> None:
     response = await client.fetch(app_server.url(f"/status/{code}"), raise_error=False)
     assert response.code == code
     assert response.body == b""
@@ -148,20 +138,20 @@ async def test_no_body_statuses(app_server: Any, client: SimpleAsyncHTTPClient, 
     assert len(set(app_server.peers)) == 1
 
 
-async def test_chunked_response(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_chunked_response(app_server: Any, client: AsyncHTTPClient) -> None:
     response = await client.fetch(app_server.url("/chunked"))
     assert response.body == b"asdfqwerzxcv"
     assert response.headers.get("Transfer-Encoding") == "chunked"
 
 
-async def test_streaming_callback(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_streaming_callback(app_server: Any, client: AsyncHTTPClient) -> None:
     chunks: list[bytes] = []
     response = await client.fetch(app_server.url("/chunked"), streaming_callback=chunks.append)
     assert b"".join(chunks) == b"asdfqwerzxcv"
     assert response.body == b""
 
 
-async def test_async_streaming_callback(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_async_streaming_callback(app_server: Any, client: AsyncHTTPClient) -> None:
     chunks: list[bytes] = []
 
     async def slow_consumer(chunk: bytes) -> None:
@@ -172,7 +162,7 @@ async def test_async_streaming_callback(app_server: Any, client: SimpleAsyncHTTP
     assert b"".join(chunks) == b"asdfqwerzxcv"
 
 
-async def test_header_callback(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_header_callback(app_server: Any, client: AsyncHTTPClient) -> None:
     lines: list[str] = []
     await client.fetch(app_server.url("/hello"), header_callback=lines.append)
     assert lines[0] == "HTTP/1.1 200 OK\r\n"
@@ -180,7 +170,7 @@ async def test_header_callback(app_server: Any, client: SimpleAsyncHTTPClient) -
     assert lines[-1] == "\r\n"
 
 
-async def test_gzip_decompressed(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_gzip_decompressed(app_server: Any, client: AsyncHTTPClient) -> None:
     response = await client.fetch(app_server.url("/gzip?size=5000"))
     assert response.body == b"a" * 5000
     assert "Content-Encoding" not in response.headers
@@ -189,9 +179,7 @@ async def test_gzip_decompressed(app_server: Any, client: SimpleAsyncHTTPClient)
     assert echoed["headers"]["Accept-Encoding"] == "gzip"
 
 
-async def test_gzip_left_alone_without_decompress(
-    app_server: Any, client: SimpleAsyncHTTPClient
-) -> None:
+async def test_gzip_left_alone_without_decompress(app_server: Any, client: AsyncHTTPClient) -> None:
     import gzip
 
     response = await client.fetch(app_server.url("/gzip?size=100"), decompress_response=False)
@@ -201,8 +189,8 @@ async def test_gzip_left_alone_without_decompress(
     assert "Accept-Encoding" not in echoed["headers"]
 
 
-async def test_gzip_bomb_hits_max_body_size(app_server: Any, io_loop: Any) -> None:
-    client = SimpleAsyncHTTPClient(force_instance=True, max_body_size=100_000)
+async def test_gzip_bomb_hits_max_body_size(app_server: Any, make_client: Any) -> None:
+    client = make_client(max_body_size=100_000)
     try:
         # About 10 KB on the wire, 10 MB once inflated.
         with pytest.raises(HTTPClientError) as info:
@@ -214,8 +202,8 @@ async def test_gzip_bomb_hits_max_body_size(app_server: Any, io_loop: Any) -> No
         client.close()
 
 
-async def test_max_header_size(app_server: Any, io_loop: Any) -> None:
-    client = SimpleAsyncHTTPClient(force_instance=True, max_header_size=1024)
+async def test_max_header_size(app_server: Any, make_client: Any) -> None:
+    client = make_client(max_header_size=1024)
     try:
         assert (await client.fetch(app_server.url("/big_header?size=100"))).body == b"big"
         with pytest.raises(HTTPClientError) as info:
@@ -226,12 +214,12 @@ async def test_max_header_size(app_server: Any, io_loop: Any) -> None:
         client.close()
 
 
-async def test_request_timeout_message(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_request_timeout_message(app_server: Any, client: AsyncHTTPClient) -> None:
     with pytest.raises(HTTPTimeoutError, match="Timeout during request"):
         await client.fetch(app_server.url("/slow?delay=5"), request_timeout=0.1)
 
 
-async def test_connect_timeout_message(client: SimpleAsyncHTTPClient, raw_server: Any) -> None:
+async def test_connect_timeout_message(client: AsyncHTTPClient, raw_server: Any) -> None:
     # A listening socket whose backlog is full never completes a handshake
     # on every platform, so time out in the TLS handshake instead: the
     # server accepts and never answers the ClientHello.
@@ -243,8 +231,8 @@ async def test_connect_timeout_message(client: SimpleAsyncHTTPClient, raw_server
         await client.fetch(f"https://127.0.0.1:{port}/", connect_timeout=0.2)
 
 
-async def test_queue_timeout(app_server: Any, io_loop: Any) -> None:
-    client = SimpleAsyncHTTPClient(force_instance=True, max_clients=1)
+async def test_queue_timeout(app_server: Any, make_client: Any) -> None:
+    client = make_client(max_clients=1)
     try:
         slow = client.fetch(app_server.url("/slow?delay=0.5"))
         with pytest.raises(HTTPTimeoutError, match="Timeout in request queue"):
@@ -254,8 +242,8 @@ async def test_queue_timeout(app_server: Any, io_loop: Any) -> None:
         client.close()
 
 
-async def test_queued_request_runs_after_slot_frees(app_server: Any, io_loop: Any) -> None:
-    client = SimpleAsyncHTTPClient(force_instance=True, max_clients=1)
+async def test_queued_request_runs_after_slot_frees(app_server: Any, make_client: Any) -> None:
+    client = make_client(max_clients=1)
     try:
         first = client.fetch(app_server.url("/slow?delay=0.1"))
         second = client.fetch(app_server.url("/hello"))
@@ -265,7 +253,7 @@ async def test_queued_request_runs_after_slot_frees(app_server: Any, io_loop: An
         client.close()
 
 
-async def test_connection_refused_is_599(client: SimpleAsyncHTTPClient) -> None:
+async def test_connection_refused_is_599(client: AsyncHTTPClient) -> None:
     from squall.testing import bind_unused_port
 
     sock, port = bind_unused_port()
@@ -276,7 +264,7 @@ async def test_connection_refused_is_599(client: SimpleAsyncHTTPClient) -> None:
     assert isinstance(info.value, OSError)
 
 
-async def test_network_error_even_with_raise_error_false(client: SimpleAsyncHTTPClient) -> None:
+async def test_network_error_even_with_raise_error_false(client: AsyncHTTPClient) -> None:
     from squall.testing import bind_unused_port
 
     sock, port = bind_unused_port()
@@ -285,30 +273,34 @@ async def test_network_error_even_with_raise_error_false(client: SimpleAsyncHTTP
         await client.fetch(f"http://127.0.0.1:{port}/", raise_error=False)
 
 
-async def test_expect_100_continue(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_expect_100_continue(app_server: Any, client: AsyncHTTPClient) -> None:
     response = await client.fetch(
         app_server.url("/continue"), method="POST", body="payload", expect_100_continue=True
     )
     assert response.body == b"got payload"
 
 
-async def test_body_producer_chunked(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_body_producer_chunked(app_server: Any, simple_client: SimpleAsyncHTTPClient) -> None:
     async def produce(write: Any) -> None:
         await write(b"one,")
         await write(b"")
         await write(b"two")
 
-    response = await client.fetch(app_server.url("/echo"), method="POST", body_producer=produce)
+    response = await simple_client.fetch(
+        app_server.url("/echo"), method="POST", body_producer=produce
+    )
     echoed = json.loads(response.body)
     assert echoed["body"] == "one,two"
     assert echoed["headers"]["Transfer-Encoding"] == "chunked"
 
 
-async def test_body_producer_with_length(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_body_producer_with_length(
+    app_server: Any, simple_client: SimpleAsyncHTTPClient
+) -> None:
     async def produce(write: Any) -> None:
         await write(b"12345")
 
-    response = await client.fetch(
+    response = await simple_client.fetch(
         app_server.url("/echo"),
         method="PUT",
         body_producer=produce,
@@ -317,13 +309,13 @@ async def test_body_producer_with_length(app_server: Any, client: SimpleAsyncHTT
     assert json.loads(response.body)["body"] == "12345"
 
 
-async def test_large_body(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_large_body(app_server: Any, client: AsyncHTTPClient) -> None:
     body = b"x" * 300_000
     response = await client.fetch(app_server.url("/echo"), method="POST", body=body)
     assert len(json.loads(response.body)["body"]) == 300_000
 
 
-async def test_if_modified_since(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_if_modified_since(app_server: Any, client: AsyncHTTPClient) -> None:
     import datetime
 
     when = datetime.datetime(2020, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
@@ -331,14 +323,14 @@ async def test_if_modified_since(app_server: Any, client: SimpleAsyncHTTPClient)
     assert echoed["headers"]["If-Modified-Since"] == "Thu, 02 Jan 2020 03:04:05 GMT"
 
 
-async def test_basic_auth(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_basic_auth(app_server: Any, client: AsyncHTTPClient) -> None:
     response = await client.fetch(
         app_server.url("/basic"), auth_username="Aladdin", auth_password="open sesame"
     )
     assert response.body == b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="  # RFC 7617 §2
 
 
-async def test_digest_auth(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_digest_auth(app_server: Any, client: AsyncHTTPClient) -> None:
     response = await client.fetch(
         app_server.url("/digest"), auth_username="foo", auth_password="bar", auth_mode="digest"
     )
@@ -353,13 +345,13 @@ async def test_digest_auth(app_server: Any, client: SimpleAsyncHTTPClient) -> No
     assert info.value.code == 403
 
 
-async def test_unsupported_auth_mode(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_unsupported_auth_mode(app_server: Any, client: AsyncHTTPClient) -> None:
     with pytest.raises(ValueError, match="unsupported auth_mode"):
         await client.fetch(app_server.url("/basic"), auth_username="a", auth_mode="ntlm")
 
 
-async def test_defaults(app_server: Any, io_loop: Any) -> None:
-    client = SimpleAsyncHTTPClient(force_instance=True, defaults={"user_agent": "from-defaults"})
+async def test_defaults(app_server: Any, make_client: Any) -> None:
+    client = make_client(defaults={"user_agent": "from-defaults"})
     try:
         echoed = json.loads((await client.fetch(app_server.url("/echo"))).body)
         assert echoed["headers"]["User-Agent"] == "from-defaults"
@@ -381,14 +373,20 @@ async def test_hostname_mapping(app_server: Any, io_loop: Any) -> None:
         client.close()
 
 
-async def test_network_interface(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_network_interface(app_server: Any, client: AsyncHTTPClient, backend: str) -> None:
     await client.fetch(app_server.url("/hello"), network_interface="127.0.0.1")
     assert app_server.peers[0][0] == "127.0.0.1"
+    if backend == "curl":
+        # libcurl also takes interface names, so a bad one fails binding.
+        with pytest.raises(HTTPClientError, match="binding") as info:
+            await client.fetch(app_server.url("/hello"), network_interface="not-an-ip")
+        assert info.value.code == 599
+        return
     with pytest.raises(ValueError, match="network_interface"):
         await client.fetch(app_server.url("/hello"), network_interface="not-an-ip")
 
 
-async def test_http_request_object(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_http_request_object(app_server: Any, client: AsyncHTTPClient) -> None:
     request = HTTPRequest(app_server.url("/echo"), method="DELETE", headers={"X-A": "b"})
     echoed = json.loads((await client.fetch(request)).body)
     assert echoed["method"] == "DELETE"
@@ -396,7 +394,7 @@ async def test_http_request_object(app_server: Any, client: SimpleAsyncHTTPClien
         client.fetch(request, method="GET")
 
 
-async def test_allow_nonstandard_methods(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_allow_nonstandard_methods(app_server: Any, client: AsyncHTTPClient) -> None:
     response = await client.fetch(
         app_server.url("/echo"), method="GET", body="x", allow_nonstandard_methods=True
     )
@@ -405,7 +403,7 @@ async def test_allow_nonstandard_methods(app_server: Any, client: SimpleAsyncHTT
 
 @pytest.mark.parametrize(("length", "message"), [("3", "more than"), ("9", "6 bytes less")])
 async def test_body_producer_must_match_content_length(
-    app_server: Any, client: SimpleAsyncHTTPClient, length: str, message: str
+    app_server: Any, simple_client: SimpleAsyncHTTPClient, length: str, message: str
 ) -> None:
     from squall.httputil import HTTPOutputError
 
@@ -418,25 +416,25 @@ async def test_body_producer_must_match_content_length(
         await write(b"d")
 
     with pytest.raises(HTTPOutputError, match=message):
-        await client.fetch(
+        await simple_client.fetch(
             app_server.url("/echo"),
             method="POST",
             body_producer=produce_more if length == "3" else produce,
             headers={"Content-Length": length},
         )
     # The connection that carried the bad body is not reused.
-    assert (await client.fetch(app_server.url("/hello"))).body == b"Hello"
+    assert (await simple_client.fetch(app_server.url("/hello"))).body == b"Hello"
 
 
 async def test_idle_connection_expires(
-    app_server: Any, client: SimpleAsyncHTTPClient, monkeypatch: Any
+    app_server: Any, simple_client: SimpleAsyncHTTPClient, monkeypatch: Any
 ) -> None:
     import squall.simple_httpclient
 
     monkeypatch.setattr(squall.simple_httpclient, "IDLE_CONNECTION_TIMEOUT", 0.05)
-    await client.fetch(app_server.url("/hello"))
+    await simple_client.fetch(app_server.url("/hello"))
     await asyncio.sleep(0.2)
-    await client.fetch(app_server.url("/hello"))
+    await simple_client.fetch(app_server.url("/hello"))
     assert len(set(app_server.peers)) == 2
 
 
@@ -449,3 +447,71 @@ async def test_close_drops_idle_connections(app_server: Any, io_loop: Any) -> No
     assert pooled[0].closed()
     with pytest.raises(RuntimeError):
         client.fetch(app_server.url("/hello"))
+
+
+@pytest.mark.parametrize("swallowed", [False, True])
+async def test_deadline_firing_with_the_answer_leaves_no_cancellation(
+    io_loop: Any, swallowed: bool
+) -> None:
+    """The answer and the timer land in the same loop iteration: the
+    cancellation the timer sent is consumed (whether it reached the awaiting
+    code or was swallowed on the way), never left to hit a later await."""
+    from squall.simple_httpclient import _Deadline
+
+    loop = asyncio.get_running_loop()
+
+    async def wait_answer(answer: asyncio.Future[int]) -> None:
+        try:
+            await answer
+        except asyncio.CancelledError:
+            if not swallowed:
+                raise
+
+    async def exchange() -> str:
+        answer: asyncio.Future[int] = loop.create_future()
+        timer = _Deadline(loop, None)
+        loop.call_soon(answer.set_result, 1)
+        loop.call_soon(timer._expire)
+        delivered = False
+        try:
+            await wait_answer(answer)
+        except asyncio.CancelledError:
+            delivered = True
+        assert timer.expired
+        assert delivered is not swallowed
+        timer.cancel()
+        await timer.absorb(delivered=delivered)
+        await asyncio.sleep(0)  # would raise if a cancellation were pending
+        return "survived"
+
+    task = asyncio.ensure_future(exchange())
+    assert await task == "survived"
+
+
+async def test_expired_connection_dropped_when_taken(
+    app_server: Any, simple_client: SimpleAsyncHTTPClient, monkeypatch: Any
+) -> None:
+    import squall.simple_httpclient
+
+    await simple_client.fetch(app_server.url("/hello"))
+    # Expired by now under the new limit; the sweeper (due in 15 s) has not run.
+    monkeypatch.setattr(squall.simple_httpclient, "IDLE_CONNECTION_TIMEOUT", 0.0)
+    await simple_client.fetch(app_server.url("/hello"))
+    assert len(set(app_server.peers)) == 2
+
+
+async def test_sweeper_keeps_younger_connections(
+    serve_app: Any, simple_client: SimpleAsyncHTTPClient, monkeypatch: Any
+) -> None:
+    import squall.simple_httpclient
+
+    monkeypatch.setattr(squall.simple_httpclient, "IDLE_CONNECTION_TIMEOUT", 0.5)
+    first, second = serve_app(), serve_app()
+    await simple_client.fetch(first.url("/hello"))  # the sweep is due at 0.5 s
+    await asyncio.sleep(0.3)
+    await simple_client.fetch(second.url("/hello"))  # idle until 0.8 s
+    await asyncio.sleep(0.3)
+    ports = [key[2] for key in simple_client._pool.idle]
+    assert ports == [second.port]
+    await asyncio.sleep(0.4)  # the sweep re-armed for the younger one
+    assert simple_client._pool.idle == {}

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from squall.httpclient import HTTPClientError
-from squall.simple_httpclient import HTTPTimeoutError, SimpleAsyncHTTPClient
+from squall.httpclient import AsyncHTTPClient, HTTPClientError
+from squall.simple_httpclient import HTTPTimeoutError
 from squall.testing import bind_unused_port
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
@@ -107,7 +107,7 @@ def url(port: int, path: str) -> str:
     return f"http://127.0.0.1:{port}{path}"
 
 
-async def test_keep_alive_reuse(nginx: int, client: SimpleAsyncHTTPClient) -> None:
+async def test_keep_alive_reuse(nginx: int, client: AsyncHTTPClient) -> None:
     connections = set()
     for _ in range(5):
         response = await client.fetch(url(nginx, "/hello"))
@@ -116,7 +116,7 @@ async def test_keep_alive_reuse(nginx: int, client: SimpleAsyncHTTPClient) -> No
     assert len(connections) == 1
 
 
-async def test_gzip_chunked(nginx: int, client: SimpleAsyncHTTPClient) -> None:
+async def test_gzip_chunked(nginx: int, client: AsyncHTTPClient) -> None:
     response = await client.fetch(url(nginx, "/gz"))
     assert response.headers["X-Consumed-Content-Encoding"] == "gzip"
     assert response.headers["Transfer-Encoding"] == "chunked"
@@ -133,8 +133,8 @@ async def test_gzip_chunked(nginx: int, client: SimpleAsyncHTTPClient) -> None:
     assert again.headers["X-Connection"] == response.headers["X-Connection"]
 
 
-async def test_gzip_bomb_limit(nginx: int, io_loop: Any) -> None:
-    client = SimpleAsyncHTTPClient(force_instance=True, max_body_size=10_000)
+async def test_gzip_bomb_limit(nginx: int, make_client: Any) -> None:
+    client = make_client(max_body_size=10_000)
     try:
         with pytest.raises(HTTPClientError, match="max_body_size"):
             await client.fetch(url(nginx, "/gz"))
@@ -142,14 +142,14 @@ async def test_gzip_bomb_limit(nginx: int, io_loop: Any) -> None:
         client.close()
 
 
-async def test_streaming(nginx: int, client: SimpleAsyncHTTPClient) -> None:
+async def test_streaming(nginx: int, client: AsyncHTTPClient) -> None:
     chunks: list[bytes] = []
     await client.fetch(url(nginx, "/gz"), streaming_callback=chunks.append)
     assert len(chunks) > 1
     assert b"".join(chunks) == b"squall " * 20000
 
 
-async def test_head_and_204(nginx: int, client: SimpleAsyncHTTPClient) -> None:
+async def test_head_and_204(nginx: int, client: AsyncHTTPClient) -> None:
     head = await client.fetch(url(nginx, "/gz"), method="HEAD", decompress_response=False)
     assert head.body == b""
     no_content = await client.fetch(url(nginx, "/no-content"))
@@ -163,13 +163,13 @@ async def test_head_and_204(nginx: int, client: SimpleAsyncHTTPClient) -> None:
     [(301, "GET"), (302, "GET"), (303, "GET"), (307, "POST"), (308, "POST")],
 )
 async def test_redirect_semantics(
-    nginx: int, client: SimpleAsyncHTTPClient, code: int, method: str
+    nginx: int, client: AsyncHTTPClient, code: int, method: str
 ) -> None:
     response = await client.fetch(url(nginx, f"/redirect/{code}"), method="POST", body="x")
     assert response.body.decode().split(" ")[:2] == [method, "/echo"]
 
 
-async def test_redirect_loop_and_bad_scheme(nginx: int, client: SimpleAsyncHTTPClient) -> None:
+async def test_redirect_loop_and_bad_scheme(nginx: int, client: AsyncHTTPClient) -> None:
     with pytest.raises(HTTPClientError) as info:
         await client.fetch(url(nginx, "/loop"), max_redirects=3)
     assert info.value.code == 302
@@ -177,12 +177,12 @@ async def test_redirect_loop_and_bad_scheme(nginx: int, client: SimpleAsyncHTTPC
         await client.fetch(url(nginx, "/bad"))
 
 
-async def test_basic_auth_header(nginx: int, client: SimpleAsyncHTTPClient) -> None:
+async def test_basic_auth_header(nginx: int, client: AsyncHTTPClient) -> None:
     response = await client.fetch(url(nginx, "/echo"), auth_username="u", auth_password="p")
     assert response.body == b"GET /echo Basic dTpw"
 
 
-async def test_request_timeout_against_silence(nginx: int, client: SimpleAsyncHTTPClient) -> None:
+async def test_request_timeout_against_silence(nginx: int, client: AsyncHTTPClient) -> None:
     with pytest.raises(HTTPTimeoutError, match="Timeout during request") as info:
         await client.fetch(url(nginx, "/hang"), request_timeout=0.3)
     assert info.value.code == 599

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from squall.httpclient import HTTPClientError
-from squall.simple_httpclient import SimpleAsyncHTTPClient
+from squall.httpclient import AsyncHTTPClient, HTTPClientError
 
 
 def redirect(app_server: Any, code: int, to: str) -> str:
@@ -19,7 +18,7 @@ def redirect(app_server: Any, code: int, to: str) -> str:
 
 @pytest.mark.parametrize("code", [301, 302, 303])
 async def test_post_becomes_get_without_body(
-    app_server: Any, client: SimpleAsyncHTTPClient, code: int
+    app_server: Any, client: AsyncHTTPClient, code: int
 ) -> None:
     response = await client.fetch(
         redirect(app_server, code, "/echo"),
@@ -38,7 +37,7 @@ async def test_post_becomes_get_without_body(
 
 @pytest.mark.parametrize("code", [307, 308])
 async def test_307_308_keep_method_and_body(
-    app_server: Any, client: SimpleAsyncHTTPClient, code: int
+    app_server: Any, client: AsyncHTTPClient, code: int
 ) -> None:
     response = await client.fetch(redirect(app_server, code, "/echo"), method="POST", body="data")
     echoed = json.loads(response.body)
@@ -46,21 +45,19 @@ async def test_307_308_keep_method_and_body(
     assert echoed["body"] == "data"
 
 
-async def test_303_put_becomes_get(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_303_put_becomes_get(app_server: Any, client: AsyncHTTPClient) -> None:
     response = await client.fetch(redirect(app_server, 303, "/echo"), method="PUT", body="x")
     assert json.loads(response.body)["method"] == "GET"
 
 
-async def test_301_get_stays_get(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_301_get_stays_get(app_server: Any, client: AsyncHTTPClient) -> None:
     response = await client.fetch(redirect(app_server, 301, "/echo?k=v"))
     echoed = json.loads(response.body)
     assert echoed["method"] == "GET"
     assert echoed["uri"] == "/echo?k=v"
 
 
-async def test_redirect_chain_and_max_redirects(
-    app_server: Any, client: SimpleAsyncHTTPClient
-) -> None:
+async def test_redirect_chain_and_max_redirects(app_server: Any, client: AsyncHTTPClient) -> None:
     response = await client.fetch(app_server.url("/countdown/3"))
     assert response.body == b"Zero"
     assert response.effective_url == app_server.url("/countdown/0")
@@ -73,7 +70,7 @@ async def test_redirect_chain_and_max_redirects(
     assert info.value.response.headers["Location"] == "/countdown/0"
 
 
-async def test_follow_redirects_false(app_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_follow_redirects_false(app_server: Any, client: AsyncHTTPClient) -> None:
     response = await client.fetch(
         app_server.url("/countdown/1"), follow_redirects=False, raise_error=False
     )
@@ -83,7 +80,7 @@ async def test_follow_redirects_false(app_server: Any, client: SimpleAsyncHTTPCl
 
 @pytest.mark.parametrize("to", ["file:///etc/passwd", "ftp://127.0.0.1/x", "javascript:alert(1)"])
 async def test_redirect_to_other_scheme_fails_fast(
-    app_server: Any, client: SimpleAsyncHTTPClient, to: str
+    app_server: Any, client: AsyncHTTPClient, to: str
 ) -> None:
     with pytest.raises(HTTPClientError, match="unsupported URL") as info:
         await client.fetch(redirect(app_server, 302, to))
@@ -91,7 +88,7 @@ async def test_redirect_to_other_scheme_fails_fast(
 
 
 async def test_credentials_kept_on_same_origin_redirect(
-    app_server: Any, client: SimpleAsyncHTTPClient
+    app_server: Any, client: AsyncHTTPClient
 ) -> None:
     response = await client.fetch(
         redirect(app_server, 302, "/echo"),
@@ -103,7 +100,7 @@ async def test_credentials_kept_on_same_origin_redirect(
 
 
 async def test_credentials_stripped_on_cross_origin_redirect(
-    app_server: Any, serve_app: Any, client: SimpleAsyncHTTPClient
+    app_server: Any, serve_app: Any, client: AsyncHTTPClient
 ) -> None:
     other = serve_app()  # another port: another origin
     response = await client.fetch(
@@ -123,7 +120,7 @@ async def test_credentials_stripped_on_cross_origin_redirect(
 
 
 async def test_auth_username_not_sent_cross_origin(
-    app_server: Any, serve_app: Any, client: SimpleAsyncHTTPClient
+    app_server: Any, serve_app: Any, client: AsyncHTTPClient
 ) -> None:
     other = serve_app()
     response = await client.fetch(
@@ -142,7 +139,7 @@ async def test_auth_username_not_sent_cross_origin(
     ],
 )
 async def test_crlf_in_headers_rejected_before_sending(
-    raw_server: Any, client: SimpleAsyncHTTPClient, headers: dict[str, str]
+    raw_server: Any, client: AsyncHTTPClient, headers: dict[str, str]
 ) -> None:
     received: list[bytes] = []
 
@@ -155,7 +152,7 @@ async def test_crlf_in_headers_rejected_before_sending(
     assert received == []
 
 
-async def test_bad_header_name_and_target(client: SimpleAsyncHTTPClient) -> None:
+async def test_bad_header_name_and_target(client: AsyncHTTPClient) -> None:
     with pytest.raises(ValueError, match="Invalid header name"):
         await client.fetch("http://127.0.0.1:9/", headers={"Bad Name": "x"})
     with pytest.raises(ValueError, match="request target"):
@@ -179,7 +176,7 @@ async def test_bad_header_name_and_target(client: SimpleAsyncHTTPClient) -> None
     ],
 )
 async def test_invalid_requests(
-    client: SimpleAsyncHTTPClient, kwargs: dict[str, Any], error: type, message: str
+    client: AsyncHTTPClient, kwargs: dict[str, Any], error: type, message: str
 ) -> None:
     with pytest.raises(error, match=message):
         await client.fetch("http://127.0.0.1:9/", **kwargs)
@@ -193,7 +190,7 @@ async def test_invalid_requests(
         ("http://127.0.0.1:99999/", "Invalid port"),
     ],
 )
-async def test_invalid_urls(client: SimpleAsyncHTTPClient, url: str, message: str) -> None:
+async def test_invalid_urls(client: AsyncHTTPClient, url: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         await client.fetch(url)
 
@@ -214,14 +211,14 @@ async def _serve_bytes(raw_server: Any, *replies: bytes) -> int:
     return int(await raw_server(reply))
 
 
-async def test_too_many_1xx(raw_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_too_many_1xx(raw_server: Any, client: AsyncHTTPClient) -> None:
     port = await _serve_bytes(raw_server, b"HTTP/1.1 102 Processing\r\n\r\n" * 11)
     with pytest.raises(HTTPClientError, match="more than 10 1xx") as info:
         await client.fetch(f"http://127.0.0.1:{port}/", request_timeout=5)
     assert info.value.code == 599
 
 
-async def test_a_few_1xx_then_final(raw_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_a_few_1xx_then_final(raw_server: Any, client: AsyncHTTPClient) -> None:
     port = await _serve_bytes(
         raw_server,
         b"HTTP/1.1 102 Processing\r\n\r\n" * 10 + b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
@@ -230,14 +227,14 @@ async def test_a_few_1xx_then_final(raw_server: Any, client: SimpleAsyncHTTPClie
     assert response.body == b"ok"
 
 
-async def test_unexpected_101(raw_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_unexpected_101(raw_server: Any, client: AsyncHTTPClient) -> None:
     port = await _serve_bytes(raw_server, b"HTTP/1.1 101 Switching Protocols\r\n\r\n")
     with pytest.raises(HTTPClientError, match="101"):
         await client.fetch(f"http://127.0.0.1:{port}/")
 
 
 async def test_http10_without_keep_alive_reads_to_close(
-    raw_server: Any, client: SimpleAsyncHTTPClient
+    raw_server: Any, client: AsyncHTTPClient
 ) -> None:
     connections = 0
 
@@ -255,7 +252,7 @@ async def test_http10_without_keep_alive_reads_to_close(
     assert connections == 2
 
 
-async def test_http10_keep_alive_is_reused(raw_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_http10_keep_alive_is_reused(raw_server: Any, client: AsyncHTTPClient) -> None:
     answer = b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok"
     port = await _serve_bytes(raw_server, answer, answer)
     for _ in range(2):
@@ -263,7 +260,7 @@ async def test_http10_keep_alive_is_reused(raw_server: Any, client: SimpleAsyncH
 
 
 async def test_extra_bytes_after_response_not_reused(
-    raw_server: Any, client: SimpleAsyncHTTPClient
+    raw_server: Any, client: AsyncHTTPClient, backend: str
 ) -> None:
     connections = 0
 
@@ -279,36 +276,47 @@ async def test_extra_bytes_after_response_not_reused(
         await reader.read()
 
     port = await raw_server(reply)
-    for _ in range(2):
-        assert (await client.fetch(f"http://127.0.0.1:{port}/")).body == b"ok"
+    assert (await client.fetch(f"http://127.0.0.1:{port}/")).body == b"ok"
+    if backend == "curl":
+        # libcurl drops the leftover bytes but keeps the connection: the
+        # smuggled answer is never taken for the next response, which
+        # waits instead (a known difference, see docs/client.md).
+        with pytest.raises(HTTPClientError, match="Timeout during request"):
+            await client.fetch(f"http://127.0.0.1:{port}/", request_timeout=0.3)
+        assert connections == 1
+        return
+    assert (await client.fetch(f"http://127.0.0.1:{port}/")).body == b"ok"
     assert connections == 2
 
 
-async def test_malformed_response(raw_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_malformed_response(raw_server: Any, client: AsyncHTTPClient) -> None:
     port = await _serve_bytes(raw_server, b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n")
     with pytest.raises(HTTPClientError, match="malformed HTTP response") as info:
         await client.fetch(f"http://127.0.0.1:{port}/")
     assert info.value.code == 599
 
 
-async def test_malformed_chunked_body(raw_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_malformed_chunked_body(
+    raw_server: Any, client: AsyncHTTPClient, backend: str
+) -> None:
     port = await _serve_bytes(
         raw_server, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
     )
-    with pytest.raises(HTTPClientError, match="malformed HTTP response body"):
+    message = "not a hex digit" if backend == "curl" else "malformed HTTP response body"
+    with pytest.raises(HTTPClientError, match=message):
         await client.fetch(f"http://127.0.0.1:{port}/")
 
 
-async def test_invalid_gzip(raw_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_invalid_gzip(raw_server: Any, client: AsyncHTTPClient) -> None:
     port = await _serve_bytes(
         raw_server,
         b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope",
     )
-    with pytest.raises(HTTPClientError, match="invalid gzip body"):
+    with pytest.raises(HTTPClientError, match=r"invalid (gzip|compressed) body"):
         await client.fetch(f"http://127.0.0.1:{port}/")
 
 
-async def test_closed_before_response_end(raw_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_closed_before_response_end(raw_server: Any, client: AsyncHTTPClient) -> None:
     async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
@@ -321,12 +329,14 @@ async def test_closed_before_response_end(raw_server: Any, client: SimpleAsyncHT
 
 
 async def test_post_not_retried_on_dead_connection(
-    raw_server: Any, client: SimpleAsyncHTTPClient
+    raw_server: Any, client: AsyncHTTPClient, backend: str
 ) -> None:
     requests = 0
+    connections = 0
 
     async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal requests
+        nonlocal requests, connections
+        connections += 1
         await reader.readuntil(b"\r\n\r\n")
         requests += 1
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -336,13 +346,21 @@ async def test_post_not_retried_on_dead_connection(
 
     port = await raw_server(reply)
     await client.fetch(f"http://127.0.0.1:{port}/")
+    if backend == "curl":
+        # libcurl would resend on a dead reused connection, so a POST never
+        # reuses one: it goes on a new connection and is sent once.
+        assert (
+            await client.fetch(f"http://127.0.0.1:{port}/", method="POST", body="x")
+        ).body == b"ok"
+        assert (requests, connections) == (2, 2)
+        return
     with pytest.raises(HTTPClientError, match="Stream closed"):
         await client.fetch(f"http://127.0.0.1:{port}/", method="POST", body="x")
     assert requests == 2
 
 
 async def test_callbacks_see_only_the_final_response(
-    app_server: Any, client: SimpleAsyncHTTPClient
+    app_server: Any, client: AsyncHTTPClient
 ) -> None:
     chunks: list[bytes] = []
     lines: list[str] = []

@@ -11,24 +11,24 @@ import pytest
 import trustme
 
 from squall._client_auth import digest_authorization, parse_digest_challenge
-from squall.httpclient import HTTPClientError
-from squall.simple_httpclient import SimpleAsyncHTTPClient
+from squall.httpclient import AsyncHTTPClient, HTTPClientError
 
 # -- TLS ------------------------------------------------------------------------
 
 
 async def test_certificate_verified_by_default(
-    tls_server: Any, client: SimpleAsyncHTTPClient
+    tls_server: Any, client: AsyncHTTPClient, backend: str
 ) -> None:
     server, _ca = tls_server
     with pytest.raises(HTTPClientError) as info:
         await client.fetch(server.url("/hello"))
     assert info.value.code == 599
     assert isinstance(info.value, OSError)
-    assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
+    expected = "local issuer certificate" if backend == "curl" else "CERTIFICATE_VERIFY_FAILED"
+    assert expected in str(info.value)
 
 
-async def test_ca_certs_and_reuse(tls_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_ca_certs_and_reuse(tls_server: Any, client: AsyncHTTPClient) -> None:
     server, ca = tls_server
     for _ in range(3):
         response = await client.fetch(server.url("/hello"), ca_certs=ca)
@@ -36,14 +36,16 @@ async def test_ca_certs_and_reuse(tls_server: Any, client: SimpleAsyncHTTPClient
     assert len(set(server.peers)) == 1
 
 
-async def test_hostname_checked(tls_ca: trustme.CA, serve_app: Any, tmp_path: Any) -> None:
+async def test_hostname_checked(
+    tls_ca: trustme.CA, serve_app: Any, tmp_path: Any, make_client: Any
+) -> None:
     cert = tls_ca.issue_cert("other.example")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(context)
     server = serve_app("https", ssl_options=context)
     ca_file = tmp_path / "ca.pem"
     tls_ca.cert_pem.write_to_path(str(ca_file))
-    client = SimpleAsyncHTTPClient(force_instance=True)
+    client = make_client()
     try:
         with pytest.raises(HTTPClientError, match="match"):
             await client.fetch(server.url("/hello"), ca_certs=str(ca_file))
@@ -53,16 +55,20 @@ async def test_hostname_checked(tls_ca: trustme.CA, serve_app: Any, tmp_path: An
         client.close()
 
 
-async def test_ssl_options_context(tls_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_ssl_options_context(tls_server: Any, client: AsyncHTTPClient, backend: str) -> None:
     server, ca = tls_server
     context = ssl.create_default_context(cafile=ca)
+    if backend == "curl":
+        with pytest.raises(ValueError, match="ssl_options is not supported"):
+            await client.fetch(server.url("/hello"), ssl_options=context)
+        return
     assert (await client.fetch(server.url("/hello"), ssl_options=context)).body == b"Hello"
     options = {"ca_certs": ca, "cert_reqs": ssl.CERT_REQUIRED}
     assert (await client.fetch(server.url("/hello"), ssl_options=options)).body == b"Hello"
 
 
 async def test_client_certificate(
-    tls_ca: trustme.CA, serve_app: Any, tmp_path: Any, client: SimpleAsyncHTTPClient
+    tls_ca: trustme.CA, serve_app: Any, tmp_path: Any, client: AsyncHTTPClient
 ) -> None:
     server_cert = tls_ca.issue_cert("127.0.0.1")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -142,7 +148,7 @@ class ForwardProxy:
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
 
-async def test_http_proxy_absolute_form(raw_server: Any, client: SimpleAsyncHTTPClient) -> None:
+async def test_http_proxy_absolute_form(raw_server: Any, client: AsyncHTTPClient) -> None:
     proxy = ForwardProxy()
     port = await raw_server(proxy.handle)
     for _ in range(2):
@@ -162,7 +168,7 @@ async def test_http_proxy_absolute_form(raw_server: Any, client: SimpleAsyncHTTP
 
 
 async def test_https_through_connect_tunnel(
-    raw_server: Any, tls_server: Any, client: SimpleAsyncHTTPClient
+    raw_server: Any, tls_server: Any, client: AsyncHTTPClient
 ) -> None:
     server, ca = tls_server
     proxy = ForwardProxy()
@@ -184,13 +190,16 @@ async def test_https_through_connect_tunnel(
 
 
 async def test_connect_refused_by_proxy(
-    raw_server: Any, tls_server: Any, client: SimpleAsyncHTTPClient
+    raw_server: Any, tls_server: Any, client: AsyncHTTPClient, backend: str
 ) -> None:
     server, ca = tls_server
     proxy = ForwardProxy()
     proxy.refuse_connect = True
     port = await raw_server(proxy.handle)
-    with pytest.raises(HTTPClientError, match="proxy CONNECT failed: 403") as info:
+    message = (
+        "CONNECT tunnel failed, response 403" if backend == "curl" else "proxy CONNECT failed: 403"
+    )
+    with pytest.raises(HTTPClientError, match=message) as info:
         await client.fetch(
             server.url("/hello"), ca_certs=ca, proxy_host="127.0.0.1", proxy_port=port
         )

@@ -1190,3 +1190,113 @@ def test_seed_004_snippet(io_loop: IOLoop) -> None:
     assert streamed == b"streamed body"
     assert log[-2:] == [("finish", b""), ("closed", True)]
     namespace["stream"].close()
+
+
+# -- odds and ends ----------------------------------------------------------------
+
+
+async def test_reset_during_read_until_close_keeps_the_data() -> None:
+    # As Tornado: what arrived before a reset is read_until_close's answer.
+    async with raw_client() as (stream, raw):
+        reading = stream.read_until_close()
+        await asyncio.get_running_loop().sock_sendall(raw, b"partial answer")
+        await wait_until(lambda: stream._read_buffer)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        raw.close()
+        assert await reading == b"partial answer"
+        assert isinstance(stream.error, ConnectionResetError)
+
+
+async def test_streaming_read_until_close_on_a_closed_stream() -> None:
+    async with raw_client() as (stream, raw):
+        await asyncio.get_running_loop().sock_sendall(raw, b"left over")
+        raw.close()
+        await wait_until(stream.closed)
+        chunks: list[bytes] = []
+        assert await stream.read_until_close(streaming_callback=chunks.append) == b""
+        assert chunks == [b"left over"]
+
+
+async def test_nodelay_set_before_connecting() -> None:
+    async with listening(EchoServer()) as port:
+        stream = IOStream(socket.socket())
+        stream.set_nodelay(False)
+        await stream.connect(("127.0.0.1", port))
+        assert stream.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+        stream.close()
+
+
+async def test_earlier_write_futures_resolve_with_later_ones() -> None:
+    async with stream_pair() as (served, client):
+        first = client.write(b"a" * (4 * 1024 * 1024))
+        assert not first.done()
+        reading = served.read_bytes(4 * 1024 * 1024 + 1)
+        await first
+        assert await client.write(b"b") is None
+        assert len(await reading) == 4 * 1024 * 1024 + 1
+
+
+async def test_wait_for_handshake_callback_and_after_failure(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    calls: list[str] = []
+    async with listening(EchoServer(ssl_options=server_context)) as port:
+        stream = SSLIOStream(socket.socket(), ssl_options=client_context)
+        await stream.connect(("127.0.0.1", port), server_hostname="localhost")
+        await stream.wait_for_handshake(lambda: calls.append("done"))
+        await wait_until(lambda: calls)
+        assert calls == ["done"]
+        stream.close()
+        failed = SSLIOStream(socket.socket())
+        failed.close()
+        with pytest.raises(StreamClosedError):
+            await failed.wait_for_handshake()
+
+
+async def test_start_tls_server_side_with_dict_options(
+    ca: trustme.CA, client_context: ssl.SSLContext, tmp_path: Any
+) -> None:
+    pem = tmp_path / "server.pem"
+    ca.issue_cert("localhost").private_key_and_cert_chain_pem.write_to_path(str(pem))
+    async with stream_pair() as (served, client):
+        server_tls = served.start_tls(True, {"certfile": str(pem)})
+        client_tls = await client.start_tls(False, client_context, server_hostname="localhost")
+        tls_served = await server_tls
+        await tls_served.write(b"dict options")
+        assert await client_tls.read_bytes(12) == b"dict options"
+        client_tls.close()
+        tls_served.close()
+
+
+async def test_tornado6_positional_arguments() -> None:
+    # Tornado 6 dropped callback=, so its second positional arguments are
+    # partial, max_bytes and server_hostname: those calls keep working.
+    async with raw_client() as (stream, raw):
+        await asyncio.get_running_loop().sock_sendall(raw, b"ab\ncd\nef;rest")
+        assert await stream.read_bytes(100, True) == b"ab\ncd\nef;rest"
+        await asyncio.get_running_loop().sock_sendall(raw, b"line\nxy;")
+        assert await stream.read_until(b"\n", 10) == b"line\n"
+        assert await stream.read_until_regex(b";", 10) == b"xy;"
+        with ExpectLog(gen_log, "Unsatisfiable read"):
+            await asyncio.get_running_loop().sock_sendall(raw, b"0123456789")
+            with pytest.raises(UnsatisfiableReadError):
+                await stream.read_until(b"\n", 5)
+
+
+async def test_tornado6_positional_server_hostname(
+    server_context: ssl.SSLContext, client_context: ssl.SSLContext
+) -> None:
+    async with listening(EchoServer(ssl_options=server_context)) as port:
+        stream = SSLIOStream(socket.socket(), ssl_options=client_context)
+        with pytest.raises(StreamClosedError) as info:
+            await stream.connect(("127.0.0.1", port), "example.com")
+        assert isinstance(info.value.real_error, ssl.SSLCertVerificationError)
+
+
+async def test_callback_must_be_callable() -> None:
+    async with stream_pair() as (_served, client):
+        with pytest.raises(TypeError, match="callback must be callable"):
+            client.read_until_close("not callable")  # type: ignore[arg-type]
+        assert not client.reading()
+        with pytest.raises(TypeError, match="callback must be callable"):
+            client.write(b"x", callback=42)  # type: ignore[arg-type]

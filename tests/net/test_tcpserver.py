@@ -368,3 +368,15 @@ async def test_start_forks_workers_sharing_the_socket() -> None:
     finally:
         os.killpg(child.pid, signal.SIGTERM)
         child.wait(timeout=10)
+
+
+async def test_socket_that_cannot_serve_is_logged_and_closed() -> None:
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    server = EchoServer()
+    with ExpectLog(app_log, "Could not serve on"):
+        server.add_socket(udp)
+        for _ in range(5):
+            await asyncio.sleep(0)
+    assert udp.fileno() == -1
+    server.stop()

@@ -1,0 +1,710 @@
+"""``CurlAsyncHTTPClient``: ``AsyncHTTPClient`` on libcurl (pycurl).
+
+Install the ``curl`` extra (``pip install squall[curl]``), then::
+
+    AsyncHTTPClient.configure("squall.curl_httpclient.CurlAsyncHTTPClient")
+
+One curl multi handle per client is driven by the IOLoop: curl tells the
+client which sockets to watch (``IOLoop.add_handler``) and when to wake it
+(``call_later``); no thread is involved. ``max_clients`` easy handles run
+at once, the other requests wait in order, the wait counting in their
+``request_timeout``. curl keeps connections alive itself.
+
+Redirects are followed by this module, not by curl, with the simple
+client's rules (303 and POST-on-301/302 become GET, credentials dropped
+across origins, only http/https targets), so both backends behave alike;
+so are the request checks (CR/LF in headers, methods and bodies, URLs),
+``max_header_size`` and ``max_body_size`` (counted after decompression).
+
+Errors (all delivered as ``HTTPResponse.error``, code 599)::
+
+    httpclient.HTTPClientError
+        CurlError                   any other curl failure; ``errno`` is
+                                    curl's code, ``curl_message`` its text
+            CurlTimeoutError        also simple_httpclient.HTTPTimeoutError
+            CurlStreamClosedError   also simple_httpclient.HTTPStreamClosedError
+            CurlConnectionError     also httpclient.HTTPConnectionError (OSError)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import inspect
+import io
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pycurl
+
+from squall import version
+from squall._client_auth import parse_digest_challenge
+from squall._http1_client import check_request_head
+from squall.httpclient import (
+    NETWORK_ERROR_CODE,
+    AsyncHTTPClient,
+    HTTPClientError,
+    HTTPConnectionError,
+    HTTPRequest,
+    HTTPResponse,
+    _RequestProxy,
+)
+from squall.httputil import HTTPHeaders, HTTPInputError
+from squall.ioloop import IOLoop
+from squall.simple_httpclient import (
+    _REDIRECT_CODES,
+    DEFAULT_MAX_CLIENTS,
+    DEFAULT_MAX_HEADER_SIZE,
+    HTTPStreamClosedError,
+    HTTPTimeoutError,
+    _redirected_request,
+    _Target,
+    check_method_and_body,
+)
+
+__all__ = [
+    "CurlAsyncHTTPClient",
+    "CurlConnectionError",
+    "CurlError",
+    "CurlStreamClosedError",
+    "CurlTimeoutError",
+]
+
+# A body held in memory is bounded like the simple client's buffer: 100 MiB
+# (Tornado's max_buffer_size).
+DEFAULT_MAX_BODY_SIZE = 100 * 1024 * 1024
+# Interim (1xx) answers tolerated before the final one: the simple client's 10.
+MAX_INFORMATIONAL_RESPONSES = 10
+# Content codings libcurl decodes when asked to (CURLOPT_ACCEPT_ENCODING);
+# the header naming them moves to X-Consumed-Content-Encoding, as in the
+# simple client.
+_CURL_DECODED = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd"})
+
+# curl's failures grouped by what they mean to the caller.
+_CONNECT_ERRORS = frozenset(
+    {
+        pycurl.E_COULDNT_RESOLVE_PROXY,
+        pycurl.E_COULDNT_RESOLVE_HOST,
+        pycurl.E_COULDNT_CONNECT,
+        pycurl.E_SSL_CONNECT_ERROR,
+        pycurl.E_INTERFACE_FAILED,
+        pycurl.E_SSL_CERTPROBLEM,
+        pycurl.E_SSL_CIPHER,
+        pycurl.E_PEER_FAILED_VERIFICATION,
+        pycurl.E_SSL_CACERT_BADFILE,
+        pycurl.E_SSL_CRL_BADFILE,
+        pycurl.E_SSL_ISSUER_ERROR,
+        pycurl.E_SSL_PINNEDPUBKEYNOTMATCH,
+        pycurl.E_SSL_INVALIDCERTSTATUS,
+    }
+)
+_CLOSED_ERRORS = frozenset(
+    {pycurl.E_GOT_NOTHING, pycurl.E_RECV_ERROR, pycurl.E_SEND_ERROR, pycurl.E_PARTIAL_FILE}
+)
+
+# CURLE_WEIRD_SERVER_REPLY (pycurl has no name for it): an unparsable answer.
+_E_WEIRD_SERVER_REPLY = 8
+# RFC 9110 §9.2.2: only these may be retried automatically. libcurl resends
+# a request whose reused connection died before any answer, whatever its
+# method, so the others always get a fresh connection.
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+
+# curl's socket wishes as IOLoop events.
+_POLL_EVENTS = {
+    pycurl.POLL_NONE: IOLoop.NONE,
+    pycurl.POLL_IN: IOLoop.READ,
+    pycurl.POLL_OUT: IOLoop.WRITE,
+    pycurl.POLL_INOUT: IOLoop.READ | IOLoop.WRITE,
+}
+
+
+class CurlError(HTTPClientError):
+    """curl failed (599); ``errno`` is the CURLE_* code."""
+
+    # Typed as OSError's, which CurlConnectionError also is.
+    errno: int | None
+
+    def __init__(self, errno: int, message: str) -> None:
+        HTTPClientError.__init__(self, NETWORK_ERROR_CODE, message)
+        self.errno = errno
+        self.curl_message = message
+
+
+class CurlTimeoutError(CurlError, HTTPTimeoutError):
+    """A timeout (CURLE_OPERATION_TIMEDOUT or the request queue), worded as
+    the simple client words it; curl's own text is in ``curl_message``."""
+
+    def __init__(self, errno: int, message: str, curl_message: str = "") -> None:
+        super().__init__(errno, message)
+        self.curl_message = curl_message or message
+
+
+class CurlStreamClosedError(CurlError, HTTPStreamClosedError):
+    """The connection closed before the response was complete."""
+
+
+class CurlConnectionError(CurlError, HTTPConnectionError):
+    """Resolving, connecting or the TLS handshake failed (an OSError too)."""
+
+    real_error: BaseException | None = None
+
+
+class _Transfer:
+    """One request on one curl handle: what curl reports as it goes."""
+
+    def __init__(self, job: _Job, request: Any, max_header_size: int, max_body_size: int) -> None:
+        self.job = job
+        self.request = request
+        self.max_header_size = max_header_size
+        self.max_body_size = max_body_size
+        self.buffer = io.BytesIO()
+        self.headers = HTTPHeaders()
+        self.header_lines: list[str] = []
+        self.code = 0
+        self.reason = ""
+        self.head_size = 0
+        self.interim = 0
+        self.body_size = 0
+        # The head being read is one this client answers itself (an interim,
+        # a redirect to follow, a digest challenge): callbacks skip it.
+        self.intermediate = False
+        self.digest_challenged = False
+        self.redirect_location: str | None = None
+        self.error: BaseException | None = None
+        self.pending: list[Awaitable[Any]] = []
+
+    def on_header(self, raw: bytes) -> int | None:
+        try:
+            self._header_line(raw.decode("latin-1"))
+        except Exception as e:  # delivered as the fetch's error
+            self.error = e
+            return 0  # tells curl to abort
+        return None
+
+    def _header_line(self, line: str) -> None:
+        if line.startswith("HTTP/"):
+            self._status_line(line)
+            return
+        self.head_size += len(line)
+        if self.head_size > self.max_header_size:
+            raise HTTPClientError(
+                NETWORK_ERROR_CODE,
+                f"response header block larger than max_header_size ({self.max_header_size})",
+            )
+        self.header_lines.append(line)
+        if line not in ("\r\n", "\n"):
+            try:
+                self.headers.parse_line(line)
+            except HTTPInputError as e:
+                raise HTTPClientError(NETWORK_ERROR_CODE, f"malformed HTTP response: {e}") from None
+            return
+        self._head_complete()
+
+    def _status_line(self, line: str) -> None:
+        parts = line.rstrip("\r\n").split(" ", 2)
+        try:
+            self.code = int(parts[1])
+        except (IndexError, ValueError):
+            raise HTTPClientError(
+                NETWORK_ERROR_CODE, f"malformed HTTP response: status line {line!r}"
+            ) from None
+        if self.code == 101:
+            raise HTTPClientError(NETWORK_ERROR_CODE, "unexpected 101 Switching Protocols")
+        if self.code < 200:
+            self.interim += 1
+            if self.interim > MAX_INFORMATIONAL_RESPONSES:
+                raise HTTPClientError(
+                    NETWORK_ERROR_CODE, f"more than {MAX_INFORMATIONAL_RESPONSES} 1xx responses"
+                )
+        self.reason = parts[2] if len(parts) > 2 else ""
+        self.headers = HTTPHeaders()
+        self.header_lines = [line]
+        self.head_size = len(line)
+        self.redirect_location = None
+        self.intermediate = True  # until the head is complete
+
+    def _head_complete(self) -> None:
+        request = self.request
+        location = self.headers.get("Location")
+        if self.code < 200:
+            return
+        if (
+            self.code in _REDIRECT_CODES
+            and location is not None
+            and request.follow_redirects
+            and self.job.redirects_left > 0
+        ):
+            self.redirect_location = location
+            return
+        if (
+            self.code == 401
+            and not self.digest_challenged
+            and request.auth_username is not None
+            and request.auth_mode == "digest"
+            and "Authorization" not in request.headers
+            and parse_digest_challenge(self.headers.get("WWW-Authenticate", "")) is not None
+        ):
+            self.digest_challenged = True  # curl answers this one itself
+            return
+        self.intermediate = False
+        if request.decompress_response:
+            coding = self.headers.get("Content-Encoding", "")
+            if coding.lower() in _CURL_DECODED:
+                self.headers["X-Consumed-Content-Encoding"] = coding
+                del self.headers["Content-Encoding"]
+        if request.header_callback is not None:
+            for header_line in self.header_lines:
+                request.header_callback(header_line)
+
+    def on_body(self, data: bytes) -> int | None:
+        if self.intermediate:
+            return None
+        self.body_size += len(data)
+        if self.body_size > self.max_body_size:
+            self.error = HTTPClientError(
+                NETWORK_ERROR_CODE,
+                f"response body larger than max_body_size ({self.max_body_size})",
+            )
+            return 0
+        callback = self.request.streaming_callback
+        if callback is None:
+            self.buffer.write(data)
+            return None
+        try:
+            result = callback(data)
+        except Exception as e:
+            self.error = e
+            return 0
+        if result is not None and inspect.isawaitable(result):
+            # curl cannot wait; the response is delivered once these are done.
+            self.pending.append(result)
+        return None
+
+
+class _Job:
+    """A fetch across its hops (redirects)."""
+
+    def __init__(
+        self,
+        request: Any,
+        callback: Callable[[HTTPResponse], None],
+        started: float,
+        start_time: float,
+    ) -> None:
+        self.original: HTTPRequest = request.request
+        self.current: HTTPRequest = request.request
+        self.redirects_left: int = request.max_redirects
+        self.callback = callback
+        self.started = started  # loop clock, for timeouts
+        self.start_time = start_time  # wall clock, for request_time
+        self.hop_started = started
+        self.queued_for = 0.0
+        self.queue_timer: asyncio.TimerHandle | None = None
+
+
+class CurlAsyncHTTPClient(AsyncHTTPClient):
+    """``AsyncHTTPClient`` on libcurl: ``max_clients`` transfers at once.
+
+    ``max_header_size`` (default 64 KiB) bounds a response head,
+    ``max_body_size`` (default 100 MiB) a body after decompression: squall
+    extensions shared with the simple client.
+    """
+
+    def initialize(  # type: ignore[override]
+        self,
+        max_clients: int = DEFAULT_MAX_CLIENTS,
+        defaults: dict[str, Any] | None = None,
+        max_header_size: int | None = None,
+        max_body_size: int | None = None,
+    ) -> None:
+        super().initialize(defaults=defaults)
+        self.max_clients = max_clients
+        self.max_header_size = max_header_size or DEFAULT_MAX_HEADER_SIZE
+        self.max_body_size = max_body_size or DEFAULT_MAX_BODY_SIZE
+        self._loop = self.io_loop.asyncio_loop
+        self._multi = pycurl.CurlMulti()
+        self._multi.setopt(pycurl.M_TIMERFUNCTION, self._set_timer)
+        self._multi.setopt(pycurl.M_SOCKETFUNCTION, self._watch_socket)
+        self._handles = [pycurl.Curl() for _ in range(max_clients)]
+        self._free = list(self._handles)
+        self._running: dict[pycurl.Curl, _Transfer] = {}
+        self._queue: collections.deque[_Job] = collections.deque()
+        self._fds: dict[int, int] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        # Responses waiting for their streaming_callback's awaitables.
+        self._waiting: set[asyncio.Future[None]] = set()
+
+    def close(self) -> None:
+        """Stop watching curl's sockets and free the handles. Requests still
+        queued or running fail with a 599 ("client closed")."""
+        if self._closed:
+            return
+        super().close()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        abandoned = list(self._queue)
+        for job in self._queue:
+            if job.queue_timer is not None:
+                job.queue_timer.cancel()
+        self._queue.clear()
+        for curl, transfer in list(self._running.items()):
+            self._multi.remove_handle(curl)
+            abandoned.append(transfer.job)
+        self._running.clear()
+        for fd in list(self._fds):
+            self.io_loop.remove_handler(fd)
+        self._fds.clear()
+        for curl in self._handles:
+            curl.close()
+        self._multi.close()
+        for job in abandoned:
+            self._fail(job, HTTPClientError(NETWORK_ERROR_CODE, "client closed"))
+
+    # -- scheduling --------------------------------------------------------------
+
+    def fetch_impl(self, request: HTTPRequest, callback: Callable[[HTTPResponse], None]) -> None:
+        job = _Job(request, callback, self._loop.time(), time.time())
+        self._start_hop(job)
+
+    def _start_hop(self, job: _Job) -> None:
+        request = _RequestProxy(job.current, self.defaults)
+        try:
+            _check_request(request)
+        except Exception as e:
+            self._fail(job, e)
+            return
+        if self._free and not self._queue:
+            self._begin(job, self._free.pop())
+            return
+        timeout = _min_timeout(request.connect_timeout, request.request_timeout)
+        if timeout is not None:
+            job.queue_timer = self._loop.call_later(timeout, self._queue_timeout, job)
+        self._queue.append(job)
+
+    def _queue_timeout(self, job: _Job) -> None:
+        job.queue_timer = None
+        self._queue.remove(job)
+        self._fail(job, CurlTimeoutError(pycurl.E_OPERATION_TIMEDOUT, "Timeout in request queue"))
+
+    def _next_from_queue(self) -> None:
+        while self._free and self._queue:
+            job = self._queue.popleft()
+            if job.queue_timer is not None:
+                job.queue_timer.cancel()
+                job.queue_timer = None
+            job.queued_for += self._loop.time() - job.hop_started
+            self._begin(job, self._free.pop())
+
+    def _begin(self, job: _Job, curl: pycurl.Curl) -> None:
+        request = _RequestProxy(job.current, self.defaults)
+        transfer = _Transfer(job, request, self.max_header_size, self.max_body_size)
+        try:
+            self._configure(curl, request, transfer, job)
+        except Exception as e:
+            self._free.append(curl)
+            self._fail(job, e)
+            return
+        self._running[curl] = transfer
+        self._multi.add_handle(curl)  # curl asks for a 0 ms timer: it starts there
+
+    # -- curl's callbacks, driven by the IOLoop -----------------------------------
+
+    def _watch_socket(self, event: int, fd: int, multi: Any, data: Any) -> None:
+        if event == pycurl.POLL_REMOVE:
+            if self._fds.pop(fd, None) is not None:
+                self.io_loop.remove_handler(fd)
+            return
+        events = _POLL_EVENTS[event]
+        if fd in self._fds:
+            self.io_loop.update_handler(fd, events)
+        else:
+            self.io_loop.add_handler(fd, self._on_socket_ready, events)
+        self._fds[fd] = events
+
+    def _set_timer(self, msecs: int) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if msecs >= 0:
+            self._timer = self._loop.call_later(msecs / 1000.0, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._act(pycurl.SOCKET_TIMEOUT, 0)
+
+    def _on_socket_ready(self, fd: int, events: int) -> None:
+        action = pycurl.CSELECT_IN if events & IOLoop.READ else pycurl.CSELECT_OUT
+        self._act(fd, action)
+
+    def _act(self, fd: int, action: int) -> None:
+        if self._closed:
+            return
+        while True:
+            result, _running = self._multi.socket_action(fd, action)
+            if result != pycurl.E_CALL_MULTI_PERFORM:
+                break
+        self._collect_finished()
+
+    def _collect_finished(self) -> None:
+        while True:
+            queued, succeeded, failed = self._multi.info_read()
+            for curl in succeeded:
+                self._finish(curl, 0, "")
+            for curl, errno, message in failed:
+                self._finish(curl, errno, message)
+            if queued == 0:
+                break
+
+    # -- results -------------------------------------------------------------------
+
+    def _finish(self, curl: pycurl.Curl, errno: int, message: str) -> None:
+        transfer = self._running.pop(curl)
+        self._multi.remove_handle(curl)
+        job = transfer.job
+        request = transfer.request
+        time_info = _time_info(curl, job.queued_for)
+        connected = curl.getinfo(pycurl.CONNECT_TIME) > 0 and (
+            not job.current.url.lower().startswith("https:")
+            or curl.getinfo(pycurl.APPCONNECT_TIME) > 0
+        )
+        code = curl.getinfo(pycurl.RESPONSE_CODE)
+        curl.reset()
+        self._free.append(curl)
+        self._next_from_queue()
+        if transfer.error is not None:
+            self._fail(job, transfer.error, time_info)
+        elif errno:
+            self._fail(job, _curl_error(errno, message, connected, request), time_info)
+        elif transfer.redirect_location is not None:
+            try:
+                job.current = _redirected_request(
+                    job.current, transfer.code, transfer.redirect_location
+                )
+            except Exception as e:
+                self._fail(job, e, time_info)
+                return
+            job.redirects_left -= 1
+            job.hop_started = self._loop.time()
+            self._start_hop(job)
+        else:
+            transfer.buffer.seek(0)
+            response = HTTPResponse(
+                job.original,
+                code or transfer.code,
+                reason=transfer.reason.strip() or None,
+                headers=transfer.headers,
+                buffer=None if request.streaming_callback else transfer.buffer,
+                effective_url=job.current.url,
+                request_time=time.time() - job.start_time,
+                start_time=job.start_time,
+                time_info=time_info,
+            )
+            if transfer.pending:
+                self._deliver_after(transfer.pending, job, response)
+            else:
+                job.callback(response)
+
+    def _deliver_after(
+        self, pending: list[Awaitable[Any]], job: _Job, response: HTTPResponse
+    ) -> None:
+        async def wait() -> None:
+            try:
+                for awaitable in pending:
+                    await awaitable
+            except Exception as e:
+                self._fail(job, e)
+                return
+            job.callback(response)
+
+        task = asyncio.ensure_future(wait(), loop=self._loop)
+        self._waiting.add(task)
+        task.add_done_callback(self._waiting.discard)
+
+    def _fail(
+        self, job: _Job, error: BaseException, time_info: dict[str, float] | None = None
+    ) -> None:
+        job.callback(
+            HTTPResponse(
+                job.original,
+                NETWORK_ERROR_CODE,
+                error=error,
+                effective_url=job.current.url,
+                request_time=time.time() - job.start_time,
+                start_time=job.start_time,
+                time_info=time_info,
+            )
+        )
+
+    # -- options ---------------------------------------------------------------------
+
+    def _configure(self, curl: pycurl.Curl, request: Any, transfer: _Transfer, job: _Job) -> None:
+        curl.setopt(pycurl.URL, request.url)
+        curl.setopt(pycurl.NOSIGNAL, 1)
+        # Redirects are this module's (see the module docstring); only
+        # http(s) is ever spoken.
+        curl.setopt(pycurl.FOLLOWLOCATION, 0)
+        curl.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+        # HTTP/1.1 like the simple client (libcurl would negotiate h2 by ALPN).
+        curl.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
+        if request.method not in _IDEMPOTENT_METHODS:
+            curl.setopt(pycurl.FRESH_CONNECT, 1)
+        curl.setopt(pycurl.HEADERFUNCTION, transfer.on_header)
+        curl.setopt(pycurl.WRITEFUNCTION, transfer.on_body)
+        self._set_timeouts(curl, request, job)
+        self._set_method_and_body(curl, request)
+        curl.setopt(pycurl.HTTPHEADER, _header_lines(request))
+        curl.setopt(pycurl.USERAGENT, request.user_agent or f"squall/{version}")
+        if request.decompress_response:
+            curl.setopt(pycurl.ACCEPT_ENCODING, "gzip")
+        self._set_auth(curl, request)
+        self._set_proxy(curl, request)
+        self._set_tls(curl, request)
+        if request.network_interface:
+            curl.setopt(pycurl.INTERFACE, request.network_interface)
+        if request.allow_ipv6 is False:
+            curl.setopt(pycurl.IPRESOLVE, pycurl.IPRESOLVE_V4)
+        if request.prepare_curl_callback is not None:
+            request.prepare_curl_callback(curl)
+
+    def _set_timeouts(self, curl: pycurl.Curl, request: Any, job: _Job) -> None:
+        if request.connect_timeout:
+            curl.setopt(pycurl.CONNECTTIMEOUT_MS, max(1, int(1000 * request.connect_timeout)))
+        if request.request_timeout:
+            # The time spent queued counts (the simple client's rule).
+            remaining = job.hop_started + request.request_timeout - self._loop.time()
+            curl.setopt(pycurl.TIMEOUT_MS, max(1, int(1000 * remaining)))
+
+    @staticmethod
+    def _set_method_and_body(curl: pycurl.Curl, request: Any) -> None:
+        method = request.method
+        body: bytes | None = request.body
+        if method == "HEAD":
+            curl.setopt(pycurl.NOBODY, 1)
+        elif method == "GET" and body is None:
+            curl.setopt(pycurl.HTTPGET, 1)
+        if method not in ("GET", "HEAD", "POST") or (method == "GET" and body is not None):
+            curl.setopt(pycurl.CUSTOMREQUEST, method)
+        if body is not None:
+            curl.setopt(pycurl.POSTFIELDSIZE_LARGE, len(body))
+            curl.setopt(pycurl.COPYPOSTFIELDS, body)
+
+    @staticmethod
+    def _set_auth(curl: pycurl.Curl, request: Any) -> None:
+        username = request.auth_username
+        if username is None or "Authorization" in request.headers:
+            return
+        mode = request.auth_mode or "basic"
+        if mode == "basic":
+            curl.setopt(pycurl.HTTPAUTH, pycurl.HTTPAUTH_BASIC)
+        elif mode == "digest":
+            curl.setopt(pycurl.HTTPAUTH, pycurl.HTTPAUTH_DIGEST)
+        else:
+            raise ValueError(f"unsupported auth_mode {mode}")
+        curl.setopt(pycurl.USERNAME, username)
+        curl.setopt(pycurl.PASSWORD, request.auth_password or "")
+
+    @staticmethod
+    def _set_proxy(curl: pycurl.Curl, request: Any) -> None:
+        if not request.proxy_host:
+            # Not the environment's proxy either: only what the request says.
+            curl.setopt(pycurl.PROXY, "")
+            return
+        curl.setopt(pycurl.PROXY, request.proxy_host)
+        curl.setopt(pycurl.PROXYPORT, int(request.proxy_port))
+        if request.proxy_username:
+            curl.setopt(pycurl.PROXYAUTH, pycurl.HTTPAUTH_BASIC)
+            curl.setopt(pycurl.PROXYUSERNAME, request.proxy_username)
+            curl.setopt(pycurl.PROXYPASSWORD, request.proxy_password or "")
+
+    @staticmethod
+    def _set_tls(curl: pycurl.Curl, request: Any) -> None:
+        if request.ssl_options is not None:
+            raise ValueError(
+                "ssl_options is not supported by CurlAsyncHTTPClient; "
+                "use validate_cert, ca_certs, client_cert and client_key"
+            )
+        if request.validate_cert:
+            curl.setopt(pycurl.SSL_VERIFYPEER, 1)
+            curl.setopt(pycurl.SSL_VERIFYHOST, 2)
+        else:
+            curl.setopt(pycurl.SSL_VERIFYPEER, 0)
+            curl.setopt(pycurl.SSL_VERIFYHOST, 0)
+        if request.ca_certs is not None:
+            curl.setopt(pycurl.CAINFO, request.ca_certs)
+        if request.client_cert is not None:
+            curl.setopt(pycurl.SSLCERT, request.client_cert)
+        if request.client_key is not None:
+            curl.setopt(pycurl.SSLKEY, request.client_key)
+
+
+def _check_request(request: Any) -> None:
+    """The simple client's checks, so both refuse the same requests."""
+    if request.body_producer is not None:
+        raise ValueError("body_producer is not supported by CurlAsyncHTTPClient")
+    check_method_and_body(request)
+    target = _Target(request)
+    check_request_head(request.method, target.request_target, request.headers)
+    mode = request.auth_mode or "basic"
+    if request.auth_username is not None and mode not in ("basic", "digest"):
+        raise ValueError(f"unsupported auth_mode {mode}")
+
+
+def _header_lines(request: Any) -> list[str]:
+    headers: HTTPHeaders = request.headers
+    lines = [f"{name}: {value}" for name, value in headers.get_all()]
+    # An empty value removes a header libcurl would add on its own: its
+    # form Content-Type on bodies, and Expect: 100-continue on large ones
+    # unless the request asked for it.
+    if request.body is not None and "Content-Type" not in headers:
+        lines.append("Content-Type:")
+    if "Expect" not in headers:
+        if request.expect_100_continue and request.body is not None:
+            lines.append("Expect: 100-continue")
+        else:
+            lines.append("Expect:")
+    return lines
+
+
+def _curl_error(errno: int, message: str, connected: bool, request: Any) -> CurlError:
+    if errno == pycurl.E_OPERATION_TIMEDOUT:
+        connect_timeout = request.connect_timeout
+        request_timeout = request.request_timeout
+        if (
+            not connected
+            and connect_timeout
+            and (not request_timeout or connect_timeout <= request_timeout)
+        ):
+            return CurlTimeoutError(errno, "Timeout while connecting", message)
+        return CurlTimeoutError(errno, "Timeout during request", message)
+    if errno in _CONNECT_ERRORS:
+        return CurlConnectionError(errno, message)
+    if errno == _E_WEIRD_SERVER_REPLY:
+        return CurlError(errno, f"malformed HTTP response: {message}")
+    if errno == pycurl.E_BAD_CONTENT_ENCODING:
+        return CurlError(errno, f"invalid compressed body: {message}")
+    if errno in _CLOSED_ERRORS:
+        return CurlStreamClosedError(errno, f"Stream closed: {message}")
+    return CurlError(errno, message)
+
+
+def _time_info(curl: pycurl.Curl, queued_for: float) -> dict[str, float]:
+    """curl's timings of the last hop (seconds from its start), and the
+    time spent in this client's queue."""
+    return {
+        "queue": queued_for,
+        "namelookup": curl.getinfo(pycurl.NAMELOOKUP_TIME),
+        "connect": curl.getinfo(pycurl.CONNECT_TIME),
+        "appconnect": curl.getinfo(pycurl.APPCONNECT_TIME),
+        "pretransfer": curl.getinfo(pycurl.PRETRANSFER_TIME),
+        "starttransfer": curl.getinfo(pycurl.STARTTRANSFER_TIME),
+        "total": curl.getinfo(pycurl.TOTAL_TIME),
+        "redirect": curl.getinfo(pycurl.REDIRECT_TIME),
+    }
+
+
+def _min_timeout(a: float | None, b: float | None) -> float | None:
+    # 0 and None both mean "no limit", as in Tornado.
+    values = [v for v in (a, b) if v]
+    return min(values) if values else None

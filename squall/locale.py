@@ -1,0 +1,507 @@
+"""Translations and locale-aware formatting (Tornado 6's ``tornado.locale``).
+
+Load translations once at startup, from CSV files (``load_translations``)
+or gettext ``.mo`` catalogs (``load_gettext_translations``), then pick a
+locale per user::
+
+    squall.locale.load_translations("translations")  # es_GT.csv, fr_CA.csv
+    user_locale = squall.locale.get("es_GT", "en_US")
+    user_locale.translate("Sign out")
+    user_locale.translate("%(n)d person", "%(n)d people", n) % {"n": n}
+
+A CSV row is ``english,translation[,plural]`` where plural is ``plural``,
+``singular`` or empty: plural-aware calls (``translate(msg, plural, n)``)
+look in the rows marked singular/plural, plain calls in unmarked rows.
+
+Errors: a CSV file whose name is not a locale code, or a row with an
+unknown plural marker, is skipped and logged (``squall.general``, ERROR);
+so is a gettext language directory that cannot be loaded.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime
+import gettext
+import os
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from squall.log import gen_log
+
+__all__ = [
+    "LOCALE_NAMES",
+    "CSVLocale",
+    "GettextLocale",
+    "Locale",
+    "get",
+    "get_supported_locales",
+    "load_gettext_translations",
+    "load_translations",
+    "set_default_locale",
+]
+
+# Tornado's default locale.
+_default_locale = "en_US"
+_translations: dict[str, Any] = {}
+_supported_locales: frozenset[str] = frozenset([_default_locale])
+_use_gettext = False
+
+# gettext's convention for a message with a context: "context\x04message".
+_CONTEXT_SEPARATOR = "\x04"
+# A CSV file must be named like "es" or "es_GT".
+_CSV_LOCALE_NAME = re.compile(r"[a-z]+(_[A-Z]+)?\Z")
+_PLURAL_MARKERS = ("plural", "singular", "unknown")
+# Scripts written right to left (Arabic, Persian, Hebrew).
+_RTL_LANGUAGES = ("fa", "ar", "he")
+# Relative dates: "N seconds ago" below this many seconds, then minutes...
+_SECONDS_SHOWN_BELOW = 50
+_MINUTES_SHOWN_BELOW = 50 * 60
+# Future timestamps this close to now are clock skew: shown as "now".
+_CLOCK_SKEW_SECONDS = 60
+# Dates within this many days show a weekday; within _SAME_YEAR_DAYS,
+# month and day without the year.
+_WEEKDAY_DAYS = 5
+_SAME_YEAR_DAYS = 334
+
+
+def get(*locale_codes: str) -> Locale:
+    """The closest supported locale to the given codes (the default if none)."""
+    return Locale.get_closest(*locale_codes)
+
+
+def set_default_locale(code: str) -> None:
+    """Make ``code`` the fallback locale (it is then always supported)."""
+    global _default_locale, _supported_locales
+    _default_locale = code
+    _supported_locales = frozenset([*_translations, _default_locale])
+    Locale._cache.clear()
+
+
+def get_supported_locales() -> Iterable[str]:
+    """The codes with translations, plus the default locale."""
+    return _supported_locales
+
+
+def load_translations(directory: str, encoding: str | None = None) -> None:
+    """Load every ``<locale>.csv`` in ``directory`` (replacing earlier loads).
+
+    Without ``encoding``, files starting with a UTF-16 byte-order mark are
+    read as UTF-16 and others as UTF-8 (a UTF-8 BOM is skipped).
+    """
+    global _translations, _supported_locales, _use_gettext
+    translations: dict[str, dict[str, dict[str, str]]] = {}
+    for filename in sorted(os.listdir(directory)):
+        if not filename.endswith(".csv"):
+            continue
+        code = filename[: -len(".csv")]
+        path = os.path.join(directory, filename)
+        if not _CSV_LOCALE_NAME.match(code):
+            gen_log.error("Unrecognized locale %r (path: %s)", code, path)
+            continue
+        file_encoding = encoding or _sniff_encoding(path)
+        with open(path, encoding=file_encoding, newline="") as f:
+            table: dict[str, dict[str, str]] = {}
+            for lineno, row in enumerate(csv.reader(f), 1):
+                if not row or len(row) < 2:
+                    continue
+                cells = [cell.strip() for cell in row]
+                english, translation = cells[0], cells[1]
+                plural = (cells[2] if len(cells) > 2 else "") or "unknown"
+                if plural not in _PLURAL_MARKERS:
+                    gen_log.error(
+                        "Unrecognized plural indicator %r in %s line %d", plural, path, lineno
+                    )
+                    continue
+                table.setdefault(plural, {})[english] = translation
+        translations[code] = table
+    _translations = translations
+    _use_gettext = False
+    _supported_locales = frozenset([*_translations, _default_locale])
+    Locale._cache.clear()
+    gen_log.debug("Supported locales: %s", sorted(_supported_locales))
+
+
+def _sniff_encoding(path: str) -> str:
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return "utf-16"
+    return "utf-8-sig"
+
+
+def load_gettext_translations(directory: str, domain: str) -> None:
+    """Load ``directory/<lang>/LC_MESSAGES/<domain>.mo`` for every language."""
+    global _translations, _supported_locales, _use_gettext
+    translations: dict[str, gettext.NullTranslations] = {}
+    for lang in sorted(os.listdir(directory)):
+        if lang.startswith(".") or os.path.isfile(os.path.join(directory, lang)):
+            continue
+        try:
+            translations[lang] = gettext.translation(domain, directory, languages=[lang])
+        except Exception as e:
+            gen_log.error("Cannot load translation for '%s': %s", lang, e)
+    _translations = translations
+    _use_gettext = True
+    _supported_locales = frozenset([*_translations, _default_locale])
+    Locale._cache.clear()
+    gen_log.debug("Supported locales: %s", sorted(_supported_locales))
+
+
+class Locale:
+    """A language: translation plus date, list and number formatting."""
+
+    _cache: dict[str, Locale] = {}
+
+    @classmethod
+    def get_closest(cls, *locale_codes: str) -> Locale:
+        """The first supported match among ``locale_codes``.
+
+        ``es-gt`` and ``es_GT`` are the same code; a code whose region is
+        not supported falls back to its language (``es_GT`` → ``es``);
+        nothing supported gives the default locale.
+        """
+        for code in locale_codes:
+            if not code:
+                continue
+            parts = code.replace("-", "_").split("_")
+            if len(parts) > 2:
+                continue
+            language = parts[0].lower()
+            full = f"{language}_{parts[1].upper()}" if len(parts) == 2 else language
+            if full in _supported_locales:
+                return cls.get(full)
+            if language in _supported_locales:
+                return cls.get(language)
+        return cls.get(_default_locale)
+
+    @classmethod
+    def get(cls, code: str) -> Locale:
+        """The locale for exactly ``code`` (cached)."""
+        locale = cls._cache.get(code)
+        if locale is None:
+            translations = _translations.get(code)
+            if translations is None:
+                locale = CSVLocale(code, {})
+            elif _use_gettext:
+                locale = GettextLocale(code, translations)
+            else:
+                locale = CSVLocale(code, translations)
+            cls._cache[code] = locale
+        return locale
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.name = LOCALE_NAMES.get(code, {}).get("name", "Unknown")
+        self.rtl = code[:2] in _RTL_LANGUAGES
+        _ = self.translate
+        self._months = [
+            _("January"),
+            _("February"),
+            _("March"),
+            _("April"),
+            _("May"),
+            _("June"),
+            _("July"),
+            _("August"),
+            _("September"),
+            _("October"),
+            _("November"),
+            _("December"),
+        ]
+        self._weekdays = [
+            _("Monday"),
+            _("Tuesday"),
+            _("Wednesday"),
+            _("Thursday"),
+            _("Friday"),
+            _("Saturday"),
+            _("Sunday"),
+        ]
+
+    def translate(
+        self, message: str, plural_message: str | None = None, count: int | None = None
+    ) -> str:
+        """``message`` in this language; with ``plural_message`` and
+        ``count``, the singular or plural form that ``count`` needs."""
+        raise NotImplementedError()
+
+    def pgettext(
+        self,
+        context: str,
+        message: str,
+        plural_message: str | None = None,
+        count: int | None = None,
+    ) -> str:
+        """Like ``translate``, for ``message`` as used in ``context``."""
+        raise NotImplementedError()
+
+    def format_date(
+        self,
+        date: int | float | datetime.datetime,
+        gmt_offset: int = 0,
+        relative: bool = True,
+        shorter: bool = False,
+        full_format: bool = False,
+    ) -> str:
+        """A UTC date (datetime or POSIX timestamp) for people to read.
+
+        ``relative``: "5 minutes ago", "yesterday at 1:30 pm". ``shorter``
+        drops the time of day when a day is shown; ``full_format`` always
+        gives "Month day, year at time". ``gmt_offset`` is the reader's
+        offset from UTC in minutes (positive west, as JavaScript's
+        ``getTimezoneOffset``).
+        """
+        if isinstance(date, (int, float)):
+            date = datetime.datetime.fromtimestamp(date, datetime.timezone.utc)
+        if date.tzinfo is not None:
+            date = date.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        if date > now:
+            if relative and (date - now).total_seconds() < _CLOCK_SKEW_SECONDS:
+                date = now
+            else:
+                full_format = True
+        local_date = date - datetime.timedelta(minutes=gmt_offset)
+        local_now = now - datetime.timedelta(minutes=gmt_offset)
+        local_yesterday = local_now - datetime.timedelta(hours=24)
+        difference = now - date
+        seconds = difference.seconds
+        days = difference.days
+        _ = self.translate
+        format: str | None = None
+        if not full_format:
+            if relative and days == 0:
+                if seconds < _SECONDS_SHOWN_BELOW:
+                    return _("1 second ago", "%(seconds)d seconds ago", seconds) % {
+                        "seconds": seconds
+                    }
+                if seconds < _MINUTES_SHOWN_BELOW:
+                    minutes = round(seconds / 60.0)
+                    return _("1 minute ago", "%(minutes)d minutes ago", minutes) % {
+                        "minutes": minutes
+                    }
+                hours = round(seconds / 3600.0)
+                return _("1 hour ago", "%(hours)d hours ago", hours) % {"hours": hours}
+            if days == 0:
+                format = _("%(time)s")
+            elif days == 1 and local_date.day == local_yesterday.day and relative:
+                format = _("yesterday") if shorter else _("yesterday at %(time)s")
+            elif days < _WEEKDAY_DAYS:
+                format = _("%(weekday)s") if shorter else _("%(weekday)s at %(time)s")
+            elif days < _SAME_YEAR_DAYS:
+                format = (
+                    _("%(month_name)s %(day)s")
+                    if shorter
+                    else _("%(month_name)s %(day)s at %(time)s")
+                )
+        if format is None:
+            format = (
+                _("%(month_name)s %(day)s, %(year)s")
+                if shorter
+                else _("%(month_name)s %(day)s, %(year)s at %(time)s")
+            )
+        return format % {
+            "month_name": self._months[local_date.month - 1],
+            "weekday": self._weekdays[local_date.weekday()],
+            "day": str(local_date.day),
+            "year": str(local_date.year),
+            "time": self._format_time(local_date),
+        }
+
+    def _format_time(self, moment: datetime.datetime) -> str:
+        hour, minute = moment.hour, moment.minute
+        if self.code in ("en", "en_US"):
+            return "%d:%02d %s" % (hour % 12 or 12, minute, ("am", "pm")[hour >= 12])
+        if self.code == "zh_CN":
+            return "%s%d:%02d" % (
+                ("\u4e0a\u5348", "\u4e0b\u5348")[hour >= 12],
+                hour % 12 or 12,
+                minute,
+            )
+        return "%d:%02d" % (hour, minute)
+
+    def format_day(self, date: datetime.datetime, gmt_offset: int = 0, dow: bool = True) -> str:
+        """ "Monday, January 22" (or "January 22" without ``dow``)."""
+        local_date = date - datetime.timedelta(minutes=gmt_offset)
+        _ = self.translate
+        values = {
+            "month_name": self._months[local_date.month - 1],
+            "weekday": self._weekdays[local_date.weekday()],
+            "day": str(local_date.day),
+        }
+        if dow:
+            return _("%(weekday)s, %(month_name)s %(day)s") % values
+        return _("%(month_name)s %(day)s") % values
+
+    def list(self, parts: Any) -> str:
+        """ "A, B and C" in this language."""
+        _ = self.translate
+        parts = [*parts]
+        if not parts:
+            return ""
+        if len(parts) == 1:
+            return str(parts[0])
+        comma = " \u0648 " if self.code.startswith("fa") else ", "
+        return _("%(commas)s and %(last)s") % {
+            "commas": comma.join(parts[:-1]),
+            "last": parts[-1],
+        }
+
+    def friendly_number(self, value: int) -> str:
+        """``value`` with thousands separators (English only, else as is)."""
+        if self.code not in ("en", "en_US"):
+            return str(value)
+        return f"{value:,}"
+
+
+class CSVLocale(Locale):
+    """A locale whose translations came from a CSV file."""
+
+    def __init__(self, code: str, translations: dict[str, dict[str, str]]) -> None:
+        self.translations = translations
+        super().__init__(code)
+
+    def translate(
+        self, message: str, plural_message: str | None = None, count: int | None = None
+    ) -> str:
+        if plural_message is not None:
+            if count is None:
+                raise ValueError("translate() with a plural message needs a count")
+            if count != 1:
+                message = plural_message
+                table = self.translations.get("plural", {})
+            else:
+                table = self.translations.get("singular", {})
+        else:
+            table = self.translations.get("unknown", {})
+        return table.get(message, message)
+
+    def pgettext(
+        self,
+        context: str,
+        message: str,
+        plural_message: str | None = None,
+        count: int | None = None,
+    ) -> str:
+        # CSV files have no contexts: the message alone is looked up.
+        return self.translate(message, plural_message, count)
+
+
+class GettextLocale(Locale):
+    """A locale whose translations came from a gettext catalog."""
+
+    def __init__(self, code: str, translations: gettext.NullTranslations) -> None:
+        self.ngettext = translations.ngettext
+        self.gettext = translations.gettext
+        super().__init__(code)
+
+    def translate(
+        self, message: str, plural_message: str | None = None, count: int | None = None
+    ) -> str:
+        if plural_message is not None:
+            if count is None:
+                raise ValueError("translate() with a plural message needs a count")
+            return self.ngettext(message, plural_message, count)
+        return self.gettext(message)
+
+    def pgettext(
+        self,
+        context: str,
+        message: str,
+        plural_message: str | None = None,
+        count: int | None = None,
+    ) -> str:
+        key = f"{context}{_CONTEXT_SEPARATOR}{message}"
+        if plural_message is not None:
+            if count is None:
+                raise ValueError("pgettext() with a plural message needs a count")
+            plural_key = f"{context}{_CONTEXT_SEPARATOR}{plural_message}"
+            result = self.ngettext(key, plural_key, count)
+            if _CONTEXT_SEPARATOR in result:  # no entry for this context
+                return self.ngettext(message, plural_message, count)
+            return result
+        result = self.gettext(key)
+        if _CONTEXT_SEPARATOR in result:
+            return message
+        return result
+
+
+def _names(table: str) -> dict[str, dict[str, str]]:
+    """Parse ``code|English name|native name`` lines."""
+    names = {}
+    for line in table.strip().splitlines():
+        code, english, native = line.strip().split("|")
+        names[code] = {"name_en": english, "name": native}
+    return names
+
+
+# Every locale squall knows by name: its English and native names.
+LOCALE_NAMES: dict[str, dict[str, str]] = _names(
+    """
+    af_ZA|Afrikaans|Afrikaans
+    am_ET|Amharic|አማርኛ
+    ar_AR|Arabic|العربية
+    bg_BG|Bulgarian|Български
+    bn_IN|Bengali|বাংলা
+    bs_BA|Bosnian|Bosanski
+    ca_ES|Catalan|Català
+    cs_CZ|Czech|Čeština
+    cy_GB|Welsh|Cymraeg
+    da_DK|Danish|Dansk
+    de_DE|German|Deutsch
+    el_GR|Greek|Ελληνικά
+    en_GB|English (UK)|English (UK)
+    en_US|English (US)|English (US)
+    es_ES|Spanish (Spain)|Español (España)
+    es_LA|Spanish|Español
+    et_EE|Estonian|Eesti
+    eu_ES|Basque|Euskara
+    fa_IR|Persian|فارسی
+    fi_FI|Finnish|Suomi
+    fr_CA|French (Canada)|Français (Canada)
+    fr_FR|French|Français
+    ga_IE|Irish|Gaeilge
+    gl_ES|Galician|Galego
+    he_IL|Hebrew|עברית
+    hi_IN|Hindi|हिन्दी
+    hr_HR|Croatian|Hrvatski
+    hu_HU|Hungarian|Magyar
+    id_ID|Indonesian|Bahasa Indonesia
+    is_IS|Icelandic|Íslenska
+    it_IT|Italian|Italiano
+    ja_JP|Japanese|日本語
+    ko_KR|Korean|한국어
+    lt_LT|Lithuanian|Lietuvių
+    lv_LV|Latvian|Latviešu
+    mk_MK|Macedonian|Македонски
+    ml_IN|Malayalam|മലയാളം
+    ms_MY|Malay|Bahasa Melayu
+    nb_NO|Norwegian (bokmal)|Norsk (bokmål)
+    nl_NL|Dutch|Nederlands
+    nn_NO|Norwegian (nynorsk)|Norsk (nynorsk)
+    pa_IN|Punjabi|ਪੰਜਾਬੀ
+    pl_PL|Polish|Polski
+    pt_BR|Portuguese (Brazil)|Português (Brasil)
+    pt_PT|Portuguese (Portugal)|Português (Portugal)
+    ro_RO|Romanian|Română
+    ru_RU|Russian|Русский
+    sk_SK|Slovak|Slovenčina
+    sl_SI|Slovenian|Slovenščina
+    sq_AL|Albanian|Shqip
+    sr_RS|Serbian|Српски
+    sv_SE|Swedish|Svenska
+    sw_KE|Swahili|Kiswahili
+    ta_IN|Tamil|தமிழ்
+    te_IN|Telugu|తెలుగు
+    th_TH|Thai|ภาษาไทย
+    tl_PH|Filipino|Filipino
+    tr_TR|Turkish|Türkçe
+    uk_UA|Ukrainian|Українська
+    vi_VN|Vietnamese|Tiếng Việt
+    zh_CN|Chinese (Simplified)|中文(简体)
+    zh_TW|Chinese (Traditional)|中文(繁體)
+    """
+)

@@ -1,0 +1,362 @@
+"""Signed values (``create_signed_value``/``decode_signed_value``) and the
+signed-cookie methods of ``RequestHandler``.
+
+Two wire formats, byte-compatible with Tornado's so that cookies survive a
+migration in either direction:
+
+- version 1: ``base64(value)|timestamp|hex(HMAC-SHA1(name + base64 + ts))``.
+  It does not bind the key version, and its fields are not length-framed.
+- version 2 (the default): ``2|1:<key version>|<n>:<timestamp>|<n>:<name>|
+  <n>:<base64 value>|`` followed by the hex HMAC-SHA256 of everything before
+  it. Each field is ``length:bytes``, so no field can be shifted into
+  another, and the cookie's name is signed: a value moved to another cookie
+  does not verify.
+
+Errors: ``create_signed_value`` raises ``ValueError`` for an unsupported
+version or a key dict without a ``key_version``; decoding never raises for
+bad input, it returns None (forged, tampered, expired, moved, malformed).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Union
+
+from squall.escape import utf8
+from squall.log import gen_log
+
+if TYPE_CHECKING:
+    from squall.httputil import HTTPServerRequest
+
+__all__ = [
+    "DEFAULT_SIGNED_VALUE_MIN_VERSION",
+    "DEFAULT_SIGNED_VALUE_VERSION",
+    "MAX_SUPPORTED_SIGNED_VALUE_VERSION",
+    "MIN_SUPPORTED_SIGNED_VALUE_VERSION",
+    "create_signed_value",
+    "decode_signed_value",
+    "get_signature_key_version",
+]
+
+# The versions and defaults are Tornado's (3.2 onwards): write version 2,
+# still accept version 1 unless the caller raises ``min_version``.
+MIN_SUPPORTED_SIGNED_VALUE_VERSION = 1
+MAX_SUPPORTED_SIGNED_VALUE_VERSION = 2
+DEFAULT_SIGNED_VALUE_VERSION = 2
+DEFAULT_SIGNED_VALUE_MIN_VERSION = 1
+
+# Tornado's default lifetime for a signed cookie when reading it (days).
+DEFAULT_MAX_AGE_DAYS = 31
+# Version 1 values stamped further than this in the future are refused
+# (Tornado's 31 days): a clock that far off means tampering.
+_V1_MAX_FUTURE_SECONDS = 31 * 86400
+_SECONDS_PER_DAY = 86400
+# A version prefix has at most three digits; a longer run of digits before
+# "|" is the base64 value of a version-1 cookie.
+_VERSION_PREFIX = re.compile(rb"([1-9][0-9]{0,2})\|")
+
+SecretType = Union[str, bytes, dict[int, str], dict[int, bytes]]
+
+
+def create_signed_value(
+    secret: SecretType,
+    name: str,
+    value: str | bytes,
+    version: int | None = None,
+    clock: Callable[[], float] | None = None,
+    key_version: int | None = None,
+) -> bytes:
+    """Sign ``value`` for cookie ``name`` with ``secret`` (now, or ``clock()``).
+
+    ``secret`` may be a dict ``{key_version: secret}`` (version 2 only);
+    ``key_version`` then picks the key and is recorded in the value.
+    """
+    if version is None:
+        version = DEFAULT_SIGNED_VALUE_VERSION
+    if clock is None:
+        clock = time.time
+    timestamp = utf8(str(int(clock())))
+    encoded = base64.b64encode(utf8(value))
+    if version == 1:
+        if isinstance(secret, dict):
+            raise ValueError("Signed value version 1 cannot use a key dict")
+        signature = _signature_v1(secret, name, encoded, timestamp)
+        return b"|".join([encoded, timestamp, signature])
+    if version == 2:
+        if isinstance(secret, dict):
+            if key_version is None:
+                raise ValueError("key_version must be set when the secret is a dict")
+            key = secret[key_version]
+        else:
+            key = secret
+        fields = [
+            b"2",
+            _field(utf8(str(key_version or 0))),
+            _field(timestamp),
+            _field(utf8(name)),
+            _field(encoded),
+            b"",
+        ]
+        to_sign = b"|".join(fields)
+        return to_sign + _signature_v2(key, to_sign)
+    raise ValueError(f"Unsupported version {version}")
+
+
+def decode_signed_value(
+    secret: SecretType,
+    name: str,
+    value: str | bytes | None,
+    max_age_days: float = DEFAULT_MAX_AGE_DAYS,
+    clock: Callable[[], float] | None = None,
+    min_version: int | None = None,
+) -> bytes | None:
+    """The value signed in ``value`` for cookie ``name``, or None.
+
+    None when the signature does not verify, the value is older than
+    ``max_age_days``, its version is below ``min_version``, or it is
+    malformed.
+    """
+    if clock is None:
+        clock = time.time
+    if min_version is None:
+        min_version = DEFAULT_SIGNED_VALUE_MIN_VERSION
+    if min_version > MAX_SUPPORTED_SIGNED_VALUE_VERSION:
+        raise ValueError(f"Unsupported min_version {min_version}")
+    if not value:
+        return None
+    raw = utf8(value)
+    version = _version_of(raw)
+    if version < min_version:
+        return None
+    if version == 1:
+        if isinstance(secret, dict):
+            return None  # version 1 has no key version to pick a key with
+        return _decode_v1(secret, name, raw, max_age_days, clock)
+    if version == 2:
+        return _decode_v2(secret, name, raw, max_age_days, clock)
+    return None
+
+
+def get_signature_key_version(value: str | bytes) -> int | None:
+    """The key version recorded in a version-2 signed value, else None."""
+    raw = utf8(value)
+    if _version_of(raw) != 2:
+        return None
+    parsed = _parse_v2(raw)
+    return None if parsed is None else parsed[0]
+
+
+# -- version 1 ---------------------------------------------------------------
+
+
+def _signature_v1(secret: str | bytes, *parts: str | bytes) -> bytes:
+    mac = hmac.new(utf8(secret), digestmod=hashlib.sha1)
+    for part in parts:
+        mac.update(utf8(part))
+    return utf8(mac.hexdigest())
+
+
+def _decode_v1(
+    secret: str | bytes,
+    name: str,
+    raw: bytes,
+    max_age_days: float,
+    clock: Callable[[], float],
+) -> bytes | None:
+    parts = raw.split(b"|")
+    if len(parts) != 3:
+        return None
+    encoded, timestamp, signature = parts
+    expected = _signature_v1(secret, name, encoded, timestamp)
+    if not hmac.compare_digest(signature, expected):
+        gen_log.warning("Invalid cookie signature %r", raw[:200])
+        return None
+    # A leading zero would let "0123" and "123" sign differently for the
+    # same time; Tornado refuses it, and so do we.
+    if not timestamp.isdigit() or timestamp.startswith(b"0"):
+        gen_log.warning("Tampered cookie %r", raw[:200])
+        return None
+    stamp = int(timestamp)
+    now = clock()
+    if stamp < now - max_age_days * _SECONDS_PER_DAY:
+        gen_log.warning("Expired cookie %r", raw[:200])
+        return None
+    if stamp > now + _V1_MAX_FUTURE_SECONDS:
+        gen_log.warning("Cookie timestamp in future; possible tampering %r", raw[:200])
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except ValueError:
+        return None
+
+
+# -- version 2 ---------------------------------------------------------------
+
+
+def _field(data: bytes) -> bytes:
+    return utf8(str(len(data))) + b":" + data
+
+
+def _signature_v2(secret: str | bytes, data: bytes) -> bytes:
+    return utf8(hmac.new(utf8(secret), data, hashlib.sha256).hexdigest())
+
+
+def _version_of(raw: bytes) -> int:
+    match = _VERSION_PREFIX.match(raw)
+    return int(match.group(1)) if match else 1
+
+
+def _take_field(raw: bytes, pos: int) -> tuple[bytes, int] | None:
+    """Read ``length:bytes|`` at ``pos``: the bytes and the next position."""
+    colon = raw.find(b":", pos)
+    if colon < 0 or colon - pos > 10:
+        return None
+    length_text = raw[pos:colon]
+    if not length_text.isdigit():
+        return None
+    end = colon + 1 + int(length_text)
+    if raw[end : end + 1] != b"|":
+        return None
+    return raw[colon + 1 : end], end + 1
+
+
+def _parse_v2(raw: bytes) -> tuple[int, bytes, bytes, bytes, bytes, bytes] | None:
+    """(key version, timestamp, name, value, signed part, signature)."""
+    pos = 2  # after "2|"
+    fields = []
+    for _ in range(4):
+        taken = _take_field(raw, pos)
+        if taken is None:
+            return None
+        field, pos = taken
+        fields.append(field)
+    key_version_text, timestamp, name, encoded = fields
+    if not key_version_text.isdigit() or not timestamp.isdigit():
+        return None
+    return int(key_version_text), timestamp, name, encoded, raw[:pos], raw[pos:]
+
+
+def _decode_v2(
+    secret: SecretType,
+    name: str,
+    raw: bytes,
+    max_age_days: float,
+    clock: Callable[[], float],
+) -> bytes | None:
+    parsed = _parse_v2(raw)
+    if parsed is None:
+        return None
+    key_version, timestamp, signed_name, encoded, signed, signature = parsed
+    if isinstance(secret, dict):
+        key = secret.get(key_version)
+        if key is None:
+            return None
+    else:
+        key = secret
+    if not hmac.compare_digest(signature, _signature_v2(key, signed)):
+        return None
+    if not hmac.compare_digest(signed_name, utf8(name)):
+        return None
+    if int(timestamp) < clock() - max_age_days * _SECONDS_PER_DAY:
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except ValueError:
+        return None
+
+
+# -- the RequestHandler methods ------------------------------------------------
+
+
+class SigningMixin:
+    """``set_signed_cookie``/``get_signed_cookie`` (and the ``secure`` names)."""
+
+    request: HTTPServerRequest
+
+    if TYPE_CHECKING:
+
+        @property
+        def settings(self) -> dict[str, Any]: ...
+
+        def require_setting(self, name: str, feature: str = ...) -> None: ...
+
+        def get_cookie(self, name: str, default: str | None = None) -> str | None: ...
+
+        def set_cookie(self, name: str, value: str | bytes, **kwargs: Any) -> None: ...
+
+    def create_signed_value(
+        self, name: str, value: str | bytes, version: int | None = None
+    ) -> bytes:
+        """Sign ``value`` with the ``cookie_secret`` setting (and ``key_version``)."""
+        self.require_setting("cookie_secret", "secure cookies")
+        secret = self.settings["cookie_secret"]
+        key_version = None
+        if isinstance(secret, dict):
+            if self.settings.get("key_version") is None:
+                raise Exception("key_version setting must be used for secret_key dicts")
+            key_version = self.settings["key_version"]
+        return create_signed_value(secret, name, value, version=version, key_version=key_version)
+
+    def set_signed_cookie(
+        self,
+        name: str,
+        value: str | bytes,
+        expires_days: float | None = 30,
+        version: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Set a cookie whose value is signed, so it cannot be forged.
+
+        Read it back with ``get_signed_cookie``. The value is signed, not
+        encrypted: the client can read it. Other keyword arguments go to
+        ``set_cookie``.
+        """
+        self.set_cookie(
+            name,
+            self.create_signed_value(name, value, version=version),
+            expires_days=expires_days,
+            **kwargs,
+        )
+
+    def get_signed_cookie(
+        self,
+        name: str,
+        value: str | None = None,
+        max_age_days: float = DEFAULT_MAX_AGE_DAYS,
+        min_version: int | None = None,
+    ) -> bytes | None:
+        """The verified value of signed cookie ``name`` (bytes), or None.
+
+        None when the cookie is missing, forged, older than
+        ``max_age_days`` or set for another name. ``value`` checks a given
+        signed value instead of the request's cookie.
+        """
+        self.require_setting("cookie_secret", "secure cookies")
+        if value is None:
+            value = self.get_cookie(name)
+        return decode_signed_value(
+            self.settings["cookie_secret"],
+            name,
+            value,
+            max_age_days=max_age_days,
+            min_version=min_version,
+        )
+
+    def get_signed_cookie_key_version(self, name: str, value: str | None = None) -> int | None:
+        """The key version of signed cookie ``name`` (None if absent or v1)."""
+        self.require_setting("cookie_secret", "secure cookies")
+        if value is None:
+            value = self.get_cookie(name)
+        if value is None:
+            return None
+        return get_signature_key_version(value)
+
+    # The names of Tornado before 6.3, used throughout the seeds.
+    set_secure_cookie = set_signed_cookie
+    get_secure_cookie = get_signed_cookie
+    get_secure_cookie_key_version = get_signed_cookie_key_version

@@ -1,0 +1,508 @@
+"""``StaticFileHandler``: files from a directory, with caching and ranges.
+
+Safety first: the requested path must stay inside the root (compared by
+path components, so ``/static/../static_foo.txt`` cannot reach a sibling
+directory whose name merely starts with the root's), and symlinks may not
+lead out of it unless into an ``allowed_symlink_directory``. A directory
+redirect never sends the client to another host (``//evil.com/..``).
+
+Beyond Tornado: several ranges in one request (``multipart/byteranges``),
+precompressed ``.br``/``.gz`` siblings served when the client accepts them,
+and zero-copy ``sendfile`` on plain (non-TLS, untransformed) connections.
+
+Errors: ``HTTPError`` 403 (outside the root, a directory, not a regular
+file, an unsafe redirect), 404 (missing), 400 (NUL in the path), 416
+(unsatisfiable range).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import email.utils
+import hashlib
+import mimetypes
+import os
+import stat
+import threading
+from collections.abc import Awaitable, Generator
+from typing import Any
+
+from squall.iostream import StreamClosedError
+from squall.log import gen_log
+from squall.web._errors import HTTPError
+from squall.web._handler import RequestHandler
+
+__all__ = ["StaticFileHandler"]
+
+# Tornado's "cache forever" for versioned URLs: ten years, in seconds.
+_TEN_YEARS = 86400 * 365 * 10
+# Version hashes kept (one per file path); a site with more static files
+# than this recomputes some hashes instead of growing without bound.
+_HASH_CACHE_MAX = 10_000
+# Read size when streaming a file (64 KiB, Tornado's).
+_CHUNK_SIZE = 64 * 1024
+# Below this many bytes one read and write cost less than the sendfile
+# set-up (waiting for the head to drain, a descriptor to watch): measured
+# with bench/static_files.py on 4 KiB files.
+_SENDFILE_MIN_BYTES = _CHUNK_SIZE
+# Ranges honoured in one request, after Apache's MaxRanges default (200);
+# beyond it the Range header is ignored (RFC 9110 §14.2 allows that) rather
+# than letting one request ask for the file many times over.
+_MAX_RANGES = 200
+# Content-codings for which a precompressed sibling file may exist, in
+# order of preference, with the suffix of that file.
+_PRECOMPRESSED = (("br", ".br"), ("gzip", ".gz"))
+
+
+class StaticFileHandler(RequestHandler):
+    """Serve files under ``path``: ``(r"/content/(.*)", StaticFileHandler,
+    {"path": "/var/www"})``.
+
+    ``default_filename`` (e.g. ``"index.html"``) is served for directory
+    URLs. Symlinks resolving outside ``path`` get 403 unless their target
+    is inside ``allowed_symlink_directory`` (a directory or a list).
+    Requests with ``?v=`` (from ``static_url``) are cached for ten years.
+
+    Subclasses customise URLs with ``make_static_url``, ``parse_url_path``,
+    ``get_cache_time`` and ``get_version``, and storage with
+    ``get_content``, ``get_content_size``, ``get_modified_time``,
+    ``get_absolute_path`` and ``validate_absolute_path``.
+    """
+
+    CACHE_MAX_AGE = _TEN_YEARS
+
+    _static_hashes: dict[str, str | None] = {}
+    _lock = threading.Lock()
+
+    root: str
+    path: str
+    absolute_path: str
+    modified: datetime.datetime | None
+
+    def initialize(
+        self,
+        path: str,
+        default_filename: str | None = None,
+        allowed_symlink_directory: str | list[str] | None = None,
+    ) -> None:
+        self.root = path
+        self.default_filename = default_filename
+        if allowed_symlink_directory is None:
+            allowed = [path]
+        elif isinstance(allowed_symlink_directory, str):
+            allowed = [allowed_symlink_directory]
+        else:
+            allowed = list(allowed_symlink_directory)
+        self.allowed_symlink_directory = allowed
+        self._served_path: str | None = None
+        self._stat_result: os.stat_result | None = None
+
+    @classmethod
+    def reset(cls) -> None:
+        """Forget the cached version hashes (``static_hash_cache=False``)."""
+        with cls._lock:
+            cls._static_hashes = {}
+
+    # -- serving -----------------------------------------------------------------
+
+    def head(self, path: str) -> Awaitable[None]:  # type: ignore[override]
+        return self.get(path, include_body=False)
+
+    async def get(self, path: str, include_body: bool = True) -> None:  # type: ignore[override]
+        if "\x00" in path:
+            raise HTTPError(400, "NUL byte in static path")
+        self.path = self.parse_url_path(path)
+        absolute_path = self.get_absolute_path(self.root, self.path)
+        validated = self.validate_absolute_path(self.root, absolute_path)
+        if validated is None:
+            return
+        self.absolute_path = validated
+        ranges_requested = "Range" in self.request.headers
+        self._served_path = self._choose_representation(ranges_requested)
+        self.modified = self.get_modified_time()
+        self.set_headers()
+        if self.should_return_304():
+            self.set_status(304)
+            return
+        size = self.get_content_size()
+        ranges = self._requested_ranges(size) if ranges_requested else None
+        if ranges == []:
+            self.set_status(416)
+            self.set_header("Content-Type", "text/plain")
+            self.set_header("Content-Range", f"bytes */{size}")
+            return
+        try:
+            if ranges is None:
+                self.set_header("Content-Length", size)
+                if include_body:
+                    await self._send_range(0, size)
+            elif len(ranges) == 1:
+                start, end = ranges[0]
+                self.set_status(206)
+                self.set_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
+                self.set_header("Content-Length", end - start)
+                if include_body:
+                    await self._send_range(start, end)
+            else:
+                await self._send_multipart(ranges, size, include_body)
+        except StreamClosedError:
+            # The client left mid-file: nothing more to say to it.
+            self._finished = True
+            return
+        # The client may have read the whole body and closed already: the
+        # final (empty) write then fails, which is no error of ours.
+        self.finish().add_done_callback(_retrieve_exception)
+
+    async def _send_range(self, start: int, end: int) -> None:
+        """Send bytes [start, end) of the file, without copying when we can."""
+        if end <= start:
+            return
+        sendfile = getattr(self.request.connection, "sendfile", None)
+        path = self._served_path or self.absolute_path
+        if (
+            sendfile is not None
+            and end - start >= _SENDFILE_MIN_BYTES
+            and type(self).get_content == StaticFileHandler.get_content
+            and os.path.isfile(path)
+        ):
+            await self.flush()
+            if self._transforms_pass_through():
+                with open(path, "rb") as file:
+                    sent = await sendfile(file, start, end - start)
+                if sent is not None:
+                    return
+                # None: the connection cannot sendfile (TLS...); stream it.
+        for chunk in self.get_content(path, start, end):
+            self.write(chunk)
+            await self.flush()
+
+    def _transforms_pass_through(self) -> bool:
+        # After the first flush each transform has decided; a gzip transform
+        # that declined leaves bytes untouched.
+        return all(not getattr(t, "_gzipping", True) for t in self._transforms)
+
+    async def _send_multipart(
+        self, ranges: list[tuple[int, int]], size: int, include_body: bool
+    ) -> None:
+        # RFC 9110 §14.6: each part carries its own Content-Type and
+        # Content-Range; the boundary must not occur in the data, which a
+        # random 128-bit token makes vanishingly unlikely.
+        boundary = os.urandom(16).hex()
+        content_type = self._headers.get("Content-Type", "application/octet-stream")
+        heads = [
+            (
+                f"\r\n--{boundary}\r\nContent-Type: {content_type}\r\n"
+                f"Content-Range: bytes {start}-{end - 1}/{size}\r\n\r\n"
+            ).encode("latin-1")
+            for start, end in ranges
+        ]
+        tail = f"\r\n--{boundary}--\r\n".encode("latin-1")
+        length = sum(len(h) for h in heads) + sum(e - s for s, e in ranges) + len(tail)
+        self.set_status(206)
+        self.set_header("Content-Type", f"multipart/byteranges; boundary={boundary}")
+        self.set_header("Content-Length", length)
+        if not include_body:
+            return
+        for head, (start, end) in zip(heads, ranges, strict=True):
+            self.write(head)
+            await self._send_range(start, end)
+        self.write(tail)
+
+    def _requested_ranges(self, size: int) -> list[tuple[int, int]] | None:
+        """The satisfiable ranges as [start, end) pairs.
+
+        None: ignore the header (bad syntax, another unit, an If-Range that
+        no longer matches, too many ranges). An empty list: nothing in it
+        is satisfiable, answer 416.
+        """
+        header = self.request.headers.get("Range", "")
+        if_range = self.request.headers.get("If-Range")
+        if if_range is not None and not self._if_range_matches(if_range):
+            return None  # RFC 9110 §13.1.5: the client's copy is stale
+        unit, sep, specs = header.partition("=")
+        if not sep or unit.strip().lower() != "bytes":
+            return None
+        parts = specs.split(",")
+        if len(parts) > _MAX_RANGES:
+            return None
+        ranges = []
+        for part in parts:
+            first, dash, last = part.strip().partition("-")
+            if (
+                not dash
+                or not (first.isdigit() or first == "")
+                or not (last.isdigit() or last == "")
+            ):
+                return None  # RFC 9110 §14.1.1: an invalid set is ignored
+            if not first.isascii() or not last.isascii():
+                return None
+            if first == "":
+                if last == "":
+                    return None
+                suffix = int(last)
+                if suffix > 0 and size > 0:
+                    ranges.append((max(0, size - suffix), size))
+                continue
+            start = int(first)
+            if last and int(last) < start:
+                return None
+            if start < size:
+                end = size if last == "" else min(int(last) + 1, size)
+                ranges.append((start, end))
+        return ranges
+
+    def _if_range_matches(self, if_range: str) -> bool:
+        if if_range.startswith('"'):
+            return bool(if_range == self._headers.get("Etag"))
+        if self.modified is None:
+            return False
+        try:
+            date = email.utils.parsedate_to_datetime(if_range)
+        except (TypeError, ValueError):
+            return False
+        return date.tzinfo is not None and date == self.modified
+
+    def _choose_representation(self, ranges_requested: bool) -> str | None:
+        """A precompressed sibling to serve instead, if the client takes it."""
+        path = self.absolute_path
+        siblings = [
+            (coding, path + suffix)
+            for coding, suffix in _PRECOMPRESSED
+            if os.path.isfile(path + suffix)
+        ]
+        if not siblings:
+            return None
+        # Caches must keep the encodings apart (RFC 9110 §12.5.5).
+        self.set_header("Vary", "Accept-Encoding")
+        if ranges_requested:
+            return None  # ranges are served from the identity file
+        accepted = _accepted_codings(self.request.headers.get("Accept-Encoding", ""))
+        for coding, sibling in siblings:
+            if coding in accepted and self._inside_allowed(sibling):
+                self.set_header("Content-Encoding", coding)
+                return sibling
+        return None
+
+    # -- headers -----------------------------------------------------------------
+
+    def compute_etag(self) -> str | None:
+        """The ETag: the file's version hash (of the file actually served)."""
+        version_hash = self._get_cached_version(self._served_path or self.absolute_path)
+        if not version_hash:
+            return None
+        return f'"{version_hash}"'
+
+    def set_headers(self) -> None:
+        """Set the headers of a response for this file (not the body's length)."""
+        self.set_header("Accept-Ranges", "bytes")
+        self.set_etag_header()
+        if self.modified is not None:
+            self.set_header("Last-Modified", self.modified)
+        content_type = self.get_content_type()
+        if content_type:
+            self.set_header("Content-Type", content_type)
+        cache_time = self.get_cache_time(self.path, self.modified, content_type)
+        if cache_time > 0:
+            expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
+                seconds=cache_time
+            )
+            self.set_header("Expires", expires)
+            self.set_header("Cache-Control", f"max-age={cache_time}")
+        self.set_extra_headers(self.path)
+
+    def should_return_304(self) -> bool:
+        """Whether the client's cached copy is current (ETag, then date).
+
+        RFC 9110 §13.2.2: If-None-Match, when present, decides alone.
+        """
+        if self.request.headers.get("If-None-Match"):
+            return self.check_etag_header()
+        since_header = self.request.headers.get("If-Modified-Since")
+        if since_header and self.modified is not None:
+            try:
+                since = email.utils.parsedate_to_datetime(since_header)
+            except (TypeError, ValueError):
+                return False
+            if since.tzinfo is None:
+                since = since.replace(tzinfo=datetime.timezone.utc)
+            return since >= self.modified
+        return False
+
+    # -- overridable: the filesystem ---------------------------------------------
+
+    @classmethod
+    def get_absolute_path(cls, root: str, path: str) -> str:
+        """The absolute path of ``path`` under ``root`` (not yet checked)."""
+        return os.path.abspath(os.path.join(root, path))
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        """Check ``absolute_path`` may be served; the path to serve, or None
+        when this method already answered (a directory redirect).
+
+        Raises ``HTTPError`` 403 outside the root or for what is not a
+        regular file, 404 when it does not exist.
+        """
+        root = os.path.abspath(root)
+        if not _is_inside(absolute_path, root):
+            raise HTTPError(403, "%s is not in root static directory", self.path)
+        if os.path.isdir(absolute_path) and self.default_filename is not None:
+            request_path = self.request.path or ""
+            if not request_path.endswith("/"):
+                # "//evil.com/../dir/" would be a redirect to another host.
+                if request_path.startswith("//") or request_path.startswith("/\\"):
+                    raise HTTPError(403, "cannot redirect path with two initial slashes")
+                self.redirect(request_path + "/", permanent=True)
+                return None
+            absolute_path = os.path.join(absolute_path, self.default_filename)
+        if not os.path.exists(absolute_path):
+            raise HTTPError(404)
+        if not self._inside_allowed(absolute_path):
+            raise HTTPError(403, "%s resolves outside the static directory", self.path)
+        if not os.path.isfile(absolute_path):
+            raise HTTPError(403, "%s is not a file", self.path)
+        return absolute_path
+
+    def _inside_allowed(self, absolute_path: str) -> bool:
+        real = os.path.realpath(absolute_path)
+        return any(
+            _is_inside(real, os.path.realpath(directory))
+            for directory in self.allowed_symlink_directory
+        )
+
+    @classmethod
+    def get_content(
+        cls, abspath: str, start: int | None = None, end: int | None = None
+    ) -> Generator[bytes, None, None]:
+        """The file's bytes from ``start`` to ``end`` (a slice), in pieces."""
+        with open(abspath, "rb") as file:
+            if start is not None:
+                file.seek(start)
+            remaining = None if end is None else end - (start or 0)
+            while remaining is None or remaining > 0:
+                size = _CHUNK_SIZE if remaining is None else min(_CHUNK_SIZE, remaining)
+                chunk = file.read(size)
+                if not chunk:
+                    return
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+
+    @classmethod
+    def get_content_version(cls, abspath: str) -> str:
+        """A hash of the file's contents (for ``?v=`` and the ETag)."""
+        hasher = hashlib.md5(usedforsecurity=False)
+        for chunk in cls.get_content(abspath):
+            hasher.update(chunk)
+        return hasher.hexdigest()
+
+    def _stat(self) -> os.stat_result:
+        if self._stat_result is None:
+            self._stat_result = os.stat(self._served_path or self.absolute_path)
+        return self._stat_result
+
+    def get_content_size(self) -> int:
+        """The size in bytes of what is served."""
+        return self._stat().st_size
+
+    def get_modified_time(self) -> datetime.datetime | None:
+        """Last modification, to the second (what HTTP dates can say), UTC."""
+        return datetime.datetime.fromtimestamp(int(self._stat().st_mtime), datetime.timezone.utc)
+
+    def get_content_type(self) -> str:
+        """The Content-Type, guessed from the file name."""
+        mime_type, encoding = mimetypes.guess_type(self.absolute_path)
+        # A .gz file is served as the archive it is, not decoded by browsers.
+        if encoding == "gzip":
+            return "application/gzip"
+        if encoding is not None:
+            return "application/octet-stream"
+        return mime_type or "application/octet-stream"
+
+    def set_extra_headers(self, path: str) -> None:
+        """Override to add headers to every response for ``path``."""
+
+    def get_cache_time(self, path: str, modified: datetime.datetime | None, mime_type: str) -> int:
+        """Seconds the client may cache: ``CACHE_MAX_AGE`` for ``?v=`` URLs."""
+        return self.CACHE_MAX_AGE if "v" in self.request.arguments else 0
+
+    # -- overridable: URLs -------------------------------------------------------
+
+    @classmethod
+    def make_static_url(
+        cls, settings: dict[str, Any], path: str, include_version: bool = True
+    ) -> str:
+        """The URL for ``path``: the prefix, the path and ``?v=<hash>``."""
+        url = str(settings.get("static_url_prefix", "/static/")) + path
+        if not include_version:
+            return url
+        version_hash = cls.get_version(settings, path)
+        if not version_hash:
+            return url
+        return f"{url}?v={version_hash}"
+
+    def parse_url_path(self, url_path: str) -> str:
+        """The file path for a URL path (``/`` to the OS separator)."""
+        if os.path.sep != "/":
+            url_path = url_path.replace("/", os.path.sep)
+        return url_path
+
+    @classmethod
+    def get_version(cls, settings: dict[str, Any], path: str) -> str | None:
+        """The version hash of ``path``, or None if it is not a regular file
+        inside ``static_path`` (so no hash of an outside file leaks)."""
+        root = settings["static_path"]
+        abs_path = cls.get_absolute_path(root, path)
+        if "\x00" in abs_path or not _is_inside(abs_path, os.path.abspath(root)):
+            return None
+        if not _is_inside(os.path.realpath(abs_path), os.path.realpath(root)):
+            return None
+        return cls._get_cached_version(abs_path)
+
+    @classmethod
+    def _get_cached_version(cls, abs_path: str) -> str | None:
+        with cls._lock:
+            hashes = cls._static_hashes
+            if abs_path in hashes:
+                return hashes[abs_path]
+        try:
+            mode = os.stat(abs_path).st_mode
+            version = cls.get_content_version(abs_path) if stat.S_ISREG(mode) else None
+        except OSError:
+            gen_log.warning("Could not open static file %r", abs_path)
+            version = None
+        with cls._lock:
+            hashes = cls._static_hashes
+            if len(hashes) >= _HASH_CACHE_MAX:
+                del hashes[next(iter(hashes))]  # the oldest entry
+            hashes[abs_path] = version
+        return version
+
+
+def _retrieve_exception(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _is_inside(path: str, root: str) -> bool:
+    """Whether ``path`` is ``root`` or below it, by whole components."""
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _accepted_codings(header: str) -> set[str]:
+    """Content-codings the client accepts (RFC 9110 §12.5.3), q=0 excluded."""
+    accepted = set()
+    for item in header.split(","):
+        coding, _, params = item.partition(";")
+        coding = coding.strip().lower()
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if coding and quality > 0:
+            accepted.add(coding)
+    return accepted

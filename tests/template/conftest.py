@@ -1,0 +1,1 @@
+from locale_helpers import clean_locale  # noqa: F401
