@@ -126,6 +126,37 @@ _NO_DEADLINE, _IDLE_DEADLINE, _HEADER_DEADLINE, _BODY_DEADLINE = 0, 1, 2, 3
 class HTTP1Connection(HTTPConnection):
     """One request on a server connection, and the response written to it."""
 
+    # One of these per request: slots make it smaller and quicker to set up.
+    __slots__ = (
+        "__weakref__",
+        "_body_received",
+        "_body_started",
+        "_buffered_body",
+        "_chunked",
+        "_close_after",
+        "_close_callback",
+        "_decompressor",
+        "_delivered_end",
+        "_events",
+        "_expect_continue",
+        "_expected_length",
+        "_failed",
+        "_head_request",
+        "_protocol",
+        "_request_complete",
+        "_response_finished",
+        "_response_started",
+        "_waiting",
+        "_written",
+        "body_timeout",
+        "context",
+        "delegate",
+        "headers",
+        "max_body_size",
+        "params",
+        "start_line",
+    )
+
     def __init__(
         self,
         protocol: HTTP1ServerProtocol,
@@ -527,7 +558,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._url = b""
-        self._headers = HTTPHeaders()
+        self._headers = HTTPHeaders._from_fields({})
         self._header_bytes = 0
         self._header_count = 0
         self._in_request_line = True

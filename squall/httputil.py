@@ -738,6 +738,9 @@ class HTTPMessageDelegate:
 class HTTPConnection:
     """How the application writes a response (or the client a request)."""
 
+    # Empty, so that subclasses may use slots (the server makes one per request).
+    __slots__ = ()
+
     def write_headers(
         self,
         start_line: RequestStartLine | ResponseStartLine,
