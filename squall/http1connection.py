@@ -465,6 +465,8 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._phase = _NO_DEADLINE
         self._stop_reading = False
         self._raw_header_bytes = 0
+        self._method = b""  # of the request being parsed, once its line is read
+        self._version = ""
         self._pending_refusal: rules.Reject | None = None
         self._upgrade_exchange: HTTP1Connection | None = None
 
@@ -540,6 +542,8 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             if self._problem is None:
                 self._problem = rules.reject_for_parser_error(e, self._parser, data)
         if self._in_headers and self._problem is None:
+            if self._phase != _HEADER_DEADLINE:
+                self._arm(_HEADER_DEADLINE, self.params.header_timeout)
             # httptools buffers a header value until it ends, so count what a
             # slow, endless header line costs us even before on_header.
             self._raw_header_bytes += len(data)
@@ -565,7 +569,10 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._in_headers = True
         self._head_tail = b""
         self._raw_header_bytes = 0
-        self._arm(_HEADER_DEADLINE, self.params.header_timeout)
+        # No idle deadline while a request is under way. The header deadline
+        # is armed only if the headers span packets (see data_received): a
+        # request that arrives whole costs no timer work at all.
+        self._phase = _NO_DEADLINE
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -605,8 +612,8 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         headers = self._headers
         assert headers is not None
         parser = self._parser
-        version = "HTTP/" + parser.get_http_version()
-        method = parser.get_method().decode("ascii")
+        version = "HTTP/" + self._version
+        method = self._method.decode("ascii")
         # HTTPHeaders keeps fields under canonical names (Content-Length);
         # reading its dict directly skips name normalization on this path.
         fields = headers._lists
@@ -685,12 +692,11 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._in_request_line = False
         if self._problem is not None:
             return
+        parser = self._parser
+        self._method = parser.get_method()
+        self._version = parser.get_http_version()
         problem = rules.check_request_line(
-            self._parser.get_method(),
-            self._url,
-            self._parser.get_http_version(),
-            self._chunk,
-            self._head_tail,
+            self._method, self._url, self._version, self._chunk, self._head_tail
         )
         if problem is not None:
             self._problem = problem
