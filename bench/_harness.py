@@ -127,6 +127,30 @@ def measure(
     return Result(name, rps, latency, errors)
 
 
+def measure_rounds(
+    peers: Sequence[tuple[str, str, Sequence[str]]],
+    path: str = "/",
+    *,
+    seconds: int = 3,
+    rounds: int = 3,
+    connections: int = 100,
+) -> list[Result]:
+    """Each peer ``(name, script, args)`` measured ``rounds`` times, the
+    peers taking turns; the median round per peer is reported. Taking turns
+    spreads any background load over every peer instead of one."""
+    runs: dict[str, list[Result]] = {name: [] for name, _, _ in peers}
+    for _ in range(rounds):
+        for name, script, args in peers:
+            runs[name].append(
+                measure(name, script, path, seconds=seconds, connections=connections, args=args)
+            )
+    results = []
+    for name, _, _ in peers:
+        ordered = sorted(runs[name], key=lambda r: r.requests_per_second)
+        results.append(ordered[len(ordered) // 2])
+    return results
+
+
 def table(title: str, results: Sequence[Result], baseline: str = "tornado") -> str:
     """A markdown table with each result's ratio to ``baseline``."""
     base = next((r for r in results if r.name == baseline), None)

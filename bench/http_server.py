@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 
-from bench._harness import SERVERS, Result, measure, table
+from bench._harness import SERVERS, Result, measure_rounds, table
 
 PEERS = [
     ("squall", "squall_callback.py", "squall"),
@@ -22,14 +22,20 @@ PEERS = [
 
 
 def main(argv: Sequence[str]) -> None:
-    seconds = 3 if "--quick" in argv else 10
-    results: list[Result] = []
+    seconds, rounds = (3, 1) if "--quick" in argv else (5, 3)
+    peers = []
     for name, script, package in PEERS:
         if not (SERVERS / script).exists() or importlib.util.find_spec(package) is None:
             print(f"(skipped {name}: {script} or {package} is not available)")
             continue
-        results.append(measure(name, script, seconds=seconds))
-    print(table(f"HTTPServer, plain callback, wrk -t1 -c100 -d{seconds}s", results))
+        peers.append((name, script, ()))
+    results: list[Result] = measure_rounds(peers, seconds=seconds, rounds=rounds)
+    print(
+        table(
+            f"HTTPServer, plain callback, wrk -t1 -c100 -d{seconds}s, median of {rounds} interleaved rounds",
+            results,
+        )
+    )
     ceiling = next((r for r in results if r.name == "ceiling"), None)
     squall = next((r for r in results if r.name == "squall"), None)
     if ceiling and squall:

@@ -40,7 +40,7 @@ READ_SIZE = 65536
 WRITE_SIZE = 256 * 1024
 # Round-trip workload: message size and concurrent connections.
 MESSAGE_SIZE = 64
-CONNECTIONS = 100
+CONNECTIONS = 50
 # Seconds of load before measuring, so that connections are up and warm.
 WARMUP = 0.5
 

@@ -8,20 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bench._harness import Result, measure, table
+from bench._harness import Result, measure_rounds, table
 
 SCENARIOS = [("json", "/json"), ("routes", f"/route{49}/squall")]
 FRAMEWORKS = ["squall", "tornado", "aiohttp"]
 
 
 def main(argv: Sequence[str]) -> None:
-    seconds = 3 if "--quick" in argv else 10
+    seconds, rounds = (3, 1) if "--quick" in argv else (5, 3)
     for scenario, path in SCENARIOS:
-        results: list[Result] = [
-            measure(
-                framework, "web_scenarios.py", path, seconds=seconds, args=(framework, scenario)
-            )
-            for framework in FRAMEWORKS
-        ]
-        print(table(f"web, {scenario} ({path}), wrk -t1 -c100 -d{seconds}s", results))
+        peers = [(framework, "web_scenarios.py", (framework, scenario)) for framework in FRAMEWORKS]
+        results: list[Result] = measure_rounds(peers, path, seconds=seconds, rounds=rounds)
+        title = f"web, {scenario} ({path}), wrk -t1 -c100 -d{seconds}s, median of {rounds} rounds"
+        print(table(title, results))
         print()
