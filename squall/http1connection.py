@@ -647,6 +647,18 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         if len(exchanges) > MAX_PIPELINED_REQUESTS:
             self._pause_reading()
         self._deliver(exchange, _HEADERS, None)
+        length = fields.get("Content-Length")
+        if (
+            length is not None
+            and exchange._waiting is None
+            and int(length[0]) > exchange.max_body_size
+        ):
+            # Refuse now rather than after receiving the whole upload. The
+            # delegate has seen the headers and could have raised the limit
+            # (a streaming handler's prepare); one still preparing is held to
+            # it in on_body as the bytes arrive.
+            self._problem = rules.Reject(413, "request body too large")
+            return
         if self.params.body_timeout is not None and not exchange._request_complete:
             self._arm(_BODY_DEADLINE, self.params.body_timeout)
 

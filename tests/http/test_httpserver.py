@@ -914,3 +914,17 @@ async def test_bad_multipart_is_400_with_one_log_line(serve, blocking, name, req
     assert data.startswith(b"HTTP/1.1 400 "), data[:100]
     assert sum(log.counts.values()) == 1
     assert not log.logged_stack
+
+
+async def test_declared_oversized_body_is_refused_before_upload(serve, blocking):
+    port = serve(echo_app, max_body_size=1000)
+
+    def client():
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            # Only the headers: the 100 MB body is never sent.
+            s.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000000\r\n\r\n")
+            return s.recv(1000)
+
+    with ExpectLog("squall.general", "Malformed HTTP request"):
+        data = await blocking(client)
+    assert data.startswith(b"HTTP/1.1 413 ")
