@@ -26,6 +26,7 @@ from squall.routing import (
     AnyMatches,
     DefaultHostMatches,
     HostMatches,
+    PathMatches,
     ReversibleRouter,
     ReversibleRuleRouter,
     Rule,
@@ -37,6 +38,10 @@ from squall.web._uimodules import DEFAULT_UI_MODULES, ModuleNamespace
 
 if TYPE_CHECKING:
     from squall.web._handlers import ErrorHandler  # noqa: F401
+
+
+# find_handler's marker for "this table needs the general router".
+_NOT_SIMPLE: Any = object()
 
 
 class _ApplicationRouter(ReversibleRuleRouter):
@@ -216,12 +221,16 @@ class Application(ReversibleRouter):
 
     def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> _HandlerDelegate:
         if len(self.default_router.rules) == 1:
-            # No host-specific handlers: skip the catch-all host level.
-            route = self.wildcard_router.find_handler(request)
+            # No host-specific handlers: skip the catch-all host level, and
+            # try the common rule shape (a path pattern for a handler class)
+            # without the general routing machinery.
+            route = self._find_path_route(request)
+            if route is _NOT_SIMPLE:
+                route = self.wildcard_router.find_handler(request)
         else:
             route = self.default_router.find_handler(request)
         if route is not None:
-            return route  # type: ignore[return-value]
+            return route  # type: ignore[no-any-return]
         from squall.web._handlers import ErrorHandler
 
         if self.settings.get("default_handler_class"):
@@ -231,6 +240,30 @@ class Application(ReversibleRouter):
                 self.settings.get("default_handler_args", {}),
             )
         return self.get_handler_delegate(request, ErrorHandler, {"status_code": 404})
+
+    def _find_path_route(self, request: HTTPServerRequest) -> Any:
+        """Route like ``wildcard_router.find_handler`` for rules that are a
+        ``PathMatches`` and a handler class; ``_NOT_SIMPLE`` as soon as a
+        rule is anything else, so the general router decides."""
+        for rule in self.wildcard_router.rules:
+            matcher = rule.matcher
+            target = rule.target
+            if type(matcher) is not PathMatches or not (
+                isclass(target) and issubclass(target, RequestHandler)
+            ):
+                return _NOT_SIMPLE
+            params = matcher.match(request)
+            if params is None:
+                continue
+            return _HandlerDelegate(
+                self,
+                request,
+                target,
+                rule.target_kwargs,
+                params.get("path_args"),
+                params.get("path_kwargs"),
+            )
+        return None
 
     def get_handler_delegate(
         self,
