@@ -91,6 +91,10 @@ def _close_loop(loop: Any) -> None:
 
     aloop = loop.asyncio_loop
     if not aloop.is_closed():
+        # A few iterations let connections the test closed finish closing
+        # (a TLS close takes several), so no transport is left unclosed.
+        for _ in range(10):
+            aloop.run_until_complete(asyncio.sleep(0))
         tasks = asyncio.all_tasks(aloop)
         for task in tasks:
             task.cancel()
