@@ -33,9 +33,10 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest --cov=squall --cov-report=term $(ARGS)
-	# A second pass over the core with asyncio's debug mode: it catches
-	# never-awaited coroutines, callbacks run on the wrong thread, slow callbacks.
-	PYTHONASYNCIODEBUG=1 $(BIN)/python -m pytest -q -m "not slow" -p no:cov tests/core
+	# A second pass over the core and networking in asyncio's debug mode, on
+	# the standard library's loop (whose debug checks go furthest): it catches
+	# never-awaited coroutines, callbacks on the wrong thread, slow callbacks.
+	SQUALL_LOOP=asyncio PYTHONASYNCIODEBUG=1 $(BIN)/python -m pytest -q -m "not slow" -p no:cov tests/core tests/net
 
 test: lint typecheck pytest
 
