@@ -15,7 +15,8 @@ import sys
 
 # Most complete first; each module has main(port, processes).
 CANDIDATES = [
-    ("demos.chat.app", "squall.websocket"),
+    # The chat adds its WebSocket transport by itself when squall.websocket exists.
+    ("demos.chat.app", "squall.web"),
     ("demos.hello.web_app", "squall.web"),
     ("demos.hello.server_callback", "squall.httpserver"),
     ("demos.hello.ioloop_page", "squall.ioloop"),

@@ -41,21 +41,29 @@ def test_demo_launcher_serves_http():
                 assert proc.poll() is None, proc.communicate()
                 assert time.monotonic() < deadline, "demo did not start listening"
                 time.sleep(0.05)
+        # The chat room: anonymous visitors are sent to the nickname form.
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         conn.request("GET", "/")
         response = conn.getresponse()
+        response.read()
+        assert response.status == 302
+        assert response.getheader("Location") == "/auth/login?next=%2F"
+        conn.request("GET", "/auth/login")
+        response = conn.getresponse()
         body = response.read()
-        conn.close()
         assert response.status == 200
         assert response.getheader("Content-Type", "").startswith("text/html")
-        assert b"squall" in body.lower()
-        # The hello app greets with the name escaped, and refuses long ones.
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        conn.request("GET", "/?name=%3Cb%3Eann%3C/b%3E")
-        page = conn.getresponse().read()
-        assert b"Hello, &lt;b&gt;ann&lt;/b&gt;!" in page
-        conn.request("GET", "/?name=" + "x" * 100)
-        assert conn.getresponse().status == 400
+        assert b"squall chat" in body and b'name="_xsrf"' in body
+        # Every POST needs the XSRF token.
+        conn.request(
+            "POST",
+            "/a/message/new",
+            body="body=hi",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 403
         conn.close()
     finally:
         proc.send_signal(signal.SIGINT)

@@ -267,6 +267,13 @@ PUBLIC_API: dict[str, list[str]] = {
         "CurlStreamClosedError",
         "CurlTimeoutError",
     ],
+    "squall.websocket": [
+        "WebSocketClientConnection",
+        "WebSocketClosedError",
+        "WebSocketError",
+        "WebSocketHandler",
+        "websocket_connect",
+    ],
     "squall.platform.asyncio": [
         "AsyncIOLoop",
         "AsyncIOMainLoop",

@@ -1,0 +1,25 @@
+"""``python -m demos.chat [--port=N] [--address=A] [--processes=N] [--cookie-secret=S]``."""
+
+from __future__ import annotations
+
+import sys
+
+from demos.chat.app import main, options
+
+
+def run(argv: list[str]) -> None:
+    options.parse_command_line([sys.argv[0], *argv])
+    print(f"squall chat on http://{options.address}:{options.port}/", flush=True)
+    try:
+        main(
+            port=options.port,
+            address=options.address,
+            processes=options.processes,
+            cookie_secret=options.cookie_secret or None,
+        )
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    run(sys.argv[1:])

@@ -1,0 +1,313 @@
+"""The asyncio side of a WebSocket connection, shared by server and client.
+
+``WebSocketConnection`` owns an ``IOStream`` and a ``FrameCodec``: a read
+loop feeds received bytes to the codec and hands each event to its
+*endpoint* (the ``WebSocketHandler`` or the client connection), one message
+at a time; writes go through the codec to the stream.
+
+Memory stays bounded whatever the peer does: reads stop while our own
+writes to a peer that does not read are backed up, pings that arrive
+faster than we can answer are coalesced into one pong carrying the latest
+payload, and a backlog of unsent messages past ``MAX_UNSENT_BYTES`` fails
+the connection instead of growing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable
+from typing import Protocol
+
+from squall._websocket_frames import (
+    CLOSE_NO_STATUS,
+    Close,
+    FrameCodec,
+    Message,
+    Ping,
+    Pong,
+    ProtocolError,
+)
+from squall.iostream import IOStream, StreamClosedError
+from squall.log import app_log, gen_log
+
+__all__ = ["WebSocketClosedError", "WebSocketConnection", "WebSocketError"]
+
+
+class WebSocketError(Exception):
+    """Base of the WebSocket errors."""
+
+
+class WebSocketClosedError(WebSocketError):
+    """The connection is closed (or closing): nothing more can be sent."""
+
+
+# How much one read asks the stream for. 64 KiB is the kernel's usual socket
+# receive chunk; larger reads only add copying.
+READ_CHUNK_SIZE = 65536
+
+# After sending a close frame, how long to wait for the peer's before
+# dropping the connection. 5 seconds is Tornado's wait.
+CLOSE_TIMEOUT = 5.0
+
+# Unsent bytes (written but not yet taken by the kernel) above which the
+# read loop stops reading until they drain: a peer that floods pings or
+# requests but does not read our answers cannot make us buffer more.
+READ_PAUSE_UNSENT_BYTES = 1 << 20
+
+# Unsent bytes above which pings are no longer answered one by one: only
+# the latest ping's payload is kept, and answered once writes drain. Pongs
+# are tiny, so 64 KiB of backlog means the peer is not reading.
+PONG_COALESCE_UNSENT_BYTES = 65536
+
+# A peer that stops reading while the application keeps writing without
+# awaiting write_message: past this many unsent bytes the connection is
+# dropped (close code 1008 is not even sendable then). 64 MiB leaves room
+# for several maximum-size (10 MiB, Tornado's default) messages in flight.
+MAX_UNSENT_BYTES = 64 << 20
+
+
+class Endpoint(Protocol):
+    """What the connection calls back: the handler or the client."""
+
+    def _ws_message(self, message: str | bytes) -> Awaitable[None] | None: ...
+
+    def _ws_ping(self, data: bytes) -> None: ...
+
+    def _ws_pong(self, data: bytes) -> None: ...
+
+    def _ws_closed(self) -> None: ...
+
+
+class WebSocketConnection:
+    def __init__(
+        self,
+        stream: IOStream,
+        codec: FrameCodec,
+        endpoint: Endpoint,
+        ping_interval: float | None = None,
+        ping_timeout: float | None = None,
+        log_name: str = "websocket",
+    ) -> None:
+        self.stream = stream
+        self.codec = codec
+        self.endpoint = endpoint
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.log_name = log_name
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self._close_sent = False
+        self._closed = False
+        self._unsent = 0
+        self._pending_pong: bytes | None = None
+        self._loop = asyncio.get_running_loop()
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._pong_deadline: asyncio.TimerHandle | None = None
+        self._reader: asyncio.Task[None] | None = None
+        stream.set_close_callback(self._on_stream_closed)
+
+    def start(self) -> None:
+        """Start reading (after the endpoint's ``open`` has run)."""
+        if self._closed:
+            return
+        self._reader = self._loop.create_task(self._read_loop())
+        if self.ping_interval:
+            self._ping_timer = self._loop.call_later(self.ping_interval, self._send_periodic_ping)
+
+    def is_closing(self) -> bool:
+        return self._closed or self._close_sent or self.stream.closed()
+
+    # -- sending -------------------------------------------------------------
+
+    def _write(self, frame: bytes) -> asyncio.Future[None]:
+        if self._unsent > MAX_UNSENT_BYTES:
+            gen_log.info("%s: peer is not reading, dropping the connection", self.log_name)
+            self.abort(hard=True)
+            raise WebSocketClosedError()
+        try:
+            future = self.stream.write(frame)
+        except StreamClosedError:
+            raise WebSocketClosedError() from None
+        if future.done():
+            self._unsent = 0
+        else:
+            self._unsent += len(frame)
+            future.add_done_callback(self._on_drained)
+        return future
+
+    def _on_drained(self, future: asyncio.Future[None]) -> None:
+        # Any write resolving means the transport buffer went empty.
+        if not future.cancelled() and future.exception() is None:
+            self._unsent = 0
+
+    def write_message(self, data: bytes, binary: bool) -> asyncio.Future[None]:
+        if self.is_closing():
+            raise WebSocketClosedError()
+        written = self._write(self.codec.message_frame(data, binary))
+        result: asyncio.Future[None] = self._loop.create_future()
+        written.add_done_callback(lambda f: _relay(f, result))
+        return result
+
+    def ping(self, data: bytes) -> None:
+        if self.is_closing():
+            raise WebSocketClosedError()
+        self._write(self.codec.ping_frame(data))
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Start the closing handshake (RFC 6455 section 7.1.2)."""
+        if self._closed:
+            return
+        if not self._close_sent:
+            self._close_sent = True
+            try:
+                self._write(self.codec.close_frame(code, reason))
+            except WebSocketClosedError:
+                pass
+        if self.codec.close_received:
+            self._finish_close()
+        elif self._close_timer is None:
+            self._close_timer = self._loop.call_later(CLOSE_TIMEOUT, self.abort, True)
+
+    def abort(self, hard: bool = False) -> None:
+        """Drop the TCP connection now.
+
+        Bytes still unsent are flushed first unless ``hard`` or the peer is
+        not taking them: a graceful close would then wait forever.
+        """
+        self._shutdown()
+        if hard or self._unsent:
+            self.stream.close(exc_info=WebSocketClosedError("connection dropped"))
+        else:
+            self.stream.close()
+
+    def _finish_close(self) -> None:
+        # Both close frames are exchanged. The server closes the TCP
+        # connection first (RFC 6455 section 7.1.1); a client waits for that,
+        # but not forever.
+        if not self.codec.is_client:
+            self.abort()
+        elif self._close_timer is None and not self._closed:
+            self._close_timer = self._loop.call_later(CLOSE_TIMEOUT, self.abort, True)
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection (section 7.1.7): send a close frame, hang up."""
+        gen_log.info("%s: failing the connection (%d): %s", self.log_name, code, reason)
+        if not self._close_sent:
+            self._close_sent = True
+            try:
+                self._write(self.codec.close_frame(code, None))
+            except WebSocketClosedError:
+                pass
+        self.abort()
+
+    # -- pings ---------------------------------------------------------------
+
+    def _send_periodic_ping(self) -> None:
+        self._ping_timer = None
+        if self.is_closing():
+            return
+        try:
+            self._write(self.codec.ping_frame(b""))
+        except WebSocketClosedError:
+            return
+        timeout = self.ping_timeout or self.ping_interval
+        if timeout and self._pong_deadline is None:
+            self._pong_deadline = self._loop.call_later(timeout, self._pong_timed_out)
+        assert self.ping_interval is not None
+        self._ping_timer = self._loop.call_later(self.ping_interval, self._send_periodic_ping)
+
+    def _pong_timed_out(self) -> None:
+        self._pong_deadline = None
+        gen_log.info("%s: no pong within the ping timeout, closing", self.log_name)
+        self.abort(hard=True)
+
+    # -- receiving -----------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        stream = self.stream
+        codec = self.codec
+        endpoint = self.endpoint
+        try:
+            while not codec.close_received:
+                data = await stream.read_bytes(READ_CHUNK_SIZE, partial=True)
+                for event in codec.receive(data):
+                    if isinstance(event, Message):
+                        result = endpoint._ws_message(event.data)
+                        if result is not None and inspect.isawaitable(result):
+                            await result
+                        if self._closed:
+                            return
+                    elif isinstance(event, Ping):
+                        if self._unsent > PONG_COALESCE_UNSENT_BYTES:
+                            # The peer is not reading our pongs: keep only
+                            # the latest payload, sent once writes drain.
+                            self._pending_pong = event.data
+                        elif not self._close_sent:
+                            self._write(codec.pong_frame(event.data))
+                        endpoint._ws_ping(event.data)
+                    elif isinstance(event, Pong):
+                        if self._pong_deadline is not None:
+                            self._pong_deadline.cancel()
+                            self._pong_deadline = None
+                        endpoint._ws_pong(event.data)
+                    else:
+                        self._on_close_frame(event)
+                if self._unsent > READ_PAUSE_UNSENT_BYTES:
+                    await stream.write(b"")
+                if self._pending_pong is not None and not self._close_sent:
+                    # RFC 6455 section 5.5.3 allows answering only the most
+                    # recent ping: a flood cannot queue a pong per ping.
+                    pong, self._pending_pong = self._pending_pong, None
+                    self._write(codec.pong_frame(pong))
+        except (StreamClosedError, WebSocketClosedError):
+            pass
+        except ProtocolError as e:
+            self._fail(e.code, e.reason)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            app_log.error("Uncaught exception in %s", self.log_name, exc_info=True)
+            self._fail(1011, "internal error")
+
+    def _on_close_frame(self, event: Close) -> None:
+        if event.code != CLOSE_NO_STATUS:
+            self.close_code = event.code
+            self.close_reason = event.reason
+        if self._close_sent:
+            self._finish_close()
+        else:
+            # Echo the peer's code (section 5.5.1).
+            self.close(None if event.code == CLOSE_NO_STATUS else event.code, None)
+
+    # -- teardown ------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        for name in ("_close_timer", "_ping_timer", "_pong_deadline"):
+            timer = getattr(self, name)
+            if timer is not None:
+                timer.cancel()
+                setattr(self, name, None)
+
+    def _on_stream_closed(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._shutdown()
+        try:
+            self.endpoint._ws_closed()
+        except Exception:
+            app_log.error("Uncaught exception in %s on_close", self.log_name, exc_info=True)
+
+
+def _relay(source: asyncio.Future[None], target: asyncio.Future[None]) -> None:
+    if target.done():
+        return
+    if source.cancelled() or source.exception() is not None:
+        target.set_exception(WebSocketClosedError())
+        # Callers often fire and forget write_message: an unobserved
+        # failure must not be logged as "exception was never retrieved".
+        target.exception()
+    else:
+        target.set_result(None)

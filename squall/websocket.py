@@ -1,0 +1,547 @@
+"""WebSocket server handlers and client connections (RFC 6455, RFC 7692).
+
+Server: subclass ``WebSocketHandler``, route it like any handler, and
+override ``open``, ``on_message`` and ``on_close``. Client:
+``conn = await websocket_connect(url)``, then ``write_message`` and
+``read_message`` (None once the connection is closed).
+
+The protocol itself lives in ``squall._websocket_frames`` (no I/O) and the
+read loop in ``squall._websocket_conn``.
+
+Error tree::
+
+    WebSocketError               base of the WebSocket errors
+        WebSocketClosedError     write_message/ping on a closed connection
+
+The handshake answers bad requests with HTTP errors (400 for missing or
+invalid headers, 403 for a foreign Origin, 405 for methods other than GET,
+426 for an unsupported Sec-WebSocket-Version); a client handshake that
+fails raises ``HTTPClientError`` (the server's status) or ``WebSocketError``
+(a response that is not a valid WebSocket upgrade).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import ssl
+import urllib.parse
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from squall import escape, gen
+from squall._websocket_conn import WebSocketClosedError, WebSocketConnection, WebSocketError
+from squall._websocket_frames import (
+    FrameCodec,
+    HandshakeError,
+    PerMessageDeflate,
+    accept_key,
+    check_client_key,
+    client_accept_deflate,
+    client_deflate_offer,
+    new_client_key,
+    server_negotiate_deflate,
+)
+from squall.concurrent import future_set_result_unless_cancelled
+from squall.httpclient import HTTPClientError, HTTPRequest
+from squall.httputil import HTTPHeaders
+from squall.iostream import IOStream
+from squall.log import app_log
+from squall.netutil import Resolver, ssl_options_to_context
+from squall.tcpclient import TCPClient
+from squall.web import RequestHandler
+
+__all__ = [
+    "WebSocketClientConnection",
+    "WebSocketClosedError",
+    "WebSocketError",
+    "WebSocketHandler",
+    "websocket_connect",
+]
+
+# Tornado's default for websocket_max_message_size: 10 MiB.
+DEFAULT_MAX_MESSAGE_SIZE = 10 * 1024 * 1024
+
+# The client's handshake response head may not exceed this (64 KiB, the
+# HTTP client's header limit).
+MAX_HANDSHAKE_RESPONSE_BYTES = 65536
+
+# Messages a client buffers for read_message before it stops reading from
+# the socket (TCP flow control then slows the server down).
+CLIENT_READ_QUEUE_SIZE = 32
+
+
+class WebSocketHandler(RequestHandler):
+    """A request handler that upgrades its GET request to a WebSocket."""
+
+    def __init__(self, application: Any, request: Any, **kwargs: Any) -> None:
+        super().__init__(application, request, **kwargs)
+        self.ws_connection: WebSocketConnection | None = None
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self._selected_subprotocol: str | None = None
+        self._on_close_called = False
+        self.open_args: tuple[Any, ...] = ()
+        self.open_kwargs: dict[str, Any] = {}
+
+    # -- the handshake (RFC 6455 section 4.2) --------------------------------
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self.open_args = args
+        self.open_kwargs = kwargs
+        headers = self.request.headers
+        if headers.get("Upgrade", "").lower() != "websocket":
+            self._refuse(400, 'Can "Upgrade" only to "WebSocket".')
+            return
+        tokens = {t.strip().lower() for t in headers.get("Connection", "").split(",")}
+        if "upgrade" not in tokens:
+            self._refuse(400, '"Connection" must be "Upgrade".')
+            return
+        origin = headers.get("Origin") or headers.get("Sec-Websocket-Origin")
+        if origin is not None and not self.check_origin(origin):
+            self._refuse(403, "Cross origin websockets not allowed")
+            return
+        if headers.get("Sec-WebSocket-Version") != "13":
+            # Section 4.4: say which version we speak.
+            self.set_header("Sec-WebSocket-Version", "13")
+            self._refuse(426, "")
+            return
+        try:
+            key = check_client_key(headers.get("Sec-WebSocket-Key"))
+        except HandshakeError:
+            self._refuse(400, "Missing/Invalid WebSocket headers")
+            return
+
+        response = HTTPHeaders()
+        for name, value in self._headers.get_all():
+            if name not in ("Content-Type", "Content-Length", "Transfer-Encoding"):
+                response.add(name, value)
+        response["Upgrade"] = "websocket"
+        response["Connection"] = "Upgrade"
+        response["Sec-WebSocket-Accept"] = accept_key(key)
+        offered = [p.strip() for p in headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        offered = [p for p in offered if p]
+        if offered:
+            selected = self.select_subprotocol(offered)
+            if selected is not None:
+                if selected not in offered:
+                    raise ValueError(f"select_subprotocol returned {selected!r}, not offered")
+                self._selected_subprotocol = selected
+                response["Sec-WebSocket-Protocol"] = selected
+        deflate: PerMessageDeflate | None = None
+        options = self.get_compression_options()
+        extensions = headers.get("Sec-WebSocket-Extensions")
+        if options is not None and extensions:
+            agreed = server_negotiate_deflate(extensions, options)
+            if agreed is not None:
+                response["Sec-WebSocket-Extensions"], deflate = agreed
+
+        self._status_code = 101
+        self._log()
+        stream = self.detach()
+        lines = ["HTTP/1.1 101 Switching Protocols"]
+        lines.extend(f"{name}: {value}" for name, value in response.get_all())
+        stream.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        codec = FrameCodec(is_client=False, max_message_size=self.max_message_size, deflate=deflate)
+        self.ws_connection = WebSocketConnection(
+            stream,
+            codec,
+            self,
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+            log_name=self._request_summary(),
+        )
+        try:
+            opened = self.open(*args, **kwargs)
+            if opened is not None and inspect.isawaitable(opened):
+                await opened
+        except Exception:
+            app_log.error("Uncaught exception in %s open", self._request_summary(), exc_info=True)
+            self.ws_connection.abort()
+            return
+        self.ws_connection.start()
+
+    def _refuse(self, status: int, message: str) -> None:
+        self.set_status(status)
+        self.finish(message)
+
+    # -- settings ------------------------------------------------------------
+
+    @property
+    def ping_interval(self) -> float | None:
+        """Seconds between pings (setting ``websocket_ping_interval``)."""
+        return self.settings.get("websocket_ping_interval", None)
+
+    @property
+    def ping_timeout(self) -> float | None:
+        """Seconds to wait for a pong before closing (``websocket_ping_timeout``).
+
+        None waits one ``ping_interval``.
+        """
+        return self.settings.get("websocket_ping_timeout", None)
+
+    @property
+    def max_message_size(self) -> int:
+        """Largest message accepted (``websocket_max_message_size``); larger
+        ones close the connection with 1009."""
+        return self.settings.get(  # type: ignore[no-any-return]
+            "websocket_max_message_size", DEFAULT_MAX_MESSAGE_SIZE
+        )
+
+    # -- hooks ---------------------------------------------------------------
+
+    def open(self, *args: str, **kwargs: str) -> Awaitable[None] | None:
+        """Called once the connection is open, with the URL's arguments."""
+        return None
+
+    def on_message(self, message: str | bytes) -> Awaitable[None] | None:
+        """Called for each message; the next waits until an awaitable result is done."""
+        raise NotImplementedError
+
+    def on_ping(self, data: bytes) -> None:
+        """Called when a ping arrives (the pong is sent for you)."""
+
+    def on_pong(self, data: bytes) -> None:
+        """Called when a pong arrives."""
+
+    def on_close(self) -> None:
+        """Called once when the connection is closed; see close_code/close_reason."""
+
+    def check_origin(self, origin: str) -> bool:
+        """Whether to accept a browser's ``Origin``; by default only the same host."""
+        host = self.request.headers.get("Host")
+        return urllib.parse.urlsplit(origin).netloc.lower() == (host or "").lower()
+
+    def select_subprotocol(self, subprotocols: list[str]) -> str | None:
+        """Pick one of the client's subprotocols, or None for none."""
+        return None
+
+    @property
+    def selected_subprotocol(self) -> str | None:
+        return self._selected_subprotocol
+
+    def get_compression_options(self) -> dict[str, Any] | None:
+        """None (the default) disables compression; a dict (possibly empty,
+        keys ``compression_level``, ``mem_level``) enables permessage-deflate."""
+        return None
+
+    # -- talking -------------------------------------------------------------
+
+    def write_message(
+        self, message: bytes | str | dict[str, Any], binary: bool = False
+    ) -> asyncio.Future[None]:
+        """Send a message (a dict is sent as JSON); the Future resolves once written."""
+        connection = self.ws_connection
+        if connection is None or connection.is_closing():
+            raise WebSocketClosedError()
+        return connection.write_message(_encode(message), binary)
+
+    def ping(self, data: str | bytes = b"") -> None:
+        connection = self.ws_connection
+        if connection is None or connection.is_closing():
+            raise WebSocketClosedError()
+        connection.ping(escape.utf8(data))
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Start the closing handshake; on_close runs when it is done."""
+        if self.ws_connection is not None:
+            self.ws_connection.close(code, reason)
+
+    def set_nodelay(self, value: bool) -> None:
+        if self.ws_connection is None:
+            raise WebSocketClosedError()
+        self.ws_connection.stream.set_nodelay(value)
+
+    # -- called by the connection ------------------------------------------
+
+    def _ws_message(self, message: str | bytes) -> Awaitable[None] | None:
+        return self.on_message(message)
+
+    def _ws_ping(self, data: bytes) -> None:
+        self.on_ping(data)
+
+    def _ws_pong(self, data: bytes) -> None:
+        self.on_pong(data)
+
+    def _ws_closed(self) -> None:
+        connection = self.ws_connection
+        if connection is not None:
+            self.close_code = connection.close_code
+            self.close_reason = connection.close_reason
+        if not self._on_close_called:
+            self._on_close_called = True
+            self.on_close()
+
+    def on_connection_close(self) -> None:
+        if self.ws_connection is None:
+            super().on_connection_close()
+
+
+def _encode(message: bytes | str | dict[str, Any]) -> bytes:
+    if isinstance(message, dict):
+        message = escape.json_encode(message)
+    if isinstance(message, str):
+        return message.encode("utf-8")
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return bytes(message)
+    raise TypeError(f"expected bytes, str or dict, not {type(message).__name__}")
+
+
+class WebSocketClientConnection:
+    """The client end of a WebSocket; made by ``websocket_connect``."""
+
+    def __init__(
+        self,
+        request: HTTPRequest,
+        on_message_callback: Callable[[str | bytes | None], None] | None = None,
+        compression_options: dict[str, Any] | None = None,
+        ping_interval: float | None = None,
+        ping_timeout: float | None = None,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        subprotocols: list[str] | None = None,
+        resolver: Resolver | None = None,
+    ) -> None:
+        self.request = request
+        self._on_message_callback = on_message_callback
+        self.compression_options = compression_options
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.max_message_size = max_message_size
+        self.subprotocols = list(subprotocols or [])
+        self.resolver = resolver
+        self.protocol: WebSocketConnection | None = None
+        self.headers: HTTPHeaders | None = None
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self._selected_subprotocol: str | None = None
+        self._messages: deque[str | bytes] = deque()
+        self._readers: deque[asyncio.Future[str | bytes | None]] = deque()
+        self._room: asyncio.Future[None] | None = None
+        self._closed = False
+        self._deflate: PerMessageDeflate | None = None
+
+    # -- the handshake (RFC 6455 section 4.1) --------------------------------
+
+    async def _connect(self) -> WebSocketClientConnection:
+        request = self.request
+        url = urllib.parse.urlsplit(request.url)
+        scheme = {"ws": "http", "wss": "https"}.get(url.scheme, url.scheme)
+        if scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"unsupported WebSocket URL {request.url!r}")
+        secure = scheme == "https"
+        port = url.port or (443 if secure else 80)
+        ssl_context = _client_ssl_context(request) if secure else None
+        client = TCPClient(resolver=self.resolver)
+        stream = await client.connect(
+            url.hostname, port, ssl_options=ssl_context, timeout=request.connect_timeout
+        )
+        try:
+            if request.request_timeout:
+                response = await gen.with_timeout(
+                    request.request_timeout, self._handshake(stream, url)
+                )
+            else:
+                response = await self._handshake(stream, url)
+        except BaseException:
+            stream.close()
+            raise
+        self.headers = response
+        codec = FrameCodec(
+            is_client=True, max_message_size=self.max_message_size, deflate=self._deflate
+        )
+        self.protocol = WebSocketConnection(
+            stream,
+            codec,
+            self,
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+            log_name=f"websocket client {request.url}",
+        )
+        self.protocol.start()
+        return self
+
+    async def _handshake(self, stream: IOStream, url: urllib.parse.SplitResult) -> HTTPHeaders:
+        key = new_client_key()
+        target = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        headers = HTTPHeaders(self.request.headers)
+        default_port = 443 if url.scheme in ("wss", "https") else 80
+        host = url.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        if url.port and url.port != default_port:
+            host = f"{host}:{url.port}"
+        headers.setdefault("Host", host)
+        headers["Upgrade"] = "websocket"
+        headers["Connection"] = "Upgrade"
+        headers["Sec-WebSocket-Key"] = key
+        headers["Sec-WebSocket-Version"] = "13"
+        if self.subprotocols:
+            headers["Sec-WebSocket-Protocol"] = ", ".join(self.subprotocols)
+        if self.compression_options is not None:
+            headers["Sec-WebSocket-Extensions"] = client_deflate_offer(self.compression_options)
+        lines = [f"GET {target} HTTP/1.1"]
+        lines.extend(f"{name}: {value}" for name, value in headers.get_all())
+        await stream.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        head = await stream.read_until(b"\r\n\r\n", max_bytes=MAX_HANDSHAKE_RESPONSE_BYTES)
+        status_line, _, rest = head.decode("latin-1").partition("\r\n")
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise WebSocketError(f"invalid handshake response: {status_line!r}")
+        code = int(parts[1])
+        response = HTTPHeaders.parse(rest)
+        if code != 101:
+            raise HTTPClientError(code, parts[2] if len(parts) > 2 and parts[2] else None)
+        if response.get("Upgrade", "").lower() != "websocket":
+            raise WebSocketError("handshake response lacks Upgrade: websocket")
+        if "upgrade" not in {t.strip().lower() for t in response.get("Connection", "").split(",")}:
+            raise WebSocketError("handshake response lacks Connection: Upgrade")
+        if response.get("Sec-WebSocket-Accept") != accept_key(key):
+            raise WebSocketError("invalid Sec-WebSocket-Accept in handshake response")
+        protocol = response.get("Sec-WebSocket-Protocol")
+        if protocol is not None:
+            if protocol not in self.subprotocols:
+                raise WebSocketError(f"server selected subprotocol {protocol!r}, not offered")
+            self._selected_subprotocol = protocol
+        extensions = response.get("Sec-WebSocket-Extensions")
+        if extensions:
+            if self.compression_options is None:
+                raise WebSocketError(f"server sent extensions we did not offer: {extensions!r}")
+            try:
+                self._deflate = client_accept_deflate(extensions, self.compression_options)
+            except HandshakeError as e:
+                raise WebSocketError(str(e)) from None
+        return response
+
+    # -- public API ----------------------------------------------------------
+
+    @property
+    def selected_subprotocol(self) -> str | None:
+        return self._selected_subprotocol
+
+    def write_message(
+        self, message: str | bytes | dict[str, Any], binary: bool = False
+    ) -> asyncio.Future[None]:
+        if self.protocol is None or self.protocol.is_closing():
+            raise WebSocketClosedError()
+        return self.protocol.write_message(_encode(message), binary)
+
+    def read_message(
+        self, callback: Callable[[asyncio.Future[str | bytes | None]], None] | None = None
+    ) -> asyncio.Future[str | bytes | None]:
+        """The next message, or None once the connection is closed."""
+        if self._on_message_callback is not None:
+            raise RuntimeError("read_message cannot be used with on_message_callback")
+        future: asyncio.Future[str | bytes | None] = asyncio.get_running_loop().create_future()
+        if self._messages:
+            future.set_result(self._messages.popleft())
+            room = self._room
+            if room is not None and len(self._messages) < CLIENT_READ_QUEUE_SIZE:
+                self._room = None
+                future_set_result_unless_cancelled(room, None)
+        elif self._closed:
+            future.set_result(None)
+        else:
+            self._readers.append(future)
+        if callback is not None:
+            future.add_done_callback(callback)
+        return future
+
+    def ping(self, data: bytes = b"") -> None:
+        if self.protocol is None or self.protocol.is_closing():
+            raise WebSocketClosedError()
+        self.protocol.ping(escape.utf8(data))
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        if self.protocol is not None:
+            self.protocol.close(code, reason)
+
+    def on_message(self, message: str | bytes | None) -> None:
+        """Overridable: the default delivers to the callback or read_message."""
+
+    # -- called by the connection ------------------------------------------
+
+    def _ws_message(self, message: str | bytes) -> Awaitable[None] | None:
+        if self._on_message_callback is not None:
+            self._on_message_callback(message)
+            return None
+        while self._readers:
+            reader = self._readers.popleft()
+            if not reader.done():
+                reader.set_result(message)
+                return None
+        self._messages.append(message)
+        if len(self._messages) >= CLIENT_READ_QUEUE_SIZE:
+            # Stop reading until the application catches up.
+            self._room = asyncio.get_running_loop().create_future()
+            return self._room
+        return None
+
+    def _ws_ping(self, data: bytes) -> None:
+        pass
+
+    def _ws_pong(self, data: bytes) -> None:
+        pass
+
+    def _ws_closed(self) -> None:
+        self._closed = True
+        if self.protocol is not None:
+            self.close_code = self.protocol.close_code
+            self.close_reason = self.protocol.close_reason
+        while self._readers:
+            future_set_result_unless_cancelled(self._readers.popleft(), None)
+        if self._on_message_callback is not None:
+            self._on_message_callback(None)
+
+
+def _client_ssl_context(request: HTTPRequest) -> ssl.SSLContext:
+    options = request.ssl_options
+    if isinstance(options, ssl.SSLContext):
+        return options
+    if options is not None:
+        return ssl_options_to_context(options, server_side=False)
+    context = ssl.create_default_context(cafile=request.ca_certs)
+    if request.validate_cert is False:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def websocket_connect(
+    url: str | HTTPRequest,
+    callback: Callable[[asyncio.Future[WebSocketClientConnection]], None] | None = None,
+    connect_timeout: float | None = None,
+    on_message_callback: Callable[[str | bytes | None], None] | None = None,
+    compression_options: dict[str, Any] | None = None,
+    ping_interval: float | None = None,
+    ping_timeout: float | None = None,
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    subprotocols: list[str] | None = None,
+    resolver: Resolver | None = None,
+) -> asyncio.Future[WebSocketClientConnection]:
+    """Open a WebSocket to ``url`` (``ws://`` or ``wss://``, or an HTTPRequest).
+
+    Resolves to a ``WebSocketClientConnection``; a refused handshake fails
+    with ``HTTPClientError``, a connect failure with ``StreamClosedError``
+    or ``TimeoutError``.
+    """
+    if isinstance(url, HTTPRequest):
+        request = url
+        if connect_timeout is not None:
+            request.connect_timeout = connect_timeout
+    else:
+        request = HTTPRequest(url, connect_timeout=connect_timeout)
+    connection = WebSocketClientConnection(
+        request,
+        on_message_callback=on_message_callback,
+        compression_options=compression_options,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        max_message_size=max_message_size,
+        subprotocols=subprotocols,
+        resolver=resolver,
+    )
+    future = asyncio.ensure_future(connection._connect())
+    if callback is not None:
+        future.add_done_callback(callback)
+    return future
