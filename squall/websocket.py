@@ -23,6 +23,7 @@ fails raises ``HTTPClientError`` (the server's status) or ``WebSocketError``
 from __future__ import annotations
 
 import asyncio
+import datetime
 import inspect
 import ssl
 import urllib.parse
@@ -338,8 +339,10 @@ class WebSocketClientConnection:
         )
         try:
             if request.request_timeout:
+                # with_timeout takes a deadline or a timedelta, not seconds.
                 response = await gen.with_timeout(
-                    request.request_timeout, self._handshake(stream, url)
+                    datetime.timedelta(seconds=request.request_timeout),
+                    self._handshake(stream, url),
                 )
             else:
                 response = await self._handshake(stream, url)
