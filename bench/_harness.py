@@ -166,3 +166,26 @@ def table(title: str, results: Sequence[Result], baseline: str = "tornado") -> s
             f"| {r.name} | {r.requests_per_second:,.0f} | {r.latency_ms:.2f} | {r.errors} | {ratio} |"
         )
     return "\n".join(lines)
+
+
+def run_available_peers(
+    title: str, peers: Sequence[tuple[str, str, str]], argv: Sequence[str]
+) -> list[Result]:
+    """Measure the peers ``(name, server script, package it needs)`` that
+    are installed, taking turns; print and return the table's results.
+
+    ``--quick`` in ``argv``: one 3 s round instead of three 5 s rounds.
+    """
+    import importlib.util
+
+    seconds, rounds = (3, 1) if "--quick" in argv else (5, 3)
+    runnable = []
+    for name, script, package in peers:
+        if not (SERVERS / script).exists() or importlib.util.find_spec(package) is None:
+            print(f"(skipped {name}: {script} or {package} is not available)")
+            continue
+        runnable.append((name, script, ()))
+    results = measure_rounds(runnable, seconds=seconds, rounds=rounds)
+    heading = f"{title}, wrk -t1 -c100 -d{seconds}s, median of {rounds} interleaved rounds"
+    print(table(heading, results))
+    return results

@@ -7,10 +7,9 @@ httptools + uvloop protocol), wrk -t1 -c100, in one run.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 
-from bench._harness import SERVERS, Result, measure_rounds, table
+from bench._harness import run_available_peers
 
 PEERS = [
     ("squall", "squall_callback.py", "squall"),
@@ -22,22 +21,8 @@ PEERS = [
 
 
 def main(argv: Sequence[str]) -> None:
-    seconds, rounds = (3, 1) if "--quick" in argv else (5, 3)
-    peers = []
-    for name, script, package in PEERS:
-        if not (SERVERS / script).exists() or importlib.util.find_spec(package) is None:
-            print(f"(skipped {name}: {script} or {package} is not available)")
-            continue
-        peers.append((name, script, ()))
-    results: list[Result] = measure_rounds(peers, seconds=seconds, rounds=rounds)
-    print(
-        table(
-            f"HTTPServer, plain callback, wrk -t1 -c100 -d{seconds}s, median of {rounds} interleaved rounds",
-            results,
-        )
-    )
-    ceiling = next((r for r in results if r.name == "ceiling"), None)
-    squall = next((r for r in results if r.name == "squall"), None)
-    if ceiling and squall:
-        share = squall.requests_per_second / ceiling.requests_per_second
+    results = run_available_peers("HTTPServer, plain callback", PEERS, argv)
+    by_name = {r.name: r for r in results}
+    if "ceiling" in by_name and "squall" in by_name:
+        share = by_name["squall"].requests_per_second / by_name["ceiling"].requests_per_second
         print(f"\nsquall reaches {share:.0%} of the ceiling.")
