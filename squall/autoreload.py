@@ -37,11 +37,11 @@ import runpy
 import signal
 import subprocess
 import sys
-import traceback
 import types
 import weakref
 from collections.abc import Callable, Iterator
 from importlib.machinery import ModuleSpec
+from traceback import extract_tb
 from typing import NoReturn
 
 from squall import process
@@ -156,17 +156,20 @@ def _reload_on_update(
             return
 
 
+def _source_of(module: object) -> str | None:
+    """The file a loaded module came from (its .py, not a stale .pyc), if any."""
+    if not isinstance(module, types.ModuleType):
+        return None
+    filename: str | None = getattr(module, "__file__", None)
+    if not filename:
+        return None
+    return filename[:-1] if filename.endswith((".pyc", ".pyo")) else filename
+
+
 def _files_to_check() -> Iterator[str]:
-    # A copy: threads may import modules while we iterate.
-    for module in list(sys.modules.values()):
-        if not isinstance(module, types.ModuleType):
-            continue
-        path = getattr(module, "__file__", None)
-        if not path:
-            continue
-        if path.endswith((".pyc", ".pyo")):
-            path = path[:-1]
-        yield path
+    # Snapshots of both: other threads may import or watch while we iterate.
+    loaded = [_source_of(module) for module in list(sys.modules.values())]
+    yield from (source for source in loaded if source)
     yield from list(_watched_files)
 
 
@@ -186,14 +189,19 @@ def _file_changed(modify_times: dict[str, float], path: str) -> bool:
 # Reloading
 
 
+def _run_reload_hooks() -> None:
+    # One failing hook must not keep the others (or the restart) from running.
+    for hook in _reload_hooks:
+        try:
+            hook()
+        except Exception:
+            gen_log.error("Exception in reload hook %r", hook, exc_info=True)
+
+
 def _reload() -> None:
     global _reload_attempted
     _reload_attempted = True
-    for fn in _reload_hooks:
-        try:
-            fn()
-        except Exception:
-            gen_log.error("Exception in reload hook %r", fn, exc_info=True)
+    _run_reload_hooks()
     if hasattr(signal, "setitimer"):
         # A pending alarm survives exec and would kill the new program.
         signal.setitimer(signal.ITIMER_REAL, 0, 0)
@@ -332,7 +340,7 @@ def _run(mode: str, target: str, args: list[str]) -> bool:
     if error is not None:
         gen_log.error("Script exited with uncaught exception", exc_info=error)
         # Watch the files the error went through, so that fixing it reloads.
-        for frame in traceback.extract_tb(error.__traceback__):
+        for frame in extract_tb(error.__traceback__):
             watch(frame.filename)
         if isinstance(error, SyntaxError) and error.filename:
             watch(error.filename)

@@ -87,26 +87,30 @@ def run_on_executor(*args: Any, **kwargs: Any) -> Any:
     decorated method must be called from a running loop.
     """
 
-    def decorate(fn: Callable[..., Any], executor_attr: str) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        def wrapper(self: Any, *a: Any, **kw: Any) -> asyncio.Future[Any]:
-            async_future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            conc_future = getattr(self, executor_attr).submit(fn, self, *a, **kw)
-            chain_future(conc_future, async_future)
-            return async_future
-
-        return wrapper
-
     if args and kwargs:
         raise ValueError("cannot combine positional and keyword args")
-    if len(args) == 1:
-        return decorate(args[0], "executor")
-    if args:
+    if len(args) > 1:
         raise ValueError(f"expected 1 argument, got {len(args)}")
-    executor_attr = kwargs.pop("executor", "executor")
+    pool_name = kwargs.pop("executor", "executor")
     if kwargs:
         raise ValueError(f"unexpected keyword arguments: {sorted(kwargs)}")
-    return functools.partial(decorate, executor_attr=executor_attr)
+    if args:
+        return _offload_to(pool_name, args[0])
+    return functools.partial(_offload_to, pool_name)
+
+
+def _offload_to(pool_name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``method`` so each call is submitted to ``self.<pool_name>``."""
+
+    @functools.wraps(method)
+    def submit_to_pool(self: Any, *call_args: Any, **call_kwargs: Any) -> asyncio.Future[Any]:
+        # Created before submitting: without a running loop, nothing is queued.
+        outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        pool = getattr(self, pool_name)
+        chain_future(pool.submit(method, self, *call_args, **call_kwargs), outcome)
+        return outcome
+
+    return submit_to_pool
 
 
 def chain_future(

@@ -318,10 +318,10 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
         max_header_size: int | None = None,
         max_body_size: int | None = None,
     ) -> None:
-        super().initialize(defaults=defaults)
-        self.max_clients = max_clients
-        self.max_header_size = max_header_size or DEFAULT_MAX_HEADER_SIZE
         self.max_body_size = max_body_size or DEFAULT_MAX_BODY_SIZE
+        self.max_header_size = max_header_size or DEFAULT_MAX_HEADER_SIZE
+        self.max_clients = max_clients
+        super().initialize(defaults=defaults)
         self._loop = self.io_loop.asyncio_loop
         self._multi = pycurl.CurlMulti()
         self._multi.setopt(pycurl.M_TIMERFUNCTION, self._set_timer)
@@ -625,18 +625,18 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
                 "ssl_options is not supported by CurlAsyncHTTPClient; "
                 "use validate_cert, ca_certs, client_cert and client_key"
             )
-        if request.validate_cert:
-            curl.setopt(pycurl.SSL_VERIFYPEER, 1)
-            curl.setopt(pycurl.SSL_VERIFYHOST, 2)
-        else:
-            curl.setopt(pycurl.SSL_VERIFYPEER, 0)
-            curl.setopt(pycurl.SSL_VERIFYHOST, 0)
-        if request.ca_certs is not None:
-            curl.setopt(pycurl.CAINFO, request.ca_certs)
-        if request.client_cert is not None:
-            curl.setopt(pycurl.SSLCERT, request.client_cert)
-        if request.client_key is not None:
-            curl.setopt(pycurl.SSLKEY, request.client_key)
+        # libcurl wants VERIFYHOST=2 (name must match) when checking at all.
+        checking = bool(request.validate_cert)
+        curl.setopt(pycurl.SSL_VERIFYPEER, 1 if checking else 0)
+        curl.setopt(pycurl.SSL_VERIFYHOST, 2 if checking else 0)
+        # Files are only handed to libcurl when the request names them.
+        for option, path in (
+            (pycurl.CAINFO, request.ca_certs),
+            (pycurl.SSLCERT, request.client_cert),
+            (pycurl.SSLKEY, request.client_key),
+        ):
+            if path is not None:
+                curl.setopt(option, path)
 
 
 def _check_request(request: Any) -> None:

@@ -66,23 +66,23 @@ _Yieldable = Union[
 
 
 class KeyReuseError(Exception):
-    pass
+    """Kept for compatibility; the callback-key API it belonged to is gone."""
 
 
 class UnknownKeyError(Exception):
-    pass
+    """Kept for compatibility; the callback-key API it belonged to is gone."""
 
 
 class LeakedCallbackError(Exception):
-    pass
+    """Kept for compatibility; the callback-key API it belonged to is gone."""
 
 
 class BadYieldError(Exception):
-    pass
+    """A generator coroutine yielded something that cannot be awaited."""
 
 
 class ReturnValueIgnoredError(Exception):
-    pass
+    """Kept for compatibility; never raised by squall."""
 
 
 class Return(Exception):

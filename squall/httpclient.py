@@ -101,17 +101,21 @@ class HTTPRequest:
     values in ``_DEFAULTS``, through ``_RequestProxy``.
     """
 
-    # Tornado's defaults for the options that have one.
-    _DEFAULTS: dict[str, Any] = dict(
-        connect_timeout=20.0,
-        request_timeout=20.0,
-        follow_redirects=True,
-        max_redirects=5,
-        decompress_response=True,
-        proxy_password="",
-        allow_nonstandard_methods=False,
-        validate_cert=True,
-    )
+    # Fallback values for the options that are not ``None`` by default
+    # (documented Tornado behaviour); every other option falls back to None.
+    _DEFAULTS: dict[str, Any] = {
+        # seconds
+        "request_timeout": 20.0,
+        "connect_timeout": 20.0,
+        # redirect handling
+        "max_redirects": 5,
+        "follow_redirects": True,
+        # everything else
+        "validate_cert": True,
+        "decompress_response": True,
+        "allow_nonstandard_methods": False,
+        "proxy_password": "",
+    }
 
     def __init__(
         self,
@@ -161,43 +165,53 @@ class HTTPRequest:
         ``validate_cert``, ``ca_certs``, ``client_key``, ``client_cert``,
         ``ssl_options`` configure TLS; ``proxy_*`` an HTTP proxy.
         """
+        # Creation time; request_timeout also covers the time spent queued.
+        self.start_time = time.time()
+
+        # What is sent: target, verb, head and body (or a body producer).
+        self.url, self.method = url, method
         self.headers = headers
         if if_modified_since:
-            from squall.httputil import format_timestamp
-
-            self.headers["If-Modified-Since"] = format_timestamp(if_modified_since)
-        self.proxy_host = proxy_host
-        self.proxy_port = proxy_port
-        self.proxy_username = proxy_username
-        self.proxy_password = proxy_password
-        self.proxy_auth_mode = proxy_auth_mode
-        self.url = url
-        self.method = method
+            self._add_if_modified_since(if_modified_since)
         self.body = body
         self.body_producer = body_producer
-        self.auth_username = auth_username
-        self.auth_password = auth_password
-        self.auth_mode = auth_mode
-        self.connect_timeout = connect_timeout
-        self.request_timeout = request_timeout
-        self.follow_redirects = follow_redirects
-        self.max_redirects = max_redirects
+        self.expect_100_continue = expect_100_continue
         self.user_agent = user_agent
-        # use_gzip is the old name of decompress_response.
-        self.decompress_response = decompress_response if use_gzip is None else use_gzip
-        self.network_interface = network_interface
-        self.streaming_callback = streaming_callback
-        self.header_callback = header_callback
-        self.prepare_curl_callback = prepare_curl_callback
+        # ``use_gzip`` is accepted as an older spelling and wins when given.
+        self.decompress_response = use_gzip if use_gzip is not None else decompress_response
+
+        # Credentials for the origin server.
+        self.auth_mode = auth_mode
+        self.auth_username, self.auth_password = auth_username, auth_password
+
+        # Time limits and redirect policy.
+        self.request_timeout, self.connect_timeout = request_timeout, connect_timeout
+        self.max_redirects = max_redirects
+        self.follow_redirects = follow_redirects
         self.allow_nonstandard_methods = allow_nonstandard_methods
+
+        # Where and how to connect.
+        self.network_interface = network_interface
+        self.allow_ipv6 = allow_ipv6
+        self.proxy_host, self.proxy_port = proxy_host, proxy_port
+        self.proxy_auth_mode = proxy_auth_mode
+        self.proxy_username, self.proxy_password = proxy_username, proxy_password
+
+        # TLS settings.
+        self.ssl_options = ssl_options
         self.validate_cert = validate_cert
         self.ca_certs = ca_certs
-        self.allow_ipv6 = allow_ipv6
-        self.client_key = client_key
-        self.client_cert = client_cert
-        self.ssl_options = ssl_options
-        self.expect_100_continue = expect_100_continue
-        self.start_time = time.time()
+        self.client_cert, self.client_key = client_cert, client_key
+
+        # Hooks called while the response arrives (or, for curl, before).
+        self.header_callback = header_callback
+        self.streaming_callback = streaming_callback
+        self.prepare_curl_callback = prepare_curl_callback
+
+    def _add_if_modified_since(self, when: float | datetime.datetime) -> None:
+        from squall.httputil import format_timestamp
+
+        self.headers["If-Modified-Since"] = format_timestamp(when)
 
     @property
     def headers(self) -> HTTPHeaders:
@@ -264,33 +278,36 @@ class HTTPResponse:
         reason: str | None = None,
         start_time: float | None = None,
     ) -> None:
-        if isinstance(request, _RequestProxy):
-            request = request.request
-        self.request = request
+        # Always keep the caller's own request, never the defaults wrapper.
+        original = request.request if isinstance(request, _RequestProxy) else request
+        self.request = original
+        self.effective_url = original.url if effective_url is None else effective_url
+        self.start_time, self.request_time = start_time, request_time
+        self.time_info = {} if not time_info else time_info
+
         self.code = code
         self.reason = reason or responses.get(code, "Unknown")
-        self.headers = headers if headers is not None else HTTPHeaders()
+        self.headers = HTTPHeaders() if headers is None else headers
         self.buffer = buffer
         self._body: bytes | None = None
-        self.effective_url = request.url if effective_url is None else effective_url
-        self._error_is_response_code = False
-        if error is None and not 200 <= code < 300:
-            # A status outside 2xx is an error of its own (3xx here means a
-            # redirect that was not followed).
-            self._error_is_response_code = True
-            error = HTTPClientError(code, message=self.reason, response=self)
-        self.error = error
-        self.start_time = start_time
-        self.request_time = request_time
-        self.time_info = time_info or {}
+
+        # Without an explicit error, any non-2xx status becomes one (a 3xx
+        # seen here is a redirect that was not followed).
+        status_failed = error is None and not 200 <= code < 300
+        self._error_is_response_code = status_failed
+        self.error = (
+            HTTPClientError(code, message=self.reason, response=self) if status_failed else error
+        )
 
     @property
     def body(self) -> bytes:
-        if self.buffer is None:
+        source = self.buffer
+        if source is None:
             return b""
-        if self._body is None:
-            self._body = self.buffer.getvalue()
-        return self._body
+        cached = self._body
+        if cached is None:
+            cached = self._body = source.getvalue()
+        return cached
 
     def rethrow(self) -> None:
         """Raise ``error`` if there is one."""
@@ -313,14 +330,16 @@ class AsyncHTTPClient(Configurable):
     _instance_cache: weakref.WeakKeyDictionary[IOLoop, AsyncHTTPClient] | None
 
     @classmethod
-    def configurable_base(cls) -> type[Configurable]:
-        return AsyncHTTPClient
-
-    @classmethod
     def configurable_default(cls) -> type[Configurable]:
+        # Imported late: simple_httpclient itself imports this module.
         from squall.simple_httpclient import SimpleAsyncHTTPClient
 
         return SimpleAsyncHTTPClient
+
+    @classmethod
+    def configurable_base(cls) -> type[Configurable]:
+        # Every implementation is configured through this one class.
+        return AsyncHTTPClient
 
     @classmethod
     def _async_clients(cls) -> weakref.WeakKeyDictionary[IOLoop, AsyncHTTPClient]:
@@ -348,11 +367,10 @@ class AsyncHTTPClient(Configurable):
         return instance
 
     def initialize(self, defaults: dict[str, Any] | None = None) -> None:
-        self.io_loop = IOLoop.current()
-        self.defaults = dict(HTTPRequest._DEFAULTS)
-        if defaults is not None:
-            self.defaults.update(defaults)
+        # Per-client values override the built-in fallbacks key by key.
+        self.defaults = {**HTTPRequest._DEFAULTS, **(defaults or {})}
         self._closed = False
+        self.io_loop = IOLoop.current()
 
     def close(self) -> None:
         """Release the client's resources; ``fetch`` then raises RuntimeError.

@@ -263,19 +263,21 @@ class _ProxyAdapter(HTTPMessageDelegate):
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         return self.delegate.data_received(chunk)
 
-    def finish(self) -> Any:
-        try:
-            return self.delegate.finish()
-        finally:
-            self._cleanup()
+    def _restore_context(self) -> None:
+        # Put the connection's own address/scheme back once the request is
+        # over, so a keep-alive connection's next request starts clean.
+        context = getattr(self.connection, "context", None)
+        if isinstance(context, _HTTPRequestContext):
+            context._unapply_xheaders()
 
     def on_connection_close(self) -> None:
         try:
             self.delegate.on_connection_close()
         finally:
-            self._cleanup()
+            self._restore_context()
 
-    def _cleanup(self) -> None:
-        context = getattr(self.connection, "context", None)
-        if isinstance(context, _HTTPRequestContext):
-            context._unapply_xheaders()
+    def finish(self) -> Any:
+        try:
+            return self.delegate.finish()
+        finally:
+            self._restore_context()

@@ -23,7 +23,6 @@ Programming errors (a wrong argument type) raise ``TypeError``/``ValueError``.
 from __future__ import annotations
 
 import calendar
-import dataclasses
 import datetime
 import email.utils
 import http.cookies
@@ -31,6 +30,7 @@ import re
 import ssl
 import time
 from collections.abc import Awaitable, Iterable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from http.client import responses
 from typing import TYPE_CHECKING, Any, AnyStr, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlparse, urlunparse
@@ -383,7 +383,7 @@ def _check_limit(name: str, value: int) -> None:
         raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
 
 
-@dataclasses.dataclass
+@dataclass
 class ParseMultipartConfig:
     """Limits for ``multipart/form-data`` bodies.
 
@@ -401,7 +401,7 @@ class ParseMultipartConfig:
         _check_limit("max_part_header_size", self.max_part_header_size)
 
 
-@dataclasses.dataclass
+@dataclass
 class ParseUrlEncodedConfig:
     """Limits for ``application/x-www-form-urlencoded`` bodies and query strings."""
 
@@ -411,12 +411,12 @@ class ParseUrlEncodedConfig:
         _check_limit("max_arguments", self.max_arguments)
 
 
-@dataclasses.dataclass
+@dataclass
 class ParseBodyConfig:
     """The limits ``parse_body_arguments`` applies, by body type."""
 
-    multipart: ParseMultipartConfig = dataclasses.field(default_factory=ParseMultipartConfig)
-    urlencoded: ParseUrlEncodedConfig = dataclasses.field(default_factory=ParseUrlEncodedConfig)
+    multipart: ParseMultipartConfig = field(default_factory=ParseMultipartConfig)
+    urlencoded: ParseUrlEncodedConfig = field(default_factory=ParseUrlEncodedConfig)
 
 
 _parse_body_config = ParseBodyConfig()
@@ -610,13 +610,9 @@ class HTTPServerRequest:
         """
         if not self.body:
             return  # nothing to parse: most requests (GET, HEAD...) take this path
-        parse_body_arguments(
-            self.headers.get("Content-Type", ""),
-            self.body,
-            self.body_arguments,
-            self.files,
-            self.headers,
-        )
+        headers = self.headers
+        content_type = headers.get("Content-Type", "")
+        parse_body_arguments(content_type, self.body, self.body_arguments, self.files, headers)
         arguments = self.arguments
         for name, values in self.body_arguments.items():
             arguments.setdefault(name, []).extend(values)
@@ -1237,19 +1233,18 @@ def _parse_request_range(range_header: str) -> tuple[int | None, int | None] | N
     unit, _, value = range_header.partition("=")
     if unit.strip() != "bytes":
         return None
-    first, _, last = value.partition("-")
+    low_text, _, high_text = value.partition("-")
     try:
-        start = _int_or_none(first)
-        end = _int_or_none(last)
+        low, high = _int_or_none(low_text), _int_or_none(high_text)
     except ValueError:
         return None
-    if end is not None:
-        if start is None:
-            if end != 0:
-                start, end = -end, None
-        else:
-            end += 1  # the header's last byte is inclusive
-    return start, end
+    if high is None:
+        return low, None  # "N-" (open-ended) or "-" (neither bound)
+    if low is not None:
+        return low, high + 1  # turn the inclusive last byte into a slice end
+    # A suffix range "-N" means the final N bytes; "-0" is passed through as
+    # (None, 0) so the caller can reject it as unsatisfiable.
+    return (None, 0) if high == 0 else (-high, None)
 
 
 def _get_content_range(start: int | None, end: int | None, total: int) -> str:

@@ -107,10 +107,12 @@ class IOLoop(Configurable):
 
     @classmethod
     def configurable_base(cls) -> type[Configurable]:
+        # configure() on any subclass records the choice here, on IOLoop.
         return IOLoop
 
     @classmethod
     def configurable_default(cls) -> type[Configurable]:
+        # Every loop is asyncio-backed unless configure() says otherwise.
         return AsyncIOLoop
 
     @classmethod
@@ -496,6 +498,12 @@ class _as_event_loop:
         IOLoop._current.instance = self.old_current or self.io_loop
 
 
+def _as_milliseconds(interval: datetime.timedelta | float) -> float:
+    if isinstance(interval, datetime.timedelta):
+        return interval / datetime.timedelta(milliseconds=1)
+    return float(interval)
+
+
 class PeriodicCallback:
     """Call ``callback`` every ``callback_time`` (milliseconds, or a timedelta).
 
@@ -511,13 +519,12 @@ class PeriodicCallback:
         callback_time: datetime.timedelta | float,
         jitter: float = 0,
     ) -> None:
-        self.callback = callback
-        if isinstance(callback_time, datetime.timedelta):
-            self.callback_time = callback_time / datetime.timedelta(milliseconds=1)
-        else:
-            self.callback_time = float(callback_time)
-        if not self.callback_time > 0 or math.isinf(self.callback_time):
+        interval_ms = _as_milliseconds(callback_time)
+        # NaN fails the first test, infinity the second.
+        if not (interval_ms > 0 and math.isfinite(interval_ms)):
             raise ValueError("Periodic callback must have a positive callback_time")
+        self.callback_time = interval_ms
+        self.callback = callback
         self.jitter = jitter
         self._running = False
         self._timeout: asyncio.TimerHandle | None = None

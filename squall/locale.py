@@ -20,12 +20,12 @@ so is a gettext language directory that cannot be loaded.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime
 import gettext
 import os
 import re
+from codecs import BOM_UTF16_BE, BOM_UTF16_LE
 from collections.abc import Iterable
 from typing import Any
 
@@ -65,6 +65,18 @@ _CLOCK_SKEW_SECONDS = 60
 # month and day without the year.
 _WEEKDAY_DAYS = 5
 _SAME_YEAR_DAYS = 334
+# English month and weekday names; each locale keeps its translations.
+_ENGLISH_MONTHS = (
+    "January February March April May June July August September October November December"
+).split()
+_ENGLISH_WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+# "... ago" phrases: (below this many seconds, seconds per unit, singular,
+# plural, placeholder); the last row has no upper bound.
+_AGO_STEPS: tuple[tuple[float, float, str, str, str], ...] = (
+    (_SECONDS_SHOWN_BELOW, 1.0, "1 second ago", "%(seconds)d seconds ago", "seconds"),
+    (_MINUTES_SHOWN_BELOW, 60.0, "1 minute ago", "%(minutes)d minutes ago", "minutes"),
+    (float("inf"), 3600.0, "1 hour ago", "%(hours)d hours ago", "hours"),
+)
 
 
 def get(*locale_codes: str) -> Locale:
@@ -127,7 +139,7 @@ def load_translations(directory: str, encoding: str | None = None) -> None:
 def _sniff_encoding(path: str) -> str:
     with open(path, "rb") as f:
         head = f.read(2)
-    if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+    if head in (BOM_UTF16_LE, BOM_UTF16_BE):
         return "utf-16"
     return "utf-8-sig"
 
@@ -196,37 +208,19 @@ class Locale:
         self.code = code
         self.name = LOCALE_NAMES.get(code, {}).get("name", "Unknown")
         self.rtl = code[:2] in _RTL_LANGUAGES
-        _ = self.translate
-        self._months = [
-            _("January"),
-            _("February"),
-            _("March"),
-            _("April"),
-            _("May"),
-            _("June"),
-            _("July"),
-            _("August"),
-            _("September"),
-            _("October"),
-            _("November"),
-            _("December"),
-        ]
-        self._weekdays = [
-            _("Monday"),
-            _("Tuesday"),
-            _("Wednesday"),
-            _("Thursday"),
-            _("Friday"),
-            _("Saturday"),
-            _("Sunday"),
-        ]
+        # Translated once here; the date helpers index into these lists.
+        self._months = [self.translate(month) for month in _ENGLISH_MONTHS]
+        self._weekdays = [self.translate(weekday) for weekday in _ENGLISH_WEEKDAYS]
 
     def translate(
         self, message: str, plural_message: str | None = None, count: int | None = None
     ) -> str:
-        """``message`` in this language; with ``plural_message`` and
-        ``count``, the singular or plural form that ``count`` needs."""
-        raise NotImplementedError()
+        """Render ``message`` in this locale's language.
+
+        When ``plural_message`` is given, ``count`` is required and decides
+        between the singular and the plural wording.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement translate()")
 
     def pgettext(
         self,
@@ -235,8 +229,8 @@ class Locale:
         plural_message: str | None = None,
         count: int | None = None,
     ) -> str:
-        """Like ``translate``, for ``message`` as used in ``context``."""
-        raise NotImplementedError()
+        """As ``translate``, but looks ``message`` up under ``context`` first."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement pgettext()")
 
     def format_date(
         self,
@@ -246,70 +240,75 @@ class Locale:
         shorter: bool = False,
         full_format: bool = False,
     ) -> str:
-        """A UTC date (datetime or POSIX timestamp) for people to read.
+        """Describe a UTC moment (a datetime or a POSIX timestamp) in words.
 
-        ``relative``: "5 minutes ago", "yesterday at 1:30 pm". ``shorter``
-        drops the time of day when a day is shown; ``full_format`` always
-        gives "Month day, year at time". ``gmt_offset`` is the reader's
-        offset from UTC in minutes (positive west, as JavaScript's
-        ``getTimezoneOffset``).
+        With ``relative`` recent moments read "5 minutes ago" or "yesterday
+        at 1:30 pm"; ``shorter`` leaves out the time of day whenever a day is
+        named; ``full_format`` forces "Month day, year at time".
+        ``gmt_offset`` is the reader's distance from UTC in minutes, positive
+        west of Greenwich (the sign JavaScript's ``getTimezoneOffset`` uses).
         """
-        if isinstance(date, (int, float)):
-            date = datetime.datetime.fromtimestamp(date, datetime.timezone.utc)
-        if date.tzinfo is not None:
-            date = date.astimezone(datetime.timezone.utc).replace(tzinfo=None)
         now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-        if date > now:
-            if relative and (date - now).total_seconds() < _CLOCK_SKEW_SECONDS:
-                date = now
+        moment = _naive_utc(date)
+        if moment > now:
+            # A moment slightly ahead is taken as clock skew; further ahead,
+            # only the absolute form makes sense.
+            ahead = (moment - now).total_seconds()
+            if relative and ahead < _CLOCK_SKEW_SECONDS:
+                moment = now
             else:
                 full_format = True
-        local_date = date - datetime.timedelta(minutes=gmt_offset)
-        local_now = now - datetime.timedelta(minutes=gmt_offset)
-        local_yesterday = local_now - datetime.timedelta(hours=24)
-        difference = now - date
-        seconds = difference.seconds
-        days = difference.days
-        _ = self.translate
-        format: str | None = None
+        shift = datetime.timedelta(minutes=gmt_offset)
+        local = moment - shift
+        elapsed = now - moment
+
+        pattern: str | None = None
         if not full_format:
-            if relative and days == 0:
-                if seconds < _SECONDS_SHOWN_BELOW:
-                    return _("1 second ago", "%(seconds)d seconds ago", seconds) % {
-                        "seconds": seconds
-                    }
-                if seconds < _MINUTES_SHOWN_BELOW:
-                    minutes = round(seconds / 60.0)
-                    return _("1 minute ago", "%(minutes)d minutes ago", minutes) % {
-                        "minutes": minutes
-                    }
-                hours = round(seconds / 3600.0)
-                return _("1 hour ago", "%(hours)d hours ago", hours) % {"hours": hours}
-            if days == 0:
-                format = _("%(time)s")
-            elif days == 1 and local_date.day == local_yesterday.day and relative:
-                format = _("yesterday") if shorter else _("yesterday at %(time)s")
-            elif days < _WEEKDAY_DAYS:
-                format = _("%(weekday)s") if shorter else _("%(weekday)s at %(time)s")
-            elif days < _SAME_YEAR_DAYS:
-                format = (
-                    _("%(month_name)s %(day)s")
-                    if shorter
-                    else _("%(month_name)s %(day)s at %(time)s")
-                )
-        if format is None:
-            format = (
-                _("%(month_name)s %(day)s, %(year)s")
-                if shorter
-                else _("%(month_name)s %(day)s, %(year)s at %(time)s")
+            if relative and elapsed.days == 0:
+                return self._ago(elapsed.seconds)
+            day_before = now - shift - datetime.timedelta(days=1)
+            pattern = self._recent_pattern(
+                elapsed.days, relative and local.day == day_before.day, shorter
             )
-        return format % {
-            "month_name": self._months[local_date.month - 1],
-            "weekday": self._weekdays[local_date.weekday()],
-            "day": str(local_date.day),
-            "year": str(local_date.year),
-            "time": self._format_time(local_date),
+        if pattern is None:
+            pattern = self._choose(
+                shorter,
+                "%(month_name)s %(day)s, %(year)s",
+                "%(month_name)s %(day)s, %(year)s at %(time)s",
+            )
+        fields = {
+            "month_name": self._months[local.month - 1],
+            "weekday": self._weekdays[local.weekday()],
+            "day": str(local.day),
+            "year": str(local.year),
+            "time": self._format_time(local),
         }
+        return pattern % fields
+
+    def _ago(self, seconds: int) -> str:
+        """ "N seconds/minutes/hours ago" for less than a day."""
+        for limit, unit, singular, plural, field in _AGO_STEPS:
+            if seconds < limit:
+                amount = round(seconds / unit)
+                return self.translate(singular, plural, amount) % {field: amount}
+        raise AssertionError("unreachable: the last step has no limit")
+
+    def _choose(self, shorter: bool, short_form: str, long_form: str) -> str:
+        return self.translate(short_form if shorter else long_form)
+
+    def _recent_pattern(self, days: int, yesterday: bool, shorter: bool) -> str | None:
+        """The pattern for a moment ``days`` back, or None when it is too old."""
+        if days == 0:
+            return self.translate("%(time)s")
+        if days == 1 and yesterday:
+            return self._choose(shorter, "yesterday", "yesterday at %(time)s")
+        if days < _WEEKDAY_DAYS:
+            return self._choose(shorter, "%(weekday)s", "%(weekday)s at %(time)s")
+        if days < _SAME_YEAR_DAYS:
+            return self._choose(
+                shorter, "%(month_name)s %(day)s", "%(month_name)s %(day)s at %(time)s"
+            )
+        return None
 
     def _format_time(self, moment: datetime.datetime) -> str:
         hour, minute = moment.hour, moment.minute
@@ -367,17 +366,16 @@ class CSVLocale(Locale):
     def translate(
         self, message: str, plural_message: str | None = None, count: int | None = None
     ) -> str:
-        if plural_message is not None:
-            if count is None:
-                raise ValueError("translate() with a plural message needs a count")
-            if count != 1:
-                message = plural_message
-                table = self.translations.get("plural", {})
-            else:
-                table = self.translations.get("singular", {})
-        else:
-            table = self.translations.get("unknown", {})
-        return table.get(message, message)
+        if plural_message is None:
+            return self._lookup("unknown", message)
+        _require_count("translate", count)
+        if count == 1:
+            return self._lookup("singular", message)
+        return self._lookup("plural", plural_message)
+
+    def _lookup(self, section: str, text: str) -> str:
+        """``text`` translated from one section of the CSV, or ``text`` itself."""
+        return self.translations.get(section, {}).get(text, text)
 
     def pgettext(
         self,
@@ -401,11 +399,9 @@ class GettextLocale(Locale):
     def translate(
         self, message: str, plural_message: str | None = None, count: int | None = None
     ) -> str:
-        if plural_message is not None:
-            if count is None:
-                raise ValueError("translate() with a plural message needs a count")
-            return self.ngettext(message, plural_message, count)
-        return self.gettext(message)
+        if plural_message is None:
+            return self.gettext(message)
+        return self.ngettext(message, plural_message, _require_count("translate", count))
 
     def pgettext(
         self,
@@ -414,19 +410,39 @@ class GettextLocale(Locale):
         plural_message: str | None = None,
         count: int | None = None,
     ) -> str:
-        key = f"{context}{_CONTEXT_SEPARATOR}{message}"
-        if plural_message is not None:
-            if count is None:
-                raise ValueError("pgettext() with a plural message needs a count")
-            plural_key = f"{context}{_CONTEXT_SEPARATOR}{plural_message}"
-            result = self.ngettext(key, plural_key, count)
-            if _CONTEXT_SEPARATOR in result:  # no entry for this context
-                return self.ngettext(message, plural_message, count)
-            return result
-        result = self.gettext(key)
-        if _CONTEXT_SEPARATOR in result:
-            return message
-        return result
+        # A catalog without the contextual entry hands the key back, still
+        # holding the separator: then the context-free lookup applies.
+        if plural_message is None:
+            found = self.gettext(_with_context(context, message))
+            return message if _CONTEXT_SEPARATOR in found else found
+        n = _require_count("pgettext", count)
+        found = self.ngettext(
+            _with_context(context, message), _with_context(context, plural_message), n
+        )
+        if _CONTEXT_SEPARATOR not in found:
+            return found
+        return self.ngettext(message, plural_message, n)
+
+
+def _with_context(context: str, message: str) -> str:
+    """The catalog key gettext uses for ``message`` under ``context``."""
+    return context + _CONTEXT_SEPARATOR + message
+
+
+def _require_count(method: str, count: int | None) -> int:
+    """``count``, or ValueError when a plural lookup came without one."""
+    if count is None:
+        raise ValueError(f"{method}() with a plural message needs a count")
+    return count
+
+
+def _naive_utc(when: int | float | datetime.datetime) -> datetime.datetime:
+    """``when`` as a naive datetime in UTC (timestamps and aware values converted)."""
+    if isinstance(when, datetime.datetime):
+        if when.tzinfo is None:
+            return when
+        return when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).replace(tzinfo=None)
 
 
 def _names(table: str) -> dict[str, dict[str, str]]:

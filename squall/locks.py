@@ -286,13 +286,14 @@ class Semaphore:
         case and gives it back; a bare ``await acquire()`` cannot.
         """
         _check_timeout(timeout)
-        waiter: asyncio.Future[_ReleasingContextManager] = _new_future()
-        if self._value > 0:
-            self._value -= 1
-            waiter.set_result(self._releaser)
-        else:
-            self._waiters.add(waiter, None, timeout, _fail_with_timeout)
-        return waiter
+        ticket: asyncio.Future[_ReleasingContextManager] = _new_future()
+        if self._value <= 0:
+            # Nothing free: queue up; release() or the deadline settles it.
+            self._waiters.add(ticket, None, timeout, _fail_with_timeout)
+            return ticket
+        self._value -= 1
+        ticket.set_result(self._releaser)
+        return ticket
 
     def __enter__(self) -> None:
         raise RuntimeError("Use 'async with' instead of 'with' for Semaphore")

@@ -179,24 +179,23 @@ def _level_number(name: str) -> int:
 
 
 def _file_handler(options: Any) -> logging.Handler:
+    """The rotating handler for ``log_file_prefix``, per ``log_rotate_mode``."""
     mode = options.log_rotate_mode
-    if mode == "size":
-        return logging.handlers.RotatingFileHandler(
-            filename=options.log_file_prefix,
-            mode="a",
-            maxBytes=options.log_file_max_size,
-            backupCount=options.log_file_num_backups,
-            encoding="utf-8",
-        )
+    if mode not in ("size", "time"):
+        raise ValueError(f'The log_rotate_mode option must be "size" or "time", not {mode!r}')
+    path = options.log_file_prefix
+    keep = options.log_file_num_backups
     if mode == "time":
+        every = options.log_rotate_interval
+        unit = options.log_rotate_when
         return logging.handlers.TimedRotatingFileHandler(
-            filename=options.log_file_prefix,
-            when=options.log_rotate_when,
-            interval=options.log_rotate_interval,
-            backupCount=options.log_file_num_backups,
-            encoding="utf-8",
+            path, when=unit, interval=every, backupCount=keep, encoding="utf-8"
         )
-    raise ValueError(f'The log_rotate_mode option must be "size" or "time", not {mode!r}')
+    limit = options.log_file_max_size
+    # Appending ("a") is the handler's default mode.
+    return logging.handlers.RotatingFileHandler(
+        path, maxBytes=limit, backupCount=keep, encoding="utf-8"
+    )
 
 
 def enable_pretty_logging(options: Any = None, logger: logging.Logger | None = None) -> None:
@@ -233,6 +232,59 @@ def enable_pretty_logging(options: Any = None, logger: logging.Logger | None = N
         logger.addHandler(stderr_handler)
 
 
+# What define_logging_options declares, in order:
+# (name, type, default, metavar, help).
+_LOGGING_OPTIONS: tuple[tuple[str, type, Any, str | None, str], ...] = (
+    (
+        "logging",
+        str,
+        "info",
+        "debug|info|warning|error|none",
+        "Level of the Python logging setup; 'none' leaves logging alone.",
+    ),
+    (
+        "log_to_stderr",
+        bool,
+        None,
+        None,
+        "Log to stderr (in colour on a terminal). When unset, stderr is used "
+        "only if no log file is given and no other handler is configured.",
+    ),
+    (
+        "log_file_prefix",
+        str,
+        None,
+        "PATH",
+        "Write the log to this file. Several processes must not share one "
+        "file: give each its own (add the port number, for example).",
+    ),
+    (
+        "log_file_max_size",
+        int,
+        100 * 1000 * 1000,
+        None,
+        "Size in bytes at which the log file is rotated (size mode).",
+    ),
+    ("log_file_num_backups", int, 10, None, "Number of rotated log files to keep."),
+    (
+        "log_rotate_when",
+        str,
+        "midnight",
+        None,
+        "Unit of the rotation interval in time mode, as in "
+        "TimedRotatingFileHandler: S, M, H, D, W0-W6 or midnight.",
+    ),
+    (
+        "log_rotate_interval",
+        int,
+        1,
+        None,
+        "Number of log_rotate_when units between rotations (time mode).",
+    ),
+    ("log_rotate_mode", str, "size", None, "Rotate the log file by 'size' or by 'time'."),
+)
+
+
 def define_logging_options(options: OptionParser | None = None) -> None:
     """Declare the logging options on ``options`` (default: the global parser).
 
@@ -243,63 +295,7 @@ def define_logging_options(options: OptionParser | None = None) -> None:
         from squall.options import options as global_options
 
         options = global_options
-    options.define(
-        "logging",
-        default="info",
-        help="Level of the Python logging setup; 'none' leaves logging alone.",
-        metavar="debug|info|warning|error|none",
-    )
-    options.define(
-        "log_to_stderr",
-        type=bool,
-        default=None,
-        help=(
-            "Log to stderr (in colour on a terminal). When unset, stderr is used "
-            "only if no log file is given and no other handler is configured."
-        ),
-    )
-    options.define(
-        "log_file_prefix",
-        type=str,
-        default=None,
-        metavar="PATH",
-        help=(
-            "Write the log to this file. Several processes must not share one "
-            "file: give each its own (add the port number, for example)."
-        ),
-    )
-    options.define(
-        "log_file_max_size",
-        type=int,
-        default=100 * 1000 * 1000,
-        help="Size in bytes at which the log file is rotated (size mode).",
-    )
-    options.define(
-        "log_file_num_backups",
-        type=int,
-        default=10,
-        help="Number of rotated log files to keep.",
-    )
-    options.define(
-        "log_rotate_when",
-        type=str,
-        default="midnight",
-        help=(
-            "Unit of the rotation interval in time mode, as in "
-            "TimedRotatingFileHandler: S, M, H, D, W0-W6 or midnight."
-        ),
-    )
-    options.define(
-        "log_rotate_interval",
-        type=int,
-        default=1,
-        help="Number of log_rotate_when units between rotations (time mode).",
-    )
-    options.define(
-        "log_rotate_mode",
-        type=str,
-        default="size",
-        help="Rotate the log file by 'size' or by 'time'.",
-    )
+    for name, value_type, default, metavar, help_text in _LOGGING_OPTIONS:
+        options.define(name, default=default, type=value_type, help=help_text, metavar=metavar)
     parser = options
     parser.add_parse_callback(lambda: enable_pretty_logging(parser))

@@ -32,10 +32,10 @@ import errno
 import os
 import socket
 import ssl
-import stat
 import sys
 import warnings
 from collections.abc import Awaitable, Callable
+from stat import S_ISSOCK
 from typing import Any
 
 from squall.concurrent import chain_future, dummy_executor
@@ -203,7 +203,7 @@ def _remove_stale_socket_file(file: str) -> None:
         st = os.stat(file)
     except FileNotFoundError:
         return
-    if not stat.S_ISSOCK(st.st_mode):
+    if not S_ISSOCK(st.st_mode):
         raise ValueError(f"File {file} exists and is not a socket")
     # Like Tornado, any socket file is replaced, even one a live server
     # listens on: that is how a new server process takes over from an old
@@ -456,23 +456,23 @@ class ExecutorResolver(Resolver):
     """
 
     executor: concurrent.futures.Executor | None
+    close_executor: bool
 
     def initialize(
         self,
         executor: concurrent.futures.Executor | None = None,
         close_executor: bool = True,
     ) -> None:
-        if executor is not None:
-            self.executor = executor
-            self.close_executor = close_executor
-        else:
-            self.executor = dummy_executor
-            self.close_executor = False
+        # Without an executor of the caller's, lookups run inline on the
+        # shared dummy executor, which is never ours to shut down.
+        owned = executor is not None and close_executor
+        self.executor = dummy_executor if executor is None else executor
+        self.close_executor = owned
 
     def close(self) -> None:
-        if self.close_executor and self.executor is not None:
-            self.executor.shutdown()
-        self.executor = None
+        pool, self.executor = self.executor, None
+        if pool is not None and self.close_executor:
+            pool.shutdown()
 
     def resolve(
         self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
@@ -533,19 +533,24 @@ class OverrideResolver(Resolver):
     """
 
     def initialize(self, resolver: Resolver, mapping: dict[Any, Any]) -> None:
-        self.resolver = resolver
         self.mapping = mapping
+        self.resolver = resolver
 
     def close(self) -> None:
+        # The wrapped resolver is ours from initialize() on.
         self.resolver.close()
+
+    def _redirect(self, host: str, port: int, family: socket.AddressFamily) -> tuple[str, int]:
+        table = self.mapping
+        for key in ((host, port, family), (host, port)):
+            target = table.get(key)
+            if target is not None:
+                new_host, new_port = target
+                return new_host, new_port
+        return table.get(host, host), port
 
     def resolve(
         self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
     ) -> Awaitable[AddressList]:
-        if (host, port, family) in self.mapping:
-            host, port = self.mapping[(host, port, family)]
-        elif (host, port) in self.mapping:
-            host, port = self.mapping[(host, port)]
-        elif host in self.mapping:
-            host = self.mapping[host]
-        return self.resolver.resolve(host, port, family)
+        target_host, target_port = self._redirect(host, port, family)
+        return self.resolver.resolve(target_host, target_port, family)

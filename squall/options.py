@@ -30,8 +30,8 @@ import datetime
 import os
 import re
 import sys
-import textwrap
 from collections.abc import Callable, Iterable, Iterator
+from textwrap import wrap as _wrap_text
 from typing import Any, TextIO
 
 from squall.log import define_logging_options
@@ -70,20 +70,24 @@ _HELP_NAME_WIDTH = 30
 _HELP_LINE_WIDTH = 79
 _HELP_DESCRIPTION_COLUMN = len("  --") + _HELP_NAME_WIDTH + 1
 
-# Tried in order by the datetime parser: Tornado's formats plus the ISO 8601
-# form with seconds after a "T". Time-only forms get the date 1900-01-01.
-_DATETIME_FORMATS = (
+# The text forms the datetime parser accepts (no two can match the same
+# string, so the order they are tried in does not matter): the ctime() layout,
+# a dashed or compact date with or without a time of day (the dashed date may
+# also be joined to the time ISO-style, with a "T"), and a bare time of day,
+# which gets the date 1900-01-01.
+_DASHED_DATE = "%Y-%m-%d"
+_COMPACT_DATE = "%Y%m%d"
+_TIMES_OF_DAY = ("%H:%M:%S", "%H:%M")
+_DATETIME_FORMATS: tuple[str, ...] = (
     "%a %b %d %H:%M:%S %Y",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%dT%H:%M",
-    "%Y%m%d %H:%M:%S",
-    "%Y%m%d %H:%M",
-    "%Y-%m-%d",
-    "%Y%m%d",
-    "%H:%M:%S",
-    "%H:%M",
+    *(
+        date + joiner + clock
+        for date, joiner in ((_DASHED_DATE, " "), (_DASHED_DATE, "T"), (_COMPACT_DATE, " "))
+        for clock in _TIMES_OF_DAY
+    ),
+    _DASHED_DATE,
+    _COMPACT_DATE,
+    *_TIMES_OF_DAY,
 )
 
 _TIMEDELTA_UNITS = {
@@ -175,36 +179,35 @@ def _normalize_name(name: str) -> str:
 
 
 class _Option:
-    """One defined option: its declaration and current value."""
+    """A declared option, remembering how it was declared and what it holds.
+
+    ``origin`` is the (file, line) of the ``define`` call; a line of 0 means
+    "unknown". A multiple option without a default starts as an empty list.
+    """
 
     def __init__(
         self,
         name: str,
+        *,
+        origin: tuple[str, int],
+        group_name: str | None,
         default: Any = None,
-        type: type | None = None,
-        help: str | None = None,
-        metavar: str | None = None,
+        value_type: type | None = None,
         multiple: bool = False,
-        file_name: str | None = None,
-        group_name: str | None = None,
-        callback: Callable[[Any], None] | None = None,
-        line: int = 0,
+        help_text: str | None = None,
+        metavar: str | None = None,
+        on_change: Callable[[Any], None] | None = None,
     ) -> None:
-        if default is None and multiple:
-            default = []
-        if type is None:
-            type = _infer_type(default, multiple)
+        initial = [] if multiple and default is None else default
         self.name = name
-        self.type = type
-        self.help = help
-        self.metavar = metavar
-        self.multiple = multiple
-        self.file_name = file_name
+        self.file_name, self.line = origin
         self.group_name = group_name
-        self.callback = callback
-        self.line = line
-        self.default = default
-        self._value: Any = default
+        self.multiple = multiple
+        self.type = value_type if value_type is not None else _infer_type(initial, multiple)
+        self.default = initial
+        self.help, self.metavar = help_text, metavar
+        self.callback = on_change
+        self._value: Any = initial
 
     def value(self) -> Any:
         return self._value
@@ -292,12 +295,12 @@ class OptionParser:
         self.__dict__["_parse_callbacks"] = []
         self._options["help"] = _Option(
             "help",
-            type=bool,
-            help="show this help information",
-            file_name=__file__,
+            origin=(__file__, 0),
             # An empty group is printed first, with no heading of its own.
             group_name="",
-            callback=self._help_callback,
+            value_type=bool,
+            help_text="show this help information",
+            on_change=self._help_callback,
         )
 
     _options: dict[str, _Option]
@@ -390,15 +393,14 @@ class OptionParser:
             )
         self._options[key] = _Option(
             name,
-            default=default,
-            type=type,
-            help=help,
-            metavar=metavar,
-            multiple=multiple,
-            file_name=file_name,
+            origin=(file_name, line),
             group_name=group or file_name,
-            callback=callback,
-            line=line,
+            default=default,
+            value_type=type,
+            multiple=multiple,
+            help_text=help,
+            metavar=metavar,
+            on_change=callback,
         )
 
     def parse_command_line(self, args: list[str] | None = None, final: bool = True) -> list[str]:
@@ -412,33 +414,35 @@ class OptionParser:
         With ``final`` (the default) the parse callbacks run afterwards; pass
         False when a config file or a second parse will follow.
         """
-        if args is None:
-            args = sys.argv
-        remaining: list[str] = []
-        for index in range(1, len(args)):
-            arg = args[index]
-            if not arg.startswith("-"):
-                remaining = args[index:]
+        argv = sys.argv if args is None else args
+        position = 1
+        while position < len(argv) and argv[position].startswith("-"):
+            if argv[position] == "--":
+                # The separator itself is consumed; everything after it is left.
+                position += 1
                 break
-            if arg == "--":
-                remaining = args[index + 1 :]
-                break
-            name, equals, value = arg.lstrip("-").partition("=")
-            name = _normalize_name(name)
-            if name not in self._options:
-                # Show what is available, as a mistyped name usually means
-                # the user does not know the exact spelling.
-                self.print_help()
-                raise Error(f"Unrecognized command line option: {name!r}")
-            option = self._options[name]
-            if not equals:
-                if option.type is not bool:
-                    raise Error(f"Option {name!r} requires a value")
-                value = "true"
-            option.parse(value)
+            self._apply_flag(argv[position])
+            position += 1
+        leftover = list(argv[position:])
         if final:
             self.run_parse_callbacks()
-        return remaining
+        return leftover
+
+    def _apply_flag(self, arg: str) -> None:
+        """Handle one ``--name[=value]`` command-line argument."""
+        raw_name, has_value, text = arg.lstrip("-").partition("=")
+        key = _normalize_name(raw_name)
+        option = self._options.get(key)
+        if option is None:
+            # A mistyped name usually means the exact spelling is not known,
+            # so list what there is before failing.
+            self.print_help()
+            raise Error(f"Unrecognized command line option: {key!r}")
+        if not has_value:
+            if option.type is not bool:
+                raise Error(f"Option {key!r} requires a value")
+            text = "true"
+        option.parse(text)
 
     def parse_config_file(self, path: str, final: bool = True) -> None:
         """Run the Python file at ``path`` and take the options it assigns.
@@ -514,7 +518,7 @@ def _help_lines(option: _Option) -> list[str]:
     description = option.help or ""
     if option.default is not None and option.default != "":
         description += f" (default {option.default})"
-    wrapped = textwrap.wrap(description, _HELP_LINE_WIDTH - _HELP_DESCRIPTION_COLUMN)
+    wrapped = _wrap_text(description, _HELP_LINE_WIDTH - _HELP_DESCRIPTION_COLUMN)
     if len(prefix) > _HELP_NAME_WIDTH or not wrapped:
         # The name takes its line alone; the description starts below it.
         wrapped.insert(0, "")
@@ -573,16 +577,8 @@ def define(
     callback: Callable[[Any], None] | None = None,
 ) -> None:
     """Declare an option on the global ``options``; see ``OptionParser.define``."""
-    options.define(
-        name,
-        default=default,
-        type=type,
-        help=help,
-        metavar=metavar,
-        multiple=multiple,
-        group=group,
-        callback=callback,
-    )
+    # Positional pass-through: the two signatures are kept identical.
+    options.define(name, default, type, help, metavar, multiple, group, callback)
 
 
 def parse_command_line(args: list[str] | None = None, final: bool = True) -> list[str]:

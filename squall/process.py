@@ -133,19 +133,15 @@ def fork_processes(num_processes: int | None, max_restarts: int | None = None) -
             continue  # a child some other code of ours started
         i = children.pop(pid)
         if os.WIFSIGNALED(status):
-            gen_log.warning(
-                "child %d (pid %d) killed by signal %d, restarting", i, pid, os.WTERMSIG(status)
-            )
-        elif os.WEXITSTATUS(status) != 0:
-            gen_log.warning(
-                "child %d (pid %d) exited with status %d, restarting",
-                i,
-                pid,
-                os.WEXITSTATUS(status),
-            )
+            death, number = "killed by signal", os.WTERMSIG(status)
         else:
-            gen_log.info("child %d (pid %d) exited normally", i, pid)
-            continue
+            number = os.WEXITSTATUS(status)
+            if number == 0:
+                # A clean exit is the child's work done: no replacement.
+                gen_log.info("child %d (pid %d) exited normally", i, pid)
+                continue
+            death = "exited with status"
+        gen_log.warning("child %d (pid %d) %s %d, restarting", i, pid, death, number)
         num_restarts += 1
         if num_restarts > max_restarts:
             raise RuntimeError("Too many child restarts, giving up")

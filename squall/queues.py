@@ -49,6 +49,15 @@ class QueueFull(Exception):
     """``put_nowait()`` found the queue at its ``maxsize``."""
 
 
+def _checked_maxsize(maxsize: int | None) -> int:
+    """Reject a missing or negative bound; 0 stands for unbounded."""
+    if maxsize is None:
+        raise TypeError("maxsize can't be None")
+    if maxsize < 0:
+        raise ValueError("maxsize can't be negative")
+    return maxsize
+
+
 class Queue(Generic[_T]):
     """A first-in, first-out queue of at most ``maxsize`` items (0: unbounded).
 
@@ -62,18 +71,16 @@ class Queue(Generic[_T]):
     _queue: Any
 
     def __init__(self, maxsize: int = 0) -> None:
-        if maxsize is None:
-            raise TypeError("maxsize can't be None")
-        if maxsize < 0:
-            raise ValueError("maxsize can't be negative")
-        self._maxsize = maxsize
-        self._init()
-        self._getters: _Waiters[_T, None] = _Waiters()
-        # A waiting putter carries the item it will insert once there is room.
-        self._putters: _Waiters[None, _T] = _Waiters()
+        self._maxsize = _checked_maxsize(maxsize)
+        # join() bookkeeping: the count of items not yet marked done, and an
+        # Event that is set exactly while that count is zero.
         self._unfinished_tasks = 0
         self._finished = Event()
         self._finished.set()
+        self._getters: _Waiters[_T, None] = _Waiters()
+        # A waiting putter carries the item it will insert once there is room.
+        self._putters: _Waiters[None, _T] = _Waiters()
+        self._init()
 
     @property
     def maxsize(self) -> int:
@@ -156,10 +163,11 @@ class Queue(Generic[_T]):
         Once every item put has been marked, ``join()`` returns. Marking more
         items than were put raises ValueError.
         """
-        if self._unfinished_tasks <= 0:
+        left = self._unfinished_tasks - 1
+        if left < 0:
             raise ValueError("task_done() called too many times")
-        self._unfinished_tasks -= 1
-        if self._unfinished_tasks == 0:
+        self._unfinished_tasks = left
+        if not left:
             self._finished.set()
 
     def join(self, timeout: _Timeout | None = None) -> asyncio.Future[None]:
@@ -190,11 +198,14 @@ class Queue(Generic[_T]):
 
     # -- display -----------------------------------------------------------
 
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} at {hex(id(self))} {self._format()}>"
-
     def __str__(self) -> str:
-        return f"<{type(self).__name__} {self._format()}>"
+        return self._describe("")
+
+    def __repr__(self) -> str:
+        return self._describe(f" at {hex(id(self))}")
+
+    def _describe(self, where: str) -> str:
+        return f"<{type(self).__name__}{where} {self._format()}>"
 
     def _format(self) -> str:
         parts = [f"maxsize={self._maxsize!r}"]

@@ -165,15 +165,19 @@ class _RoutingDelegate(HTTPMessageDelegate):
         self.delegate = delegate
         return delegate.headers_received(start_line, headers)
 
+    def _chosen(self) -> HTTPMessageDelegate:
+        # Body events only arrive after headers_received() picked a delegate.
+        target = self.delegate
+        assert target is not None
+        return target
+
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
-        assert self.delegate is not None
-        return self.delegate.data_received(chunk)
+        return self._chosen().data_received(chunk)
 
     def finish(self) -> None:
-        assert self.delegate is not None
         # A delegate's finish() may return an awaitable (a coroutine
         # handler); the connection waits for it, so pass it through.
-        return self.delegate.finish()
+        return self._chosen().finish()
 
     def on_connection_close(self) -> None:
         # The request may have been rejected while it was being built (a bad
@@ -374,11 +378,12 @@ class URLSpec(Rule):
         kwargs: dict[str, Any] | None = None,
         name: str | None = None,
     ) -> None:
-        matcher = PathMatches(pattern)
-        super().__init__(matcher, handler, kwargs, name)
-        self.regex = matcher.regex
-        self.handler_class = self.target
+        path_matcher = PathMatches(pattern)
+        # Exposed under the names application code has long used.
+        self.regex = path_matcher.regex
         self.kwargs = kwargs
+        super().__init__(path_matcher, handler, kwargs, name)
+        self.handler_class = self.target
 
     def __repr__(self) -> str:
         return (

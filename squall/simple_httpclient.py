@@ -227,17 +227,15 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         max_header_size: int | None = None,
         max_body_size: int | None = None,
     ) -> None:
-        super().initialize(defaults=defaults)
-        self.max_clients = max_clients
+        # Size limits; a missing body limit falls back to the buffer limit.
         self.max_buffer_size = max_buffer_size
-        self.max_header_size = max_header_size or DEFAULT_MAX_HEADER_SIZE
         self.max_body_size = max_body_size or max_buffer_size
-        if resolver is not None:
-            self.resolver = resolver
-            self.own_resolver = False
-        else:
-            self.resolver = Resolver()
-            self.own_resolver = True
+        self.max_header_size = max_header_size or DEFAULT_MAX_HEADER_SIZE
+        self.max_clients = max_clients
+        super().initialize(defaults=defaults)
+        # A resolver we create is ours to close; one passed in is not.
+        self.own_resolver = resolver is None
+        self.resolver = Resolver() if resolver is None else resolver
         if hostname_mapping is not None:
             self.resolver = OverrideResolver(resolver=self.resolver, mapping=hostname_mapping)
         self.tcp_client = TCPClient(resolver=self.resolver)

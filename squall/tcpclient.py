@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import functools
-import numbers
 import socket
 import ssl
 from collections.abc import Callable, Iterator
+from functools import partial
+from numbers import Real
 from typing import Any
 
 from squall.iostream import IOStream
@@ -98,7 +98,7 @@ class _Connector:
         if stream is not None:
             self.streams.add(stream)
         connected.add_done_callback(
-            functools.partial(self.on_connect_done, addresses, family, address, stream)
+            partial(self.on_connect_done, addresses, family, address, stream)
         )
 
     def on_connect_done(
@@ -155,17 +155,10 @@ class TCPClient:
     """Opens TCP (and TLS) connections. ``resolver``: a ``netutil.Resolver``."""
 
     def __init__(self, resolver: Resolver | None = None) -> None:
-        if resolver is not None:
-            self.resolver = resolver
-            self._own_resolver = False
-        else:
-            self.resolver = Resolver()
-            self._own_resolver = True
-
-    def close(self) -> None:
-        """Release the resolver, if this client made it."""
-        if self._own_resolver:
-            self.resolver.close()
+        # A resolver handed in belongs to the caller; only one made here is
+        # closed by close().
+        self._own_resolver = resolver is None
+        self.resolver = Resolver() if resolver is None else resolver
 
     async def connect(
         self,
@@ -193,39 +186,42 @@ class TCPClient:
         if timeout is not None:
             if isinstance(timeout, datetime.timedelta):
                 seconds = timeout.total_seconds()
-            elif isinstance(timeout, numbers.Real):
+            elif isinstance(timeout, Real):
                 seconds = float(timeout)
             else:
                 raise TypeError(f"Unsupported timeout {timeout!r}")
             deadline = loop.time() + seconds
 
-        addrinfo = await _before(deadline, self.resolver.resolve(host, port, af))
-        connector = _Connector(
-            addrinfo,
-            functools.partial(
-                self._create_stream,
-                max_buffer_size,
-                source_ip=source_ip,
-                source_port=source_port,
-            ),
-        )
-        stream: IOStream
-        _family, _address, stream = await _before(deadline, connector.start())
-        if ssl_options is not None:
-            stream = await _before(
-                deadline, stream.start_tls(False, ssl_options=ssl_options, server_hostname=host)
-            )
-        return stream
+        def attempt(
+            family: socket.AddressFamily, address: Any
+        ) -> tuple[IOStream, asyncio.Future[Any]]:
+            return self._open_stream(family, address, max_buffer_size, source_ip, source_port)
 
-    def _create_stream(
-        self,
+        addrinfo = await _before(deadline, self.resolver.resolve(host, port, af))
+        winner = await _before(deadline, _Connector(addrinfo, attempt).start())
+        plain: IOStream = winner[2]
+        if ssl_options is None:
+            return plain
+        wrapping = plain.start_tls(False, ssl_options=ssl_options, server_hostname=host)
+        secured: IOStream = await _before(deadline, wrapping)
+        return secured
+
+    def close(self) -> None:
+        """Close the resolver if this client created it; a caller's is left open."""
+        if not self._own_resolver:
+            return
+        self.resolver.close()
+
+    @staticmethod
+    def _open_stream(
+        family: socket.AddressFamily,
+        address: Any,
         max_buffer_size: int | None,
-        af: socket.AddressFamily,
-        addr: Any,
-        source_ip: str | None = None,
-        source_port: int | None = None,
+        source_ip: str | None,
+        source_port: int | None,
     ) -> tuple[IOStream, asyncio.Future[Any]]:
-        sock = socket.socket(af, socket.SOCK_STREAM)
+        """A new stream for ``family`` and the future of its connect to ``address``."""
+        sock = socket.socket(family, socket.SOCK_STREAM)
         if source_ip is not None or source_port:
             # A source port alone binds on every local address ("" is the
             # wildcard for both families).
@@ -235,7 +231,7 @@ class TCPClient:
                 sock.close()
                 raise
         stream = IOStream(sock, max_buffer_size=max_buffer_size)
-        return stream, stream.connect(addr)
+        return stream, stream.connect(address)
 
 
 async def _before(deadline: float | None, awaitable: Any) -> Any:

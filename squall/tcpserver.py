@@ -48,6 +48,18 @@ class _Listener:
         self.task: asyncio.Task[None] | None = None
 
 
+def _check_ssl_files(options: dict[str, Any]) -> None:
+    """Fail at construction, not on the first connection, over a missing file."""
+    if "certfile" not in options:
+        raise KeyError('missing key "certfile" in ssl_options')
+    certfile = options["certfile"]
+    if not os.path.exists(certfile):
+        raise ValueError(f'certfile "{certfile}" does not exist')
+    keyfile = options.get("keyfile")
+    if keyfile and not os.path.exists(keyfile):
+        raise ValueError(f'keyfile "{keyfile}" does not exist')
+
+
 class TCPServer:
     """A non-blocking, single-threaded TCP server.
 
@@ -71,22 +83,15 @@ class TCPServer:
         max_buffer_size: int | None = None,
         read_chunk_size: int | None = None,
     ) -> None:
-        self.ssl_options = ssl_options
-        self.max_buffer_size = max_buffer_size
-        self.read_chunk_size = read_chunk_size
-        self._ssl_context: ssl.SSLContext | None = None
+        context: ssl.SSLContext | None = None
+        if isinstance(ssl_options, dict):
+            _check_ssl_files(ssl_options)
         if ssl_options is not None:
-            if isinstance(ssl_options, dict):
-                # Checked here, as Tornado does, so that a typo fails at
-                # start-up rather than on the first connection.
-                if "certfile" not in ssl_options:
-                    raise KeyError('missing key "certfile" in ssl_options')
-                if not os.path.exists(ssl_options["certfile"]):
-                    raise ValueError(f'certfile "{ssl_options["certfile"]}" does not exist')
-                keyfile = ssl_options.get("keyfile")
-                if keyfile and not os.path.exists(keyfile):
-                    raise ValueError(f'keyfile "{keyfile}" does not exist')
-            self._ssl_context = ssl_options_to_context(ssl_options, server_side=True)
+            context = ssl_options_to_context(ssl_options, server_side=True)
+        self._ssl_context = context
+        self.read_chunk_size = read_chunk_size
+        self.max_buffer_size = max_buffer_size
+        self.ssl_options = ssl_options
         # fileno -> listening socket, as Tornado keeps them; and each
         # socket with the loop server that serves it.
         self._sockets: dict[int, socket.socket] = {}
@@ -111,25 +116,9 @@ class TCPServer:
         Serving begins once the IOLoop runs; connections made meanwhile wait
         in the kernel's backlog.
         """
-        sockets = bind_sockets(
-            port,
-            address=address,
-            family=family,
-            backlog=backlog,
-            flags=flags,
-            reuse_port=reuse_port,
-        )
-        for sock in sockets:
-            self._serve(sock, backlog)
-
-    def add_sockets(self, sockets: Iterable[socket.socket]) -> None:
-        """Serve connections arriving on these listening sockets."""
-        for sock in sockets:
-            self._serve(sock, _DEFAULT_BACKLOG)
-
-    def add_socket(self, socket: socket.socket) -> None:
-        """Serve connections arriving on this listening socket."""
-        self.add_sockets([socket])
+        # bind_sockets takes the same parameters in the same order.
+        for listening in bind_sockets(port, address, family, backlog, flags, reuse_port):
+            self._serve(listening, backlog)
 
     def bind(
         self,
@@ -144,19 +133,14 @@ class TCPServer:
 
         May be called several times, for several ports or addresses.
         """
-        sockets = bind_sockets(
-            port,
-            address=address,
-            family=family,
-            backlog=backlog,
-            flags=flags,
-            reuse_port=reuse_port,
-        )
-        if self._started:
-            for sock in sockets:
-                self._serve(sock, backlog)
-        else:
-            self._pending_sockets.extend((sock, backlog) for sock in sockets)
+        made = bind_sockets(port, address, family, backlog, flags, reuse_port)
+        queued = [(listening, backlog) for listening in made]
+        if not self._started:
+            # Held until start(), which may fork first.
+            self._pending_sockets += queued
+            return
+        for listening, depth in queued:
+            self._serve(listening, depth)
 
     def start(self, num_processes: int | None = 1, max_restarts: int | None = None) -> None:
         """Serve the sockets made by ``bind``, in ``num_processes`` processes.
@@ -176,6 +160,15 @@ class TCPServer:
         pending, self._pending_sockets = self._pending_sockets, []
         for sock, backlog in pending:
             self._serve(sock, backlog)
+
+    def add_sockets(self, sockets: Iterable[socket.socket]) -> None:
+        """Serve connections arriving on these listening sockets."""
+        for sock in sockets:
+            self._serve(sock, _DEFAULT_BACKLOG)
+
+    def add_socket(self, socket: socket.socket) -> None:
+        """Serve connections arriving on this listening socket."""
+        self.add_sockets([socket])
 
     def _serve(self, sock: socket.socket, backlog: int) -> None:
         io_loop = IOLoop.current()

@@ -40,9 +40,9 @@ import linecache
 import os.path
 import posixpath
 import re
-import threading
 import types
 from collections.abc import Callable, Iterable
+from threading import RLock
 from typing import Any
 
 from squall import escape
@@ -145,17 +145,16 @@ def _escaper(function: Callable[[Any], Any]) -> Callable[[Any], str]:
 
 # Names every template sees (Tornado's template namespace).
 _DEFAULT_NAMESPACE: dict[str, Any] = {
+    # Helpers meant for template authors.
+    **{name: getattr(escape, name) for name in ("json_encode", "linkify", "squeeze", "url_escape")},
+    "datetime": datetime,
     "escape": escape.xhtml_escape,
     "xhtml_escape": escape.xhtml_escape,
-    "url_escape": escape.url_escape,
-    "json_encode": escape.json_encode,
-    "squeeze": escape.squeeze,
-    "linkify": escape.linkify,
-    "datetime": datetime,
-    "_tt_utf8": escape.utf8,
+    # Internals the generated code relies on.
+    "_tt_join": "".join,
     "_tt_string_types": (str, bytes),
     "_tt_text": _text,
-    "_tt_join": "".join,
+    "_tt_utf8": escape.utf8,
 }
 
 
@@ -665,13 +664,12 @@ class BaseLoader:
         namespace: dict[str, Any] | None = None,
         whitespace: str | None = None,
     ) -> None:
-        self.autoescape = autoescape
-        self.namespace = namespace or {}
-        self.whitespace = whitespace
+        # Compiling one template may load others (extends, include) from the
+        # same thread, so the lock has to be reentrant.
+        self.lock = RLock()
         self.templates: dict[str, Template] = {}
-        # Templates load others while compiling (extends, include) on the
-        # same thread: reentrant.
-        self.lock = threading.RLock()
+        self.autoescape, self.whitespace = autoescape, whitespace
+        self.namespace = namespace or {}
         self._loading: set[str] = set()
 
     def reset(self) -> None:

@@ -151,26 +151,27 @@ class Configurable:
     ``__new__`` controls construction.
     """
 
-    # Per-family state lives on the base class under these names.
+    # The family's chosen implementation and its default keyword arguments;
+    # only ever assigned on the family's base class.
     __impl_class: type[Configurable] | None = None
     __impl_kwargs: dict[str, Any] | None = None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        base = cls.configurable_base()
-        init_kwargs: dict[str, Any] = {}
-        if cls is base:
-            impl = cls.configured_class()
-            if base.__impl_kwargs:
-                init_kwargs.update(base.__impl_kwargs)
+        family = cls.configurable_base()
+        # Instantiating a concrete subclass directly builds exactly that class,
+        # ignoring configure(); only the base consults the configuration.
+        if cls is not family:
+            target: type[Configurable] = cls
+            merged = dict(kwargs)
         else:
-            impl = cls
-        init_kwargs.update(kwargs)
-        if impl.configurable_base() is not base:
-            # The implementation heads a family of its own: let it choose.
-            return impl(*args, **init_kwargs)
-        instance = super().__new__(impl)
-        instance.initialize(*args, **init_kwargs)
-        return instance
+            target = cls.configured_class()
+            merged = {**(family.__impl_kwargs or {}), **kwargs}
+        if target.configurable_base() is family:
+            obj = super().__new__(target)
+            obj.initialize(*args, **merged)
+            return obj
+        # The chosen class is the base of a nested family: it picks in turn.
+        return target(*args, **merged)
 
     @classmethod
     def configurable_base(cls) -> type[Configurable]:
@@ -209,16 +210,17 @@ class Configurable:
 
     @classmethod
     def _save_configuration(cls) -> tuple[type[Configurable] | None, dict[str, Any] | None]:
-        base = cls.configurable_base()
-        return (base.__impl_class, base.__impl_kwargs)
+        """Snapshot of the family's configuration, for _restore_configuration."""
+        family = cls.configurable_base()
+        return family.__impl_class, family.__impl_kwargs
 
     @classmethod
     def _restore_configuration(
         cls, saved: tuple[type[Configurable] | None, dict[str, Any] | None]
     ) -> None:
-        base = cls.configurable_base()
-        base.__impl_class = saved[0]
-        base.__impl_kwargs = saved[1]
+        """Put back a snapshot taken by _save_configuration (tests use this)."""
+        family = cls.configurable_base()
+        family.__impl_class, family.__impl_kwargs = saved
 
 
 class ArgReplacer:
@@ -238,22 +240,31 @@ class ArgReplacer:
         except ValueError:
             self.arg_pos = None
 
+    def _index_in(self, args: Sequence[Any]) -> int | None:
+        """The argument's index in ``args``, or None if it was not passed there."""
+        pos = self.arg_pos
+        return pos if pos is not None and pos < len(args) else None
+
     def get_old_value(
         self, args: Sequence[Any], kwargs: dict[str, Any], default: Any = None
     ) -> Any:
-        if self.arg_pos is not None and len(args) > self.arg_pos:
-            return args[self.arg_pos]
-        return kwargs.get(self.name, default)
+        """The argument's value in this call, or ``default`` if it is absent."""
+        index = self._index_in(args)
+        return kwargs.get(self.name, default) if index is None else args[index]
 
     def replace(
         self, new_value: Any, args: Sequence[Any], kwargs: dict[str, Any]
     ) -> tuple[Any, Sequence[Any], dict[str, Any]]:
-        """Returns ``(old_value, args, kwargs)`` with the argument replaced."""
-        if self.arg_pos is not None and len(args) > self.arg_pos:
-            old_value = args[self.arg_pos]
-            new_args = list(args)
-            new_args[self.arg_pos] = new_value
-            return old_value, new_args, kwargs
-        old_value = kwargs.get(self.name)
-        kwargs[self.name] = new_value
-        return old_value, args, kwargs
+        """Put ``new_value`` in place of the argument; ``(old, args, kwargs)``.
+
+        A positional argument is replaced in a new list (``args`` is left
+        alone); otherwise ``kwargs`` is updated in place, and the old value is
+        None if the argument was not given at all.
+        """
+        index = self._index_in(args)
+        if index is None:
+            previous = kwargs.get(self.name)
+            kwargs[self.name] = new_value
+            return previous, args, kwargs
+        updated = [*args[:index], new_value, *args[index + 1 :]]
+        return args[index], updated, kwargs

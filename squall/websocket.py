@@ -510,6 +510,15 @@ def _client_ssl_context(request: HTTPRequest) -> ssl.SSLContext:
     return context
 
 
+def _handshake_request(url: str | HTTPRequest, connect_timeout: float | None) -> HTTPRequest:
+    """The request to open the connection with; an explicit timeout wins."""
+    if not isinstance(url, HTTPRequest):
+        return HTTPRequest(url, connect_timeout=connect_timeout)
+    if connect_timeout is not None:
+        url.connect_timeout = connect_timeout
+    return url
+
+
 def websocket_connect(
     url: str | HTTPRequest,
     callback: Callable[[asyncio.Future[WebSocketClientConnection]], None] | None = None,
@@ -528,21 +537,18 @@ def websocket_connect(
     with ``HTTPClientError``, a connect failure with ``StreamClosedError``
     or ``TimeoutError``.
     """
-    if isinstance(url, HTTPRequest):
-        request = url
-        if connect_timeout is not None:
-            request.connect_timeout = connect_timeout
-    else:
-        request = HTTPRequest(url, connect_timeout=connect_timeout)
     connection = WebSocketClientConnection(
-        request,
-        on_message_callback=on_message_callback,
-        compression_options=compression_options,
-        ping_interval=ping_interval,
-        ping_timeout=ping_timeout,
-        max_message_size=max_message_size,
-        subprotocols=subprotocols,
+        _handshake_request(url, connect_timeout),
+        # how to reach the server, and what to ask it for
         resolver=resolver,
+        subprotocols=subprotocols,
+        compression_options=compression_options,
+        # incoming messages
+        on_message_callback=on_message_callback,
+        max_message_size=max_message_size,
+        # keep-alive
+        ping_timeout=ping_timeout,
+        ping_interval=ping_interval,
     )
     future = asyncio.ensure_future(connection._connect())
     if callback is not None:

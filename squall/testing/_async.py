@@ -120,11 +120,13 @@ class AsyncTestCase(unittest.TestCase):
         """End a ``wait()``; it returns ``_arg`` or the keyword arguments."""
         if _arg is not None and kwargs:
             raise ValueError("stop() takes a positional argument or keywords, not both")
-        self.__stop_args = kwargs or _arg
-        if self.__running:
-            self.io_loop.stop()
-            self.__running = False
+        self.__stop_args = kwargs if kwargs else _arg
         self.__stopped = True
+        if not self.__running:
+            # stop() came before wait(): wait() will return at once.
+            return
+        self.__running = False
+        self.io_loop.stop()
 
     def wait(
         self,
@@ -136,32 +138,32 @@ class AsyncTestCase(unittest.TestCase):
         Fails the test with ``failureException`` after ``timeout`` seconds
         (default ``get_async_test_timeout()``).
         """
-        if timeout is None:
-            timeout = get_async_test_timeout()
         if not self.__stopped:
-            if timeout:
-
-                def timeout_func() -> None:
-                    self.__failure = self.failureException(
-                        f"Async operation timed out after {timeout} seconds"
-                    )
-                    self.stop()
-
-                self.__timeout = self.io_loop.call_later(timeout, timeout_func)
-            while True:
-                self.__running = True
-                self.io_loop.start()
-                if self.__failure is not None or condition is None or condition():
-                    break
-            if self.__timeout is not None:
-                self.io_loop.remove_timeout(self.__timeout)
-                self.__timeout = None
+            limit = get_async_test_timeout() if timeout is None else timeout
+            self.__spin(condition, limit)
         assert self.__stopped
         self.__stopped = False
         self.__rethrow()
-        result = self.__stop_args
-        self.__stop_args = None
-        return result
+        outcome, self.__stop_args = self.__stop_args, None
+        return outcome
+
+    def __spin(self, condition: Callable[[], bool] | None, limit: float) -> None:
+        """Run the loop, restarting it after each ``stop()`` until the wait is over."""
+        if limit:
+            self.__timeout = self.io_loop.call_later(limit, self.__give_up, limit)
+        finished = False
+        while not finished:
+            self.__running = True
+            self.io_loop.start()
+            # A recorded failure (e.g. the timeout) ends the wait regardless.
+            finished = self.__failure is not None or condition is None or condition()
+        pending, self.__timeout = self.__timeout, None
+        if pending is not None:
+            self.io_loop.remove_timeout(pending)
+
+    def __give_up(self, limit: float) -> None:
+        self.__failure = self.failureException(f"Async operation timed out after {limit} seconds")
+        self.stop()
 
 
 @overload
@@ -185,12 +187,11 @@ def gen_test(func: Any = None, timeout: float | None = None) -> Any:
     def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(f)
         def remember(self: AsyncTestCase, *args: Any, **kwargs: Any) -> Any:
-            result = f(self, *args, **kwargs)
-            if isinstance(result, Generator) or inspect.iscoroutine(result):
-                self._test_generator = result
-            else:
-                self._test_generator = None
-            return result
+            produced = f(self, *args, **kwargs)
+            # Kept so that a timeout can report where the test was suspended.
+            suspendable = isinstance(produced, Generator) or inspect.iscoroutine(produced)
+            self._test_generator = produced if suspendable else None
+            return produced
 
         coro = remember if inspect.iscoroutinefunction(f) else gen.coroutine(remember)
 

@@ -25,22 +25,35 @@ class AsyncHTTPTestCase(AsyncTestCase):
 
     def setUp(self) -> None:
         super().setUp()
-        sock, port = bind_unused_port()
-        self.__port = port
+        listener, self.__port = bind_unused_port()
+        # The client comes first: get_app() implementations may use it.
         self.http_client = self.get_http_client()
         self._app = self.get_app()
-        self.http_server = self.get_http_server()
-        self.http_server.add_sockets([sock])
+        server = self.get_http_server()
+        server.add_sockets([listener])
+        self.http_server = server
 
-    def get_http_client(self) -> AsyncHTTPClient:
-        return AsyncHTTPClient()
-
-    def get_http_server(self) -> HTTPServer:
-        return HTTPServer(self._app, **self.get_httpserver_options())
+    def tearDown(self) -> None:
+        server = self.http_server
+        server.stop()
+        # Connections still open would outlive the test's loop.
+        self.io_loop.run_sync(server.close_all_connections, timeout=get_async_test_timeout())
+        self.http_client.close()
+        del self.http_server, self._app
+        super().tearDown()
 
     def get_app(self) -> Any:
         """The application to test: an ``Application`` or a request callback."""
         raise NotImplementedError()
+
+    def get_http_client(self) -> AsyncHTTPClient:
+        """The client ``fetch`` uses; by default the loop's shared one."""
+        return AsyncHTTPClient()
+
+    def get_http_server(self) -> HTTPServer:
+        """The server for ``get_app()``, built with ``get_httpserver_options()``."""
+        options = self.get_httpserver_options()
+        return HTTPServer(self._app, **options)
 
     def fetch(self, path: str, raise_error: bool = False, **kwargs: Any) -> HTTPResponse:
         """Request ``path`` (or a full URL) synchronously; return the response.
@@ -61,24 +74,17 @@ class AsyncHTTPTestCase(AsyncTestCase):
         return {}
 
     def get_http_port(self) -> int:
+        """The port the test server listens on (chosen at set-up)."""
         return self.__port
 
     def get_protocol(self) -> str:
+        """The URL scheme of ``get_url``; the HTTPS variant says ``https``."""
         return "http"
 
     def get_url(self, path: str) -> str:
         """The absolute URL of ``path`` on the test server."""
-        return f"{self.get_protocol()}://127.0.0.1:{self.get_http_port()}{path}"
-
-    def tearDown(self) -> None:
-        self.http_server.stop()
-        self.io_loop.run_sync(
-            self.http_server.close_all_connections, timeout=get_async_test_timeout()
-        )
-        self.http_client.close()
-        del self.http_server
-        del self._app
-        super().tearDown()
+        origin = f"{self.get_protocol()}://127.0.0.1:{self.get_http_port()}"
+        return origin + path
 
 
 class AsyncHTTPSTestCase(AsyncHTTPTestCase):

@@ -77,21 +77,12 @@ def authenticated(method: _M) -> _M:
 
     @functools.wraps(method)
     def wrapper(self: RequestHandler, *args: Any, **kwargs: Any) -> Any:
-        if not self.current_user:
-            if self.request.method in ("GET", "HEAD"):
-                url = self.get_login_url()
-                if "?" not in url:
-                    if urllib.parse.urlsplit(url).scheme:
-                        # An absolute login URL: send the full next URL.
-                        next_url = self.request.full_url()
-                    else:
-                        assert self.request.uri is not None
-                        next_url = self.request.uri
-                    url += "?" + urllib.parse.urlencode({"next": next_url})
-                self.redirect(url)
-                return None
+        if self.current_user:
+            return method(self, *args, **kwargs)
+        if self.request.method not in _REDIRECTABLE:
             raise HTTPError(403)
-        return method(self, *args, **kwargs)
+        self.redirect(_login_target(self))
+        return None
 
     return wrapper  # type: ignore[return-value]
 
@@ -105,20 +96,17 @@ def removeslash(method: _M) -> _M:
 
     @functools.wraps(method)
     def wrapper(self: RequestHandler, *args: Any, **kwargs: Any) -> Any:
-        assert self.request.path is not None
-        if self.request.path.endswith("/"):
-            if self.request.method in ("GET", "HEAD"):
-                uri = self.request.path.rstrip("/")
-                if uri:
-                    if uri.startswith("//") or uri.startswith("/\\"):
-                        raise HTTPError(404)
-                    if self.request.query:
-                        uri += "?" + self.request.query
-                    self.redirect(uri, permanent=True)
-                    return None
-            else:
-                raise HTTPError(404)
-        return method(self, *args, **kwargs)
+        current = self.request.path
+        assert current is not None
+        if not current.endswith("/"):
+            return method(self, *args, **kwargs)
+        if self.request.method not in _REDIRECTABLE:
+            raise HTTPError(404)
+        trimmed = current.rstrip("/")
+        if not trimmed:  # the site root keeps its slash
+            return method(self, *args, **kwargs)
+        _move_permanently(self, trimmed)
+        return None
 
     return wrapper  # type: ignore[return-value]
 
@@ -128,17 +116,43 @@ def addslash(method: _M) -> _M:
 
     @functools.wraps(method)
     def wrapper(self: RequestHandler, *args: Any, **kwargs: Any) -> Any:
-        assert self.request.path is not None
-        if not self.request.path.endswith("/"):
-            if self.request.method in ("GET", "HEAD"):
-                uri = self.request.path + "/"
-                if uri.startswith("//") or uri.startswith("/\\"):
-                    raise HTTPError(404)
-                if self.request.query:
-                    uri += "?" + self.request.query
-                self.redirect(uri, permanent=True)
-                return None
+        current = self.request.path
+        assert current is not None
+        if current.endswith("/"):
+            return method(self, *args, **kwargs)
+        if self.request.method not in _REDIRECTABLE:
             raise HTTPError(404)
-        return method(self, *args, **kwargs)
+        _move_permanently(self, current + "/")
+        return None
 
     return wrapper  # type: ignore[return-value]
+
+
+# Only safe methods are answered with a redirect by these decorators.
+_REDIRECTABLE = ("GET", "HEAD")
+
+
+def _login_target(handler: RequestHandler) -> str:
+    """The login URL, with ``next`` added unless it already has a query."""
+    login_url = handler.get_login_url()
+    if "?" in login_url:
+        return login_url
+    if urllib.parse.urlsplit(login_url).scheme:
+        # The login page is on another origin: it needs the full URL back.
+        came_from = handler.request.full_url()
+    else:
+        assert handler.request.uri is not None
+        came_from = handler.request.uri
+    return f"{login_url}?{urllib.parse.urlencode({'next': came_from})}"
+
+
+def _move_permanently(handler: RequestHandler, new_path: str) -> None:
+    """301 to ``new_path`` on this site, keeping the query string.
+
+    A path starting ``//`` or ``/\\`` would be read by browsers as another
+    host, so it is refused with 404 instead.
+    """
+    if new_path.startswith(("//", "/\\")):
+        raise HTTPError(404)
+    query = handler.request.query
+    handler.redirect(f"{new_path}?{query}" if query else new_path, permanent=True)

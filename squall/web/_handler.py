@@ -65,15 +65,7 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
     the handler accepts at all.
     """
 
-    SUPPORTED_METHODS: tuple[str, ...] = (
-        "GET",
-        "HEAD",
-        "POST",
-        "DELETE",
-        "PATCH",
-        "PUT",
-        "OPTIONS",
-    )
+    SUPPORTED_METHODS: tuple[str, ...] = tuple("GET HEAD POST DELETE PATCH PUT OPTIONS".split())
 
     _stream_request_body = False
     _template_loader_lock = None
@@ -82,15 +74,16 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
     path_kwargs: dict[str, str]
 
     def __init__(self, application: Application, request: HTTPServerRequest, **kwargs: Any) -> None:
-        self.application = application
         self.request = request
-        self._headers_written = False
-        self._finished = False
+        self.application = application
+        # Response state: nothing sent, nothing finished; finish() runs by
+        # itself after the verb method unless @asynchronous turns that off.
+        self._finished = self._headers_written = False
         self._auto_finish = True
-        self._prepared_future: asyncio.Future[None] | None = None
         self._transforms: list[OutputTransform] = []
-        self.path_args = []
+        self._prepared_future: asyncio.Future[None] | None = None
         self.path_kwargs = {}
+        self.path_args = []
         self.clear()
         connection = request.connection
         if connection is not None:
@@ -245,9 +238,10 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
 
     def flush(self, include_footers: bool = False) -> asyncio.Future[None]:
         """Send the buffered output now (headers first, the first time)."""
-        assert self.request.connection is not None
-        chunk = b"".join(self._write_buffer)
-        self._write_buffer = []
+        conn = self.request.connection
+        assert conn is not None
+        pending, self._write_buffer = self._write_buffer, []
+        chunk = b"".join(pending)
         if not self._headers_written:
             self._headers_written = True
             status, headers = self._status_code, self._headers
@@ -268,12 +262,10 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
                 start_line = ResponseStartLine("HTTP/1.1", status, self._reason)
                 if len(_START_LINES) < 1000:  # bounded: reasons can be app-chosen
                     _START_LINES[key] = start_line
-            return self.request.connection.write_headers(start_line, headers, chunk)
+            return conn.write_headers(start_line, headers, chunk)
         for transform in self._transforms:
             chunk = transform.transform_chunk(chunk, include_footers)
-        if self.request.method == "HEAD":
-            chunk = b""
-        return self.request.connection.write(chunk)
+        return conn.write(b"" if self.request.method == "HEAD" else chunk)
 
     def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> asyncio.Future[None]:
         """End the response, writing ``chunk`` first if given.
@@ -304,13 +296,15 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
         connection = self.request.connection
         assert connection is not None
         connection.set_close_callback(None)  # type: ignore[attr-defined]
-        future = self.flush(include_footers=True)
+        sent = self.flush(include_footers=True)
         connection.finish()
         self._log()
+        # Only now is the handler finished: the access log above still sees
+        # a handler in progress, on_finish below sees a finished one.
         self._finished = True
         self.on_finish()
-        self._break_cycles()
-        return future
+        self.__dict__.pop("_ui", None)  # see _break_cycles
+        return sent
 
     def _clear_representation_headers(self) -> None:
         # RFC 9110 §15.4.5: a 304 describes the representation by reference;
@@ -344,18 +338,18 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
 
     def compute_etag(self) -> str | None:
         """The ETag for the buffered body (a SHA-1); None for no ETag."""
-        hasher = hashlib.sha1()
-        for part in self._write_buffer:
-            hasher.update(part)
-        return '"%s"' % hasher.hexdigest()
+        digest = hashlib.sha1(b"".join(self._write_buffer)).hexdigest()
+        return f'"{digest}"'
 
     def set_etag_header(self) -> None:
-        etag = self.compute_etag()
-        if etag is not None:
-            if type(etag) is str and etag.isascii() and etag.isprintable():
-                self._headers._lists["Etag"] = [etag]  # ours: already safe
-            else:
-                self.set_header("Etag", etag)
+        """Set the ``Etag`` header from ``compute_etag()`` (unless it is None)."""
+        tag = self.compute_etag()
+        if tag is None:
+            return
+        if type(tag) is str and tag.isascii() and tag.isprintable():
+            self._headers._lists["Etag"] = [tag]  # plain ASCII: no checks needed
+        else:
+            self.set_header("Etag", tag)
 
     def check_etag_header(self) -> bool:
         """Whether the request's If-None-Match matches our Etag (weakly).
@@ -384,30 +378,32 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         """Answer with an error page (``write_error``) unless already sent."""
         if self._headers_written:
+            # Too late for an error page: end what was started, if anything.
             gen_log.error("Cannot send error response after headers written")
-            if not self._finished:
-                try:
-                    self.finish()
-                except Exception:
-                    gen_log.error("Failed to flush partial response", exc_info=True)
+            self._end_partial_response()
             return
         self.clear()
-        reason = kwargs.get("reason")
-        if "exc_info" in kwargs:
-            exception = kwargs["exc_info"][1]
-            if isinstance(exception, HTTPError) and exception.reason:
-                reason = exception.reason
-        self.set_status(status_code, reason=reason)
+        self.set_status(status_code, reason=_error_reason(kwargs))
         try:
-            if _overrides(self, "get_error_html"):
-                # The 1.x hook: return the page instead of writing it.
-                self.finish(self.get_error_html(status_code, **kwargs))  # type: ignore[attr-defined]
-            else:
+            if not _overrides(self, "get_error_html"):
                 self.write_error(status_code, **kwargs)
+            else:
+                # The 1.x hook: it returns the page rather than writing it.
+                page = self.get_error_html(status_code, **kwargs)  # type: ignore[attr-defined]
+                self.finish(page)
         except Exception:
             app_log.error("Uncaught exception in write_error", exc_info=True)
-        if not self._finished:
+        if self._finished:
+            return
+        self.finish()
+
+    def _end_partial_response(self) -> None:
+        if self._finished:
+            return
+        try:
             self.finish()
+        except Exception:
+            gen_log.error("Failed to flush partial response", exc_info=True)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Write the error page. Override for custom pages.
@@ -602,6 +598,17 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
 
     _unimplemented_method._squall_unimplemented = True  # type: ignore[attr-defined]
     head = get = post = delete = patch = put = options = _unimplemented_method
+
+
+def _error_reason(kwargs: dict[str, Any]) -> str | None:
+    """The reason phrase for send_error: an HTTPError's own ``reason`` wins
+    over a ``reason`` keyword."""
+    exc_info = kwargs.get("exc_info")
+    if exc_info is not None:
+        raised = exc_info[1]
+        if isinstance(raised, HTTPError) and raised.reason:
+            return raised.reason
+    return kwargs.get("reason")
 
 
 def _overrides(handler: RequestHandler, name: str) -> bool:

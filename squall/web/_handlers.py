@@ -13,16 +13,16 @@ from squall.web._handler import RequestHandler
 class ErrorHandler(RequestHandler):
     """Answers every request with ``status_code`` (404 for unknown URLs)."""
 
+    def check_xsrf_cookie(self) -> None:
+        """Skipped: a POST to a missing URL should be a 404, not a 403."""
+
     def initialize(self, status_code: int) -> None:
+        self._fixed_status = status_code
         self.set_status(status_code)
 
     def prepare(self) -> None:
-        raise HTTPError(self._status_code)
-
-    def check_xsrf_cookie(self) -> None:
-        # An error page needs no XSRF check: a POST to a missing URL is a
-        # 404, not a 403.
-        pass
+        # Fail before any verb method runs, whatever the method.
+        raise HTTPError(self._fixed_status)
 
 
 class RedirectHandler(RequestHandler):
@@ -64,9 +64,12 @@ class FallbackHandler(RequestHandler):
     """Hands requests to a plain ``callable(request)`` (a WSGI container)."""
 
     def initialize(self, fallback: Any) -> None:
+        """``fallback`` answers the request completely by itself."""
         self.fallback = fallback
 
     def prepare(self) -> None:
-        self.fallback(self.request)
+        respond = self.fallback
+        respond(self.request)
+        # The response is already written; this handler only wraps up.
         self._finished = True
         self.on_finish()

@@ -118,10 +118,8 @@ class InputMixin:
 
     def get_cookie(self, name: str, default: str | None = None) -> str | None:
         """The value of cookie ``name``, or ``default``."""
-        cookies = self.request.cookies
-        if name in cookies:
-            return str(cookies[name].value)
-        return default
+        morsel = self.request.cookies.get(name)
+        return default if morsel is None else str(morsel.value)
 
     def set_cookie(
         self,
@@ -156,25 +154,24 @@ class InputMixin:
             del new_cookies[name]
         new_cookies[name] = value
         morsel = new_cookies[name]
-        if domain:
-            morsel["domain"] = domain
-        if expires_days is not None and not expires:
-            expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
-                days=expires_days
-            )
-        if expires:
-            morsel["expires"] = format_timestamp(expires)
-        if path:
-            morsel["path"] = path
-        if max_age:
-            # Python's cookie module writes an int attribute as is.
-            morsel["max-age"] = str(max_age)
-        if httponly:
-            morsel["httponly"] = True
-        if secure:
-            morsel["secure"] = True
-        if samesite:
-            morsel["samesite"] = samesite
+        # An explicit ``expires`` wins over ``expires_days``.
+        if not expires and expires_days is not None:
+            now = datetime.datetime.now(datetime.timezone.utc)
+            expires = now + datetime.timedelta(days=expires_days)
+        # Falsy settings are left off the header entirely; max-age is given
+        # as text because the cookie module would write an int unchecked.
+        standard: dict[str, Any] = {
+            "domain": domain,
+            "expires": format_timestamp(expires) if expires else None,
+            "path": path,
+            "max-age": str(max_age) if max_age else None,
+            "httponly": httponly,
+            "secure": secure,
+            "samesite": samesite,
+        }
+        for attr_key, setting in standard.items():
+            if setting:
+                morsel[attr_key] = setting
         for key, attr_value in kwargs.items():
             if key == "max_age":
                 key = "max-age"

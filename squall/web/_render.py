@@ -32,6 +32,9 @@ _LOADERS_LOCK = threading.Lock()
 # This package's directory: render_string without a template_path looks
 # for templates next to the first caller outside it.
 _WEB_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# What surrounds the modules' inline JavaScript (CDATA-guarded for XHTML).
+_EMBED_JS_START = b'<script type="text/javascript">\n//<![CDATA[\n'
+_EMBED_JS_END = b"\n//]]>\n</script>"
 
 
 class RenderMixin:
@@ -111,11 +114,8 @@ class RenderMixin:
 
     def render_embed_js(self, js_embed: Iterable[bytes]) -> bytes:
         """One ``<script>`` block holding every module's JavaScript."""
-        return (
-            b'<script type="text/javascript">\n//<![CDATA[\n'
-            + b"\n".join(js_embed)
-            + b"\n//]]>\n</script>"
-        )
+        script = b"\n".join(js_embed)
+        return b"".join((_EMBED_JS_START, script, _EMBED_JS_END))
 
     def render_linked_css(self, css_files: Iterable[str]) -> str:
         """``<link rel="stylesheet">`` tags for ``css_files`` (each URL once)."""

@@ -76,35 +76,30 @@ def create_signed_value(
     ``secret`` may be a dict ``{key_version: secret}`` (version 2 only);
     ``key_version`` then picks the key and is recorded in the value.
     """
-    if version is None:
-        version = DEFAULT_SIGNED_VALUE_VERSION
-    if clock is None:
-        clock = time.time
-    timestamp = utf8(str(int(clock())))
-    encoded = base64.b64encode(utf8(value))
-    if version == 1:
+    fmt = DEFAULT_SIGNED_VALUE_VERSION if version is None else version
+    stamp = utf8(str(int((clock or time.time)())))
+    payload = base64.b64encode(utf8(value))
+    if fmt == 1:
         if isinstance(secret, dict):
             raise ValueError("Signed value version 1 cannot use a key dict")
-        signature = _signature_v1(secret, name, encoded, timestamp)
-        return b"|".join([encoded, timestamp, signature])
-    if version == 2:
-        if isinstance(secret, dict):
-            if key_version is None:
-                raise ValueError("key_version must be set when the secret is a dict")
-            key = secret[key_version]
-        else:
-            key = secret
-        fields = [
-            b"2",
-            _field(utf8(str(key_version or 0))),
-            _field(timestamp),
-            _field(utf8(name)),
-            _field(encoded),
-            b"",
-        ]
-        to_sign = b"|".join(fields)
-        return to_sign + _signature_v2(key, to_sign)
-    raise ValueError(f"Unsupported version {version}")
+        return b"|".join((payload, stamp, _signature_v1(secret, name, payload, stamp)))
+    if fmt != 2:
+        raise ValueError(f"Unsupported version {fmt}")
+    key = _pick_key(secret, key_version)
+    # "2|" followed by length-prefixed fields, each closed by "|"; the HMAC
+    # covers everything before it.
+    parts = (utf8(str(key_version or 0)), stamp, utf8(name), payload)
+    signed_part = b"2|" + b"".join(_field(part) + b"|" for part in parts)
+    return signed_part + _signature_v2(key, signed_part)
+
+
+def _pick_key(secret: SecretType, key_version: int | None) -> str | bytes:
+    """The key to sign with: ``secret`` itself, or its ``key_version`` entry."""
+    if not isinstance(secret, dict):
+        return secret
+    if key_version is None:
+        raise ValueError("key_version must be set when the secret is a dict")
+    return secret[key_version]
 
 
 def decode_signed_value(
@@ -316,12 +311,8 @@ class SigningMixin:
         encrypted: the client can read it. Other keyword arguments go to
         ``set_cookie``.
         """
-        self.set_cookie(
-            name,
-            self.create_signed_value(name, value, version=version),
-            expires_days=expires_days,
-            **kwargs,
-        )
+        signed = self.create_signed_value(name, value, version=version)
+        self.set_cookie(name, signed, expires_days=expires_days, **kwargs)
 
     def get_signed_cookie(
         self,
@@ -350,11 +341,8 @@ class SigningMixin:
     def get_signed_cookie_key_version(self, name: str, value: str | None = None) -> int | None:
         """The key version of signed cookie ``name`` (None if absent or v1)."""
         self.require_setting("cookie_secret", "secure cookies")
-        if value is None:
-            value = self.get_cookie(name)
-        if value is None:
-            return None
-        return get_signature_key_version(value)
+        cookie = self.get_cookie(name) if value is None else value
+        return None if cookie is None else get_signature_key_version(cookie)
 
     # The names of Tornado before 6.3, used throughout the seeds.
     set_secure_cookie = set_signed_cookie

@@ -86,15 +86,13 @@ class StaticFileHandler(RequestHandler):
         default_filename: str | None = None,
         allowed_symlink_directory: str | list[str] | None = None,
     ) -> None:
-        self.root = path
+        # Symlinks may only point into these directories; by default the root.
+        links_to: str | list[str] = (
+            path if allowed_symlink_directory is None else allowed_symlink_directory
+        )
+        self.allowed_symlink_directory = [links_to] if isinstance(links_to, str) else list(links_to)
         self.default_filename = default_filename
-        if allowed_symlink_directory is None:
-            allowed = [path]
-        elif isinstance(allowed_symlink_directory, str):
-            allowed = [allowed_symlink_directory]
-        else:
-            allowed = list(allowed_symlink_directory)
-        self.allowed_symlink_directory = allowed
+        self.root = path
         self._served_path: str | None = None
         self._stat_result: os.stat_result | None = None
 
@@ -294,22 +292,22 @@ class StaticFileHandler(RequestHandler):
         return f'"{version_hash}"'
 
     def set_headers(self) -> None:
-        """Set the headers of a response for this file (not the body's length)."""
+        """Emit every header describing this file, except Content-Length."""
+        mime = self.get_content_type()
         self.set_header("Accept-Ranges", "bytes")
         self.set_etag_header()
-        if self.modified is not None:
-            self.set_header("Last-Modified", self.modified)
-        content_type = self.get_content_type()
-        if content_type:
-            self.set_header("Content-Type", content_type)
-        cache_time = self.get_cache_time(self.path, self.modified, content_type)
-        if cache_time > 0:
-            expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
-                seconds=cache_time
-            )
-            self.set_header("Expires", expires)
-            self.set_header("Cache-Control", f"max-age={cache_time}")
+        for name, value in (("Last-Modified", self.modified), ("Content-Type", mime)):
+            if value:
+                self.set_header(name, value)
+        self._set_caching_headers(self.get_cache_time(self.path, self.modified, mime))
         self.set_extra_headers(self.path)
+
+    def _set_caching_headers(self, max_age: int) -> None:
+        if max_age <= 0:
+            return
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self.set_header("Expires", now + datetime.timedelta(seconds=max_age))
+        self.set_header("Cache-Control", f"max-age={max_age}")
 
     def should_return_304(self) -> bool:
         """Whether the client's cached copy is current (ETag, then date).
@@ -432,39 +430,35 @@ class StaticFileHandler(RequestHandler):
     def make_static_url(
         cls, settings: dict[str, Any], path: str, include_version: bool = True
     ) -> str:
-        """The URL for ``path``: the prefix, the path and ``?v=<hash>``."""
-        url = str(settings.get("static_url_prefix", "/static/")) + path
-        if not include_version:
-            return url
-        version_hash = cls.get_version(settings, path)
-        if not version_hash:
-            return url
-        return f"{url}?v={version_hash}"
+        """Build the public URL of ``path``; optionally tag it with ``?v=<hash>``."""
+        prefix = str(settings.get("static_url_prefix", "/static/"))
+        tag = cls.get_version(settings, path) if include_version else None
+        return prefix + path + (f"?v={tag}" if tag else "")
 
     def parse_url_path(self, url_path: str) -> str:
-        """The file path for a URL path (``/`` to the OS separator)."""
-        if os.path.sep != "/":
-            url_path = url_path.replace("/", os.path.sep)
-        return url_path
+        """Turn a URL path into a filesystem path for this OS."""
+        return url_path if os.path.sep == "/" else os.path.sep.join(url_path.split("/"))
 
     @classmethod
     def get_version(cls, settings: dict[str, Any], path: str) -> str | None:
         """The version hash of ``path``, or None if it is not a regular file
         inside ``static_path`` (so no hash of an outside file leaks)."""
-        root = settings["static_path"]
-        abs_path = cls.get_absolute_path(root, path)
-        if "\x00" in abs_path or not _is_inside(abs_path, os.path.abspath(root)):
-            return None
-        if not _is_inside(os.path.realpath(abs_path), os.path.realpath(root)):
-            return None
-        return cls._get_cached_version(abs_path)
+        static_dir = settings["static_path"]
+        target = cls.get_absolute_path(static_dir, path)
+        contained = (
+            "\x00" not in target
+            and _is_inside(target, os.path.abspath(static_dir))
+            and _is_inside(os.path.realpath(target), os.path.realpath(static_dir))
+        )
+        return cls._get_cached_version(target) if contained else None
 
     @classmethod
     def _get_cached_version(cls, abs_path: str) -> str | None:
         with cls._lock:
-            hashes = cls._static_hashes
-            if abs_path in hashes:
-                return hashes[abs_path]
+            seen = abs_path in cls._static_hashes
+            known = cls._static_hashes.get(abs_path)
+        if seen:
+            return known
         try:
             mode = os.stat(abs_path).st_mode
             version = cls.get_content_version(abs_path) if stat.S_ISREG(mode) else None

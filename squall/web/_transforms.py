@@ -35,13 +35,13 @@ class GZipContentEncoding(OutputTransform):
     """
 
     CONTENT_TYPES = {
-        "application/javascript",
-        "application/x-javascript",
-        "application/xml",
-        "application/atom+xml",
-        "application/json",
-        "application/xhtml+xml",
         "image/svg+xml",
+        "application/atom+xml",
+        "application/javascript",
+        "application/json",
+        "application/x-javascript",
+        "application/xhtml+xml",
+        "application/xml",
     }
     # Level 6: zlib's default trade-off between speed and size.
     GZIP_LEVEL = 6
@@ -58,40 +58,45 @@ class GZipContentEncoding(OutputTransform):
     def transform_first_chunk(
         self, status_code: int, headers: HTTPHeaders, chunk: bytes, finishing: bool
     ) -> tuple[int, HTTPHeaders, bytes]:
-        if "Vary" in headers:
-            headers["Vary"] += ", Accept-Encoding"
-        else:
-            headers["Vary"] = "Accept-Encoding"
-        if self._gzipping:
-            ctype = headers.get("Content-Type", "").split(";")[0]
-            self._gzipping = (
-                self._compressible_type(ctype)
-                and (not finishing or len(chunk) >= self.MIN_LENGTH)
-                and "Content-Encoding" not in headers
-                and status_code not in (204, 304)
-            )
-        if self._gzipping:
-            headers["Content-Encoding"] = "gzip"
-            self._buffer = io.BytesIO()
-            self._file = gzip.GzipFile(
-                mode="w", fileobj=self._buffer, compresslevel=self.GZIP_LEVEL
-            )
-            chunk = self.transform_chunk(chunk, finishing)
-            if "Content-Length" in headers:
-                if finishing:
-                    headers["Content-Length"] = str(len(chunk))
-                else:
-                    del headers["Content-Length"]
-        return status_code, headers, chunk
+        prior_vary = headers["Vary"] + ", " if "Vary" in headers else ""
+        headers["Vary"] = prior_vary + "Accept-Encoding"
+        self._gzipping = self._gzipping and self._worth_compressing(
+            status_code, headers, chunk, finishing
+        )
+        if not self._gzipping:
+            return status_code, headers, chunk
+        headers["Content-Encoding"] = "gzip"
+        self._buffer = io.BytesIO()
+        self._file = gzip.GzipFile(mode="w", fileobj=self._buffer, compresslevel=self.GZIP_LEVEL)
+        body = self.transform_chunk(chunk, finishing)
+        if "Content-Length" in headers:
+            # Only a complete body has a known compressed size; a streamed
+            # one goes out without a length.
+            if not finishing:
+                del headers["Content-Length"]
+            else:
+                headers["Content-Length"] = str(len(body))
+        return status_code, headers, body
+
+    def _worth_compressing(
+        self, status_code: int, headers: HTTPHeaders, chunk: bytes, finishing: bool
+    ) -> bool:
+        if status_code in (204, 304) or "Content-Encoding" in headers:
+            return False
+        if finishing and len(chunk) < self.MIN_LENGTH:
+            return False
+        return self._compressible_type(headers.get("Content-Type", "").split(";")[0])
 
     def transform_chunk(self, chunk: bytes, finishing: bool) -> bytes:
-        if self._gzipping:
-            self._file.write(chunk)
-            if finishing:
-                self._file.close()
-            else:
-                self._file.flush()
-            chunk = self._buffer.getvalue()
-            self._buffer.truncate(0)
-            self._buffer.seek(0)
-        return chunk
+        if not self._gzipping:
+            return chunk
+        self._file.write(chunk)
+        if finishing:
+            self._file.close()
+        else:
+            self._file.flush()
+        compressed = self._buffer.getvalue()
+        # Empty the buffer for the next chunk.
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return compressed

@@ -68,18 +68,9 @@ class UIModule:
         return None
 
     def render_string(self, path: str, **kwargs: Any) -> bytes:
-        """Render template ``path`` with the handler's namespace and ``kwargs``."""
-        return self.handler.render_string(path, **kwargs)
-
-
-class _linkify(UIModule):
-    def render(self, text: str, **kwargs: Any) -> str:
-        return escape.linkify(text, **kwargs)
-
-
-class _xsrf_form_html(UIModule):
-    def render(self) -> str:
-        return self.handler.xsrf_form_html()
+        """Template ``path`` rendered through the owning handler, plus ``kwargs``."""
+        handler = self.handler
+        return handler.render_string(path, **kwargs)
 
 
 class TemplateModule(UIModule):
@@ -132,6 +123,22 @@ class TemplateModule(UIModule):
 
     def html_body(self) -> str:
         return "".join(self._all("html_body"))
+
+
+class _linkify(UIModule):
+    """``{% module linkify(text) %}``: ``escape.linkify`` as a module."""
+
+    def render(self, text: str, **kwargs: Any) -> str:
+        linked: str = escape.linkify(text, **kwargs)
+        return linked
+
+
+class _xsrf_form_html(UIModule):
+    """``{% module xsrf_form_html() %}``: the handler's hidden XSRF field."""
+
+    def render(self) -> str:
+        field: str = self.handler.xsrf_form_html()
+        return field
 
 
 # The modules every application has (Tornado's defaults).
