@@ -14,7 +14,6 @@ from squall import netutil
 from squall.concurrent import future_set_result_unless_cancelled
 from squall.httpserver import HTTPServer
 from squall.httputil import (
-    HTTPConnection,
     HTTPHeaders,
     HTTPMessageDelegate,
     HTTPServerRequest,
@@ -48,14 +47,17 @@ class _ApplicationRouter(ReversibleRuleRouter):
     """Routes to RequestHandler classes; nested lists become sub-routers."""
 
     def __init__(self, application: Application, rules: Any = None) -> None:
+        # Must be set before the base class processes ``rules``: nested
+        # tables build sub-routers for the same application.
         self.application = application
         super().__init__(rules)
 
     def process_rule(self, rule: Rule) -> Rule:
-        rule = super().process_rule(rule)
-        if isinstance(rule.target, (list, tuple)):
-            rule.target = _ApplicationRouter(self.application, rule.target)
-        return rule
+        processed = super().process_rule(rule)
+        nested = processed.target
+        if isinstance(nested, (list, tuple)):
+            processed.target = type(self)(self.application, nested)
+        return processed
 
     def get_target_delegate(
         self, target: Any, request: HTTPServerRequest, **target_params: Any
@@ -83,16 +85,13 @@ class Application(ReversibleRouter):
         transforms: list[type[OutputTransform]] | None = None,
         **settings: Any,
     ) -> None:
-        if transforms is None:
-            self.transforms: list[type[OutputTransform]] = []
-            if settings.get("compress_response") or settings.get("gzip"):
-                self.transforms.append(GZipContentEncoding)
-        else:
-            self.transforms = transforms
-        self.default_host = default_host
         self.settings = settings
-        self.ui_modules: dict[str, Any] = {}
+        self.default_host = default_host
+        self.transforms: list[type[OutputTransform]] = (
+            _transforms_for(settings) if transforms is None else transforms
+        )
         self.ui_methods: dict[str, Callable[..., Any]] = {}
+        self.ui_modules: dict[str, Any] = {}
         self._load_ui_modules(settings.get("ui_modules", {}))
         self._load_ui_methods(settings.get("ui_methods", {}))
         if settings.get("debug"):
@@ -186,16 +185,11 @@ class Application(ReversibleRouter):
         Keyword arguments go to ``HTTPServer`` (``xheaders=True``,
         ``ssl_options=...``, ``max_body_size=...``). Returns the server.
         """
-        server = HTTPServer(self, **kwargs)
-        server.listen(
-            port,
-            address=address,
-            family=family,
-            backlog=backlog,
-            flags=flags,
-            reuse_port=reuse_port,
+        http_server = HTTPServer(self, **kwargs)
+        http_server.listen(
+            port, address, reuse_port=reuse_port, flags=flags, backlog=backlog, family=family
         )
-        return server
+        return http_server
 
     def add_handlers(self, host_pattern: str, host_handlers: Sequence[Any]) -> None:
         """Add routes for requests whose Host matches ``host_pattern``.
@@ -203,21 +197,19 @@ class Application(ReversibleRouter):
         Host rules are tried in the order added, before the catch-all rules
         given to the constructor.
         """
-        host_matcher = HostMatches(host_pattern)
-        rule = Rule(host_matcher, _ApplicationRouter(self, host_handlers))
-        self.default_router.rules.insert(-1, rule)
-        if self.default_host is not None:
-            self.wildcard_router.add_rules(
-                [(DefaultHostMatches(self, host_matcher.host_pattern), host_handlers)]
-            )
+        matcher = HostMatches(host_pattern)
+        top_rules = self.default_router.rules
+        # The last top-level rule is the catch-all; host rules go before it.
+        top_rules.insert(len(top_rules) - 1, Rule(matcher, _ApplicationRouter(self, host_handlers)))
+        if self.default_host is None:
+            return
+        # Requests for ``default_host`` (or with no usable Host) reach these
+        # routes through the catch-all table too.
+        default_rule = (DefaultHostMatches(self, matcher.host_pattern), host_handlers)
+        self.wildcard_router.add_rules([default_rule])
 
     def add_transform(self, transform_class: type[OutputTransform]) -> None:
         self.transforms.append(transform_class)
-
-    def start_request(
-        self, server_conn: object, request_conn: HTTPConnection
-    ) -> HTTPMessageDelegate:
-        return _RequestDispatcher(self, server_conn, request_conn)
 
     def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> _HandlerDelegate:
         if len(self.default_router.rules) == 1:
@@ -231,15 +223,19 @@ class Application(ReversibleRouter):
             route = self.default_router.find_handler(request)
         if route is not None:
             return route  # type: ignore[no-any-return]
-        from squall.web._handlers import ErrorHandler
+        return self._unrouted_delegate(request)
 
-        if self.settings.get("default_handler_class"):
-            return self.get_handler_delegate(
-                request,
-                self.settings["default_handler_class"],
-                self.settings.get("default_handler_args", {}),
-            )
-        return self.get_handler_delegate(request, ErrorHandler, {"status_code": 404})
+    def _unrouted_delegate(self, request: HTTPServerRequest) -> _HandlerDelegate:
+        """No route matched: ``default_handler_class`` if set, else a 404."""
+        settings = self.settings
+        fallback = settings.get("default_handler_class")
+        if not fallback:
+            from squall.web._handlers import ErrorHandler
+
+            return self.get_handler_delegate(request, ErrorHandler, {"status_code": 404})
+        return self.get_handler_delegate(
+            request, fallback, settings.get("default_handler_args", {})
+        )
 
     def _find_path_route(self, request: HTTPServerRequest) -> Any:
         """Route like ``wildcard_router.find_handler`` for rules that are a
@@ -310,47 +306,14 @@ class Application(ReversibleRouter):
             access_log.log(level, "%d %s %.2fms", status, handler._request_summary(), request_time)
 
 
+def _transforms_for(settings: dict[str, Any]) -> list[type[OutputTransform]]:
+    """The output transforms used when the constructor is given none."""
+    wants_gzip = settings.get("compress_response") or settings.get("gzip")
+    return [GZipContentEncoding] if wants_gzip else []
+
+
 def _bind_ui_method(handler: RequestHandler, method: Callable[..., Any]) -> Callable[..., Any]:
     return lambda *args, **kwargs: method(handler, *args, **kwargs)
-
-
-class _RequestDispatcher(HTTPMessageDelegate):
-    """Builds the request from the headers, routes it, then forwards."""
-
-    __slots__ = ("application", "delegate", "request_conn", "server_conn")
-
-    def __init__(
-        self, application: Application, server_conn: object, request_conn: HTTPConnection
-    ) -> None:
-        self.application = application
-        self.server_conn = server_conn
-        self.request_conn = request_conn
-        self.delegate: HTTPMessageDelegate | None = None
-
-    def headers_received(
-        self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
-    ) -> Awaitable[None] | None:
-        assert isinstance(start_line, RequestStartLine)
-        request = HTTPServerRequest(
-            connection=self.request_conn,
-            server_connection=self.server_conn,
-            start_line=start_line,
-            headers=headers,
-        )
-        self.delegate = self.application.find_handler(request)
-        return self.delegate.headers_received(start_line, headers)
-
-    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
-        assert self.delegate is not None
-        return self.delegate.data_received(chunk)
-
-    def finish(self) -> Any:
-        assert self.delegate is not None
-        return self.delegate.finish()
-
-    def on_connection_close(self) -> None:
-        if self.delegate is not None:
-            self.delegate.on_connection_close()
 
 
 class _HandlerDelegate(HTTPMessageDelegate):
@@ -365,16 +328,18 @@ class _HandlerDelegate(HTTPMessageDelegate):
         path_args: list[bytes] | None,
         path_kwargs: dict[str, bytes] | None,
     ) -> None:
-        self.application = application
-        self.connection = request.connection
         self.request = request
+        self.connection = request.connection
+        self.application = application
         self.handler_class = handler_class
-        self.handler_kwargs = handler_kwargs or {}
-        self.path_args = path_args or []
-        self.path_kwargs = path_kwargs or {}
-        self.chunks: list[bytes] | None = []
         self.stream_request_body = handler_class._stream_request_body
+        # Missing route pieces become empty ones, so execute() can always
+        # unpack them.
+        self.path_kwargs = path_kwargs or {}
+        self.path_args = path_args or []
+        self.handler_kwargs = handler_kwargs or {}
         self.handler: RequestHandler | None = None
+        self.chunks: list[bytes] | None = []  # None once the body is complete
         self._task: asyncio.Future[None] | None = None
 
     def headers_received(
