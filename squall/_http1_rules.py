@@ -47,14 +47,19 @@ def check_request_line(
     canonical form and must appear verbatim in the input: in the current
     packet, or across the end of the previous ones (``tail``).
     """
-    if version == "0.9":
-        return Reject(400, "HTTP/0.9 requests are not supported")
-    if version not in ("1.0", "1.1"):
+    ending = _LINE_ENDINGS.get(version)
+    if ending is None:
+        if version == "0.9":
+            return Reject(400, "HTTP/0.9 requests are not supported")
         return Reject(505, f"HTTP/{version} is not supported")
-    line = b"%b %b HTTP/%b\r\n" % (method, url, version.encode("ascii"))
+    line = method + b" " + url + ending
     if line in chunk or (tail and line in tail + chunk):
         return None
     return Reject(400, "malformed request line")
+
+
+# The end of a canonical request line, for each version this server speaks.
+_LINE_ENDINGS = {"1.1": b" HTTP/1.1\r\n", "1.0": b" HTTP/1.0\r\n"}
 
 
 def check_request(method: str, url: bytes, version: str, fields: dict[str, list[str]]) -> None:

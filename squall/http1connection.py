@@ -31,7 +31,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from email.utils import formatdate
-from typing import Any, cast
+from typing import Any
 
 import httptools
 
@@ -216,26 +216,25 @@ class HTTP1Connection(HTTPConnection):
             raise HTTPOutputError("write_headers called twice")
         if not isinstance(start_line, ResponseStartLine):
             raise TypeError("a server writes a ResponseStartLine")
-        protocol = self._protocol
-        code = start_line.code
         request_version = self.start_line.version
         fields = headers._lists  # canonical names: see on_headers_complete
-        # RFC 9110 §6.4.1: 1xx, 204 and 304 responses (and any answer to HEAD)
-        # carry no body; nor do they need framing.
-        bodyless = code in (204, 304) or 100 <= code < 200 or self._head_request
         length = fields.get("Content-Length")
         if length is not None:
             try:
                 self._expected_length = int(length[-1])
             except ValueError:
                 raise HTTPOutputError("invalid Content-Length header") from None
-        elif not bodyless and "Transfer-Encoding" not in fields:
-            if request_version == "HTTP/1.1":
-                self._chunked = True
-                fields["Transfer-Encoding"] = ["chunked"]
-            else:
-                # An HTTP/1.0 response of unknown length ends when we close.
-                self._close_after = True
+        elif "Transfer-Encoding" not in fields:
+            code = start_line.code
+            # RFC 9110 §6.4.1: 1xx, 204 and 304 responses (and any answer to
+            # HEAD) carry no body; nor do they need framing.
+            if not (code in (204, 304) or 100 <= code < 200 or self._head_request):
+                if request_version == "HTTP/1.1":
+                    self._chunked = True
+                    fields["Transfer-Encoding"] = ["chunked"]
+                else:
+                    # An HTTP/1.0 response of unknown length ends when we close.
+                    self._close_after = True
         if self._close_after:
             if request_version == "HTTP/1.1":
                 headers["Connection"] = "close"
@@ -251,7 +250,7 @@ class HTTP1Connection(HTTPConnection):
         self._response_started = True
         if chunk and not self._head_request:
             head += self._frame(chunk)
-        return protocol.write(head)
+        return self._protocol.write(head)
 
     def write(self, chunk: bytes) -> asyncio.Future[None]:
         """Send a piece of the response body (framed if chunked)."""
@@ -403,6 +402,9 @@ def _canonical_name(name: bytes) -> str:
 
 
 _STATUS_LINES: dict[tuple[str, int, str], bytes] = {}
+# RequestStartLine from a (method, target, version) tuple, skipping the
+# NamedTuple constructor's Python-level argument handling.
+_new_start_line = functools.partial(tuple.__new__, RequestStartLine)
 
 
 def _format_head(start_line: ResponseStartLine, headers: HTTPHeaders) -> bytes:
@@ -414,13 +416,16 @@ def _format_head(start_line: ResponseStartLine, headers: HTTPHeaders) -> bytes:
         status = f"{start_line.version} {start_line.code} {start_line.reason}\r\n".encode("latin-1")
         if len(_STATUS_LINES) < 1000:  # bounded: reasons may be app-supplied
             _STATUS_LINES[key] = status
-    lines = [f"{name}: {value}\r\n" for name, values in headers._lists.items() for value in values]
-    block = "".join(lines)
-    # One count instead of a scan per value: every line ends in exactly one
-    # LF, so any extra CR or LF came from a name or value (header injection).
-    if block.count("\n") != len(lines) or block.count("\r") != len(lines):
+    lines = [f"{name}: {value}" for name, values in headers._lists.items() for value in values]
+    # A CR or LF in a name or value would start a new header on the wire
+    # (header injection). Two scans of the lines run together are far
+    # cheaper than a check per value.
+    flat = "".join(lines)
+    if "\n" in flat or "\r" in flat:
         raise HTTPOutputError("newline in header name or value")
-    return status + block.encode("utf-8") + b"\r\n"
+    if not lines:
+        return status + b"\r\n"
+    return status + "\r\n".join(lines).encode("utf-8") + b"\r\n\r\n"
 
 
 class HTTP1ServerProtocol(asyncio.Protocol):
@@ -449,7 +454,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._loop = asyncio.get_event_loop()
         # Parser state for the message being parsed.
         self._url = b""
-        self._headers: HTTPHeaders | None = None
+        self._fields: dict[str, list[str]] = {}  # canonical name -> values
         self._header_bytes = 0
         self._header_count = 0
         self._in_request_line = False
@@ -549,6 +554,8 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             self._raw_header_bytes += len(data)
             if self._raw_header_bytes > self.params.max_header_size + RAW_HEADER_SLACK:
                 self._problem = rules.Reject(431, "header block too large")
+            else:
+                self._check_header_limits()
             if self._in_request_line:
                 # The request line continues in the next packet; keep what we
                 # have so the line can be checked whole.
@@ -562,7 +569,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._url = b""
-        self._headers = HTTPHeaders._from_fields({})
+        self._fields = {}
         self._header_bytes = 0
         self._header_count = 0
         self._in_request_line = True
@@ -580,53 +587,52 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             self._problem = rules.Reject(414, "request line too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # Called once per header line: counting here, checking the limits
+        # once the block ends (or a packet ends inside it) keeps this short;
+        # one packet's worth of headers is all that can pile up unchecked.
         if self._in_request_line:
             self._check_request_line()
-        count = self._header_count = self._header_count + 1
-        size = self._header_bytes = self._header_bytes + len(name) + len(value) + 4
-        if self._problem is not None:
-            return
-        if count > MAX_HEADER_COUNT:
-            self._problem = rules.Reject(431, "too many header lines")
-            return
-        if size > self.params.max_header_size:
-            self._problem = rules.Reject(431, "header block too large")
-            return
-        key = _canonical_names.get(name)
-        if key is None:
-            key = _canonical_name(name)
-        fields = self._headers._lists  # type: ignore[union-attr]
-        values = fields.get(key)
+        self._header_count += 1
+        self._header_bytes += len(name) + len(value) + 4
+        key = _canonical_names.get(name) or _canonical_name(name)
+        values = self._fields.get(key)
         if values is None:
-            fields[key] = [value.decode("latin-1")]
+            self._fields[key] = [value.decode("latin-1")]
         else:
             values.append(value.decode("latin-1"))
+
+    def _check_header_limits(self) -> None:
+        if self._problem is not None:
+            return
+        if self._header_count > MAX_HEADER_COUNT:
+            self._problem = rules.Reject(431, "too many header lines")
+        elif self._header_bytes > self.params.max_header_size:
+            self._problem = rules.Reject(431, "header block too large")
 
     def on_headers_complete(self) -> None:
         if self._in_request_line:
             self._check_request_line()
         self._in_headers = False
-        self._disarm()
+        self._phase = _NO_DEADLINE
+        self._check_header_limits()
         if self._problem is not None:
             return
-        headers = self._headers
-        assert headers is not None
-        parser = self._parser
-        version = "HTTP/" + self._version
+        fields = self._fields
+        version = "HTTP/1.1" if self._version == "1.1" else "HTTP/" + self._version
         method = self._method.decode("ascii")
-        # HTTPHeaders keeps fields under canonical names (Content-Length);
-        # reading its dict directly skips name normalization on this path.
-        fields = headers._lists
+        url = self._url
         try:
-            rules.check_request(method, self._url, version, fields)
+            rules.check_request(method, url, version, fields)
         except rules.Reject as r:
             self._problem = r
             return
-        start_line = RequestStartLine(method, self._url.decode("latin-1"), version)
+        # HTTPHeaders keeps fields under canonical names (Content-Length);
+        # the checks above and below read its dict directly.
+        headers = HTTPHeaders._from_fields(fields)
+        start_line = _new_start_line((method, url.decode("latin-1"), version))
         exchange = HTTP1Connection(self, start_line, headers, self.context)
         if self.params.decompress and "Content-Encoding" in fields:
             encoding = fields.pop("Content-Encoding")
-            headers._joined.pop("Content-Encoding", None)
             if encoding[-1].strip().lower() == "gzip":
                 exchange._decompressor = GzipDecompressor()
                 fields["X-Consumed-Content-Encoding"] = encoding
@@ -637,28 +643,34 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             exchange._expect_continue = fields["Expect"][-1].lower() == "100-continue" and (
                 (cl is not None and cl[0] != "0") or "Transfer-Encoding" in fields
             )
-        if self.params.no_keep_alive or not rules.wants_keep_alive(version, fields):
+        if self.params.no_keep_alive or (
+            ("Connection" in fields or version != "HTTP/1.1")
+            and not rules.wants_keep_alive(version, fields)
+        ):
             exchange._close_after = True
-        if parser.should_upgrade():
+        if self._parser.should_upgrade():
             self._upgrade_exchange = exchange
         self._current = exchange
         exchanges = self._exchanges
         exchanges.append(exchange)
-        if len(exchanges) > MAX_PIPELINED_REQUESTS:
-            self._pause_reading()
-        self._deliver(exchange, _HEADERS, None)
+        if len(exchanges) == 1:
+            # Nothing ahead of it: the delegate hears of it now.
+            self._call(exchange, _HEADERS, None)
+        else:
+            if len(exchanges) > MAX_PIPELINED_REQUESTS:
+                self._pause_reading()
+            self._deliver(exchange, _HEADERS, None)
         length = fields.get("Content-Length")
-        if (
-            length is not None
-            and exchange._waiting is None
-            and int(length[0]) > exchange.max_body_size
-        ):
-            # Refuse now rather than after receiving the whole upload. The
-            # delegate has seen the headers and could have raised the limit
-            # (a streaming handler's prepare); one still preparing is held to
-            # it in on_body as the bytes arrive.
-            self._problem = rules.Reject(413, "request body too large")
-            return
+        if length is not None:
+            if exchange._waiting is None and int(length[0]) > exchange.max_body_size:
+                # Refuse now rather than after receiving the whole upload.
+                # The delegate has seen the headers and could have raised
+                # the limit (a streaming handler's prepare); one still
+                # preparing is held to it in on_body as the bytes arrive.
+                self._problem = rules.Reject(413, "request body too large")
+                return
+        elif "Transfer-Encoding" not in fields:
+            return  # no body: the message is complete already
         if self.params.body_timeout is not None and not exchange._request_complete:
             self._arm(_BODY_DEADLINE, self.params.body_timeout)
 
@@ -683,14 +695,22 @@ class HTTP1ServerProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         exchange = self._current
         self._current = None
-        self._disarm()
+        self._phase = _NO_DEADLINE
         if exchange is None or self._problem is not None:
             return
         exchange._request_complete = True
         if exchange._close_after:
             # Anything after a request that closes the connection is dropped.
             self._stop_reading = True
-        self._deliver(exchange, _END, None)
+        if (
+            exchange._waiting is None
+            and not exchange._events
+            and not exchange._failed
+            and self._exchanges[0] is exchange
+        ):
+            self._call(exchange, _END, None)  # the common case: nothing to wait for
+        else:
+            self._deliver(exchange, _END, None)
 
     def on_chunk_header(self) -> None:
         pass
@@ -774,7 +794,8 @@ class HTTP1ServerProtocol(asyncio.Protocol):
                 exchange._delivered_end = True
                 # Tornado's interface says finish() returns None; ours may
                 # return an awaitable, whose failure is then reported.
-                result = cast(Any, exchange.delegate).finish()
+                ending: Any = exchange.delegate
+                result = ending.finish()
         except HTTPInputError as e:
             self._bad_input(exchange, e)
             return False
@@ -1090,13 +1111,15 @@ def _peer(protocol: HTTP1ServerProtocol) -> str:
     return str(getattr(context, "remote_ip", None) or "unknown peer")
 
 
-_date_cache: list[Any] = [0, ""]
+_date_second = 0
+_date_value = ""
 
 
 def _date_header() -> str:
     """The Date header value, formatted at most once a second."""
+    global _date_second, _date_value
     now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache[0] = now
-        _date_cache[1] = formatdate(now, usegmt=True)
-    return str(_date_cache[1])
+    if now != _date_second:
+        _date_value = formatdate(now, usegmt=True)
+        _date_second = now
+    return _date_value

@@ -116,7 +116,7 @@ class HTTPServer(TCPServer, HTTPServerConnectionDelegate):
         # TCPServer accepts; each connection speaks HTTP through this
         # protocol instead of getting an IOStream.
         protocol = HTTP1ServerProtocol(
-            self, self.conn_params, self._make_context, self._connection_closed
+            self._request_delegate(), self.conn_params, self._make_context, self._connection_closed
         )
         self._connections.add(protocol)
         return protocol
@@ -133,6 +133,19 @@ class HTTPServer(TCPServer, HTTPServerConnectionDelegate):
 
     def handle_stream(self, stream: Any, address: Any) -> None:
         raise NotImplementedError("HTTPServer serves connections with HTTP1ServerProtocol")
+
+    def _request_delegate(self) -> HTTPServerConnectionDelegate:
+        """Who starts each request: the application itself when this server
+        would only pass the call through (no xheaders, no override), which
+        saves a call per request; otherwise this server."""
+        callback = self.request_callback
+        if (
+            isinstance(callback, HTTPServerConnectionDelegate)
+            and not self.xheaders
+            and type(self).start_request is HTTPServer.start_request
+        ):
+            return callback
+        return self
 
     # -- HTTPServerConnectionDelegate ----------------------------------------------
 

@@ -522,23 +522,26 @@ class HTTPServerRequest:
         if host is None:
             host = self._host_from_headers(headers, version)
         self.host: str = host
-        self._host_name: str | None = None
         self.files: dict[str, list[HTTPFile]] = files or {}
         self.connection = connection
         self.server_connection = server_connection
         self._start_time = time.time()
-        self._finish_time: float | None = None
 
-        self.path, _, self.query = uri.partition("?")
+        path, _, query = uri.partition("?")
+        self.path = path
         # The query as it was at construction: the lazy argument dicts are
         # parsed from it, as Tornado parses them eagerly in its constructor.
-        self._initial_query = self.query
-        if self.query:
-            _check_query_arguments(self.query)
-        self._query_arguments: dict[str, list[bytes]] | None = None
-        self._arguments: dict[str, list[bytes]] | None = None
+        self.query = self._initial_query = query
+        if query:
+            _check_query_arguments(query)
         self.body_arguments: dict[str, list[bytes]] = {}
-        self._cookies: http.cookies.SimpleCookie | None = None
+
+    # Per-request state that starts empty (an instance attribute once set).
+    _host_name: str | None = None
+    _finish_time: float | None = None
+    _query_arguments: dict[str, list[bytes]] | None = None
+    _arguments: dict[str, list[bytes]] | None = None
+    _cookies: http.cookies.SimpleCookie | None = None
 
     @property
     def host_name(self) -> str:

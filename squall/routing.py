@@ -493,6 +493,10 @@ class PathMatches(Matcher):
             return None
         if not self._has_groups:
             return {}
+        return self._params(m)
+
+    def _params(self, m: re.Match[str]) -> dict[str, Any]:
+        """The route parameters of a match of a pattern with groups."""
         if self._named:
             return {
                 "path_args": [],

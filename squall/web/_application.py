@@ -14,6 +14,7 @@ from squall import netutil
 from squall.concurrent import future_set_result_unless_cancelled
 from squall.httpserver import HTTPServer
 from squall.httputil import (
+    HTTPConnection,
     HTTPHeaders,
     HTTPMessageDelegate,
     HTTPServerRequest,
@@ -211,18 +212,34 @@ class Application(ReversibleRouter):
     def add_transform(self, transform_class: type[OutputTransform]) -> None:
         self.transforms.append(transform_class)
 
+    def start_request(
+        self, server_conn: object, request_conn: HTTPConnection
+    ) -> HTTPMessageDelegate:
+        # One delegate per request that routes and then runs the handler
+        # itself (the general Router pairs a routing delegate with the one
+        # find_handler returns: two objects and a forwarding call per event).
+        return _RequestDelegate(self, server_conn, request_conn)
+
     def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> _HandlerDelegate:
-        if len(self.default_router.rules) == 1:
-            # No host-specific handlers: skip the catch-all host level, and
-            # try the common rule shape (a path pattern for a handler class)
-            # without the general routing machinery.
-            route = self._find_path_route(request)
-            if route is _NOT_SIMPLE:
-                route = self.wildcard_router.find_handler(request)
-        else:
-            route = self.default_router.find_handler(request)
-        if route is not None:
-            return route  # type: ignore[no-any-return]
+        route = (
+            self._path_route(request.path) if len(self.default_router.rules) == 1 else _NOT_SIMPLE
+        )
+        if type(route) is tuple:
+            return _HandlerDelegate(self, request, *route)
+        return self._routed_delegate(request, route)
+
+    def _routed_delegate(self, request: HTTPServerRequest, route: Any) -> _HandlerDelegate:
+        """The delegate for a request ``_path_route`` could not settle:
+        the general routers decide (``_NOT_SIMPLE``), or nothing matched."""
+        delegate = None
+        if route is _NOT_SIMPLE:
+            if len(self.default_router.rules) == 1:
+                # No host-specific handlers: skip the catch-all host level.
+                delegate = self.wildcard_router.find_handler(request)
+            else:
+                delegate = self.default_router.find_handler(request)
+        if delegate is not None:
+            return delegate  # type: ignore[return-value]
         return self._unrouted_delegate(request)
 
     def _unrouted_delegate(self, request: HTTPServerRequest) -> _HandlerDelegate:
@@ -237,28 +254,27 @@ class Application(ReversibleRouter):
             request, fallback, settings.get("default_handler_args", {})
         )
 
-    def _find_path_route(self, request: HTTPServerRequest) -> Any:
-        """Route like ``wildcard_router.find_handler`` for rules that are a
-        ``PathMatches`` and a handler class; ``_NOT_SIMPLE`` as soon as a
-        rule is anything else, so the general router decides."""
+    def _path_route(self, path: str) -> Any:
+        """Route the common table shape, path patterns for handler classes,
+        without the general machinery: ``(handler_class, kwargs, path_args,
+        path_kwargs)`` for the first match, None if no rule matches, or
+        ``_NOT_SIMPLE`` as soon as a rule has another shape."""
         for rule in self.wildcard_router.rules:
             matcher = rule.matcher
             target = rule.target
-            if type(matcher) is not PathMatches or not (
-                isclass(target) and issubclass(target, RequestHandler)
+            if (
+                type(matcher) is not PathMatches
+                or not isinstance(target, type)
+                or not issubclass(target, RequestHandler)
             ):
                 return _NOT_SIMPLE
-            params = matcher.match(request)
-            if params is None:
+            m = matcher.regex.match(path)
+            if m is None:
                 continue
-            return _HandlerDelegate(
-                self,
-                request,
-                target,
-                rule.target_kwargs,
-                params.get("path_args"),
-                params.get("path_kwargs"),
-            )
+            if not matcher._has_groups:
+                return (target, rule.target_kwargs, None, None)
+            params = matcher._params(m)
+            return (target, rule.target_kwargs, params["path_args"], params["path_kwargs"])
         return None
 
     def get_handler_delegate(
@@ -319,6 +335,20 @@ def _bind_ui_method(handler: RequestHandler, method: Callable[..., Any]) -> Call
 class _HandlerDelegate(HTTPMessageDelegate):
     """Collects (or streams) one request's body, then runs its handler."""
 
+    __slots__ = (
+        "_task",
+        "application",
+        "chunks",
+        "connection",
+        "handler",
+        "handler_class",
+        "handler_kwargs",
+        "path_args",
+        "path_kwargs",
+        "request",
+        "stream_request_body",
+    )
+
     def __init__(
         self,
         application: Application,
@@ -331,16 +361,25 @@ class _HandlerDelegate(HTTPMessageDelegate):
         self.request = request
         self.connection = request.connection
         self.application = application
-        self.handler_class = handler_class
-        self.stream_request_body = handler_class._stream_request_body
-        # Missing route pieces become empty ones, so execute() can always
-        # unpack them.
-        self.path_kwargs = path_kwargs or {}
-        self.path_args = path_args or []
-        self.handler_kwargs = handler_kwargs or {}
+        self._route_to(handler_class, handler_kwargs, path_args, path_kwargs)
         self.handler: RequestHandler | None = None
         self.chunks: list[bytes] | None = []  # None once the body is complete
         self._task: asyncio.Future[None] | None = None
+
+    def _route_to(
+        self,
+        handler_class: type[RequestHandler],
+        handler_kwargs: dict[str, Any] | None,
+        path_args: list[bytes] | None,
+        path_kwargs: dict[str, bytes] | None,
+    ) -> None:
+        self.handler_class = handler_class
+        self.stream_request_body = handler_class._stream_request_body
+        # Missing route pieces become empty ones, so execute() can always
+        # unpack them (the shared empties are only ever unpacked).
+        self.handler_kwargs = handler_kwargs or _NO_KWARGS
+        self.path_args = path_args or _NO_ARGS
+        self.path_kwargs = path_kwargs or _NO_KWARGS
 
     def headers_received(
         self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
@@ -362,11 +401,14 @@ class _HandlerDelegate(HTTPMessageDelegate):
         if self.stream_request_body:
             future_set_result_unless_cancelled(self.request._body_future, None)  # type: ignore[attr-defined]
             return None
-        assert self.chunks is not None
-        if self.chunks:
-            self.request.body = b"".join(self.chunks)
+        chunks = self.chunks
+        assert chunks is not None
+        request = self.request
+        if chunks:
+            request.body = b"".join(chunks)
+        if request.body:
+            request._parse_body()
         self.chunks = None
-        self.request._parse_body()
         return self.execute()
 
     def on_connection_close(self) -> None:
@@ -376,17 +418,18 @@ class _HandlerDelegate(HTTPMessageDelegate):
             self.chunks = None
 
     def execute(self) -> Awaitable[None] | None:
-        settings = self.application.settings
+        application = self.application
+        settings = application.settings
         if not settings.get("compiled_template_cache", True):
             _reset_template_loaders()
         if not settings.get("static_hash_cache", True):
             static_class = settings.get("static_handler_class")
             if static_class is not None:
                 static_class.reset()
-        handler = self.handler = self.handler_class(
-            self.application, self.request, **self.handler_kwargs
-        )
-        transforms = [t(self.request) for t in self.application.transforms]
+        request = self.request
+        handler = self.handler = self.handler_class(application, request, **self.handler_kwargs)
+        transform_classes = application.transforms
+        transforms = [t(request) for t in transform_classes] if transform_classes else []
         if self.stream_request_body:
             handler._prepared_future = asyncio.get_running_loop().create_future()
         result = handler._execute(transforms, *self.path_args, **self.path_kwargs)
@@ -397,6 +440,75 @@ class _HandlerDelegate(HTTPMessageDelegate):
                 self._task = asyncio.ensure_future(result)
             return handler._prepared_future
         return result
+
+
+_NO_ARGS: list[bytes] = []
+_NO_KWARGS: dict[str, Any] = {}
+
+
+class _RequestDelegate(_HandlerDelegate):
+    """What an Application hands the server for each request.
+
+    It builds the request when the headers arrive and routes it; for a
+    handler class it then plays the handler delegate itself. Any other
+    target's delegate (a nested router, a callable...) gets the rest of the
+    message passed through.
+    """
+
+    __slots__ = ("forward", "server_conn")
+
+    def __init__(self, application: Application, server_conn: object, connection: Any) -> None:
+        self.application = application
+        self.server_conn = server_conn
+        self.connection = connection
+        self.forward: HTTPMessageDelegate | None = None
+        self.handler = None
+        self.chunks = []
+        self._task = None
+        # handler_class & co. are filled in by _route_to once routed.
+        self.stream_request_body = False
+
+    def headers_received(
+        self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
+    ) -> Awaitable[None] | None:
+        assert isinstance(start_line, RequestStartLine)
+        request = self.request = HTTPServerRequest(
+            connection=self.connection,
+            server_connection=self.server_conn,
+            start_line=start_line,
+            headers=headers,
+        )
+        application = self.application
+        if len(application.default_router.rules) == 1:
+            route = application._path_route(request.path)
+        else:
+            route = _NOT_SIMPLE
+        if type(route) is tuple:
+            self._route_to(*route)
+            if self.stream_request_body:
+                return super().headers_received(start_line, headers)
+            return None
+        delegate = self.forward = application._routed_delegate(request, route)
+        return delegate.headers_received(start_line, headers)
+
+    def data_received(self, data: bytes) -> Awaitable[None] | None:
+        if self.forward is not None:
+            return self.forward.data_received(data)
+        return super().data_received(data)
+
+    def finish(self) -> Any:
+        if self.forward is not None:
+            # A delegate's finish() may return an awaitable (a coroutine
+            # handler); the connection waits for it, so pass it through.
+            forward: Any = self.forward
+            return forward.finish()
+        return super().finish()
+
+    def on_connection_close(self) -> None:
+        if self.forward is not None:
+            self.forward.on_connection_close()
+        elif hasattr(self, "handler_class"):
+            super().on_connection_close()
 
 
 def _reset_template_loaders() -> None:

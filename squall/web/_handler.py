@@ -70,18 +70,21 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
     _stream_request_body = False
     _template_loader_lock = None
 
+    # Response state every handler starts with (instance attributes once
+    # changed): nothing sent, nothing finished; finish() runs by itself
+    # after the verb method unless @asynchronous turns that off.
+    _finished = False
+    _headers_written = False
+    _auto_finish = True
+    _prepared_future: asyncio.Future[None] | None = None
+    _transforms: list[OutputTransform] = []  # replaced, never mutated
+
     path_args: list[str]
     path_kwargs: dict[str, str]
 
     def __init__(self, application: Application, request: HTTPServerRequest, **kwargs: Any) -> None:
         self.request = request
         self.application = application
-        # Response state: nothing sent, nothing finished; finish() runs by
-        # itself after the verb method unless @asynchronous turns that off.
-        self._finished = self._headers_written = False
-        self._auto_finish = True
-        self._transforms: list[OutputTransform] = []
-        self._prepared_future: asyncio.Future[None] | None = None
         self.path_kwargs = {}
         self.path_args = []
         self.clear()
@@ -278,33 +281,43 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
         if chunk is not None:
             self.write(chunk)
         if not self._headers_written:
-            fields = self._headers._lists
-            if (
-                self._status_code == 200
-                and self.request.method in ("GET", "HEAD")
-                and "Etag" not in fields
-            ):
-                self.set_etag_header()
-                if "If-None-Match" in self.request.headers._lists and self.check_etag_header():
-                    self._write_buffer = []
-                    self.set_status(304)
-            if self._status_code in (204, 304) or 100 <= self._status_code < 200:
-                assert not self._write_buffer, f"Cannot send body with {self._status_code}"
-                self._clear_representation_headers()
-            elif "Content-Length" not in fields:
-                fields["Content-Length"] = [str(sum(len(part) for part in self._write_buffer))]
+            self._complete_headers()
         connection = self.request.connection
         assert connection is not None
         connection.set_close_callback(None)  # type: ignore[attr-defined]
         sent = self.flush(include_footers=True)
         connection.finish()
-        self._log()
+        self.application.log_request(self)
         # Only now is the handler finished: the access log above still sees
         # a handler in progress, on_finish below sees a finished one.
         self._finished = True
         self.on_finish()
-        self.__dict__.pop("_ui", None)  # see _break_cycles
+        if "_ui" in self.__dict__:
+            del self._ui  # see _break_cycles
         return sent
+
+    def _complete_headers(self) -> None:
+        """The headers only finish() can set: Etag (or a 304 instead of the
+        body) and Content-Length."""
+        buffer = self._write_buffer
+        if len(buffer) > 1:
+            # One piece from here on: hashed, measured and sent as it is.
+            buffer = self._write_buffer = [b"".join(buffer)]
+        fields = self._headers._lists
+        request = self.request
+        if self._status_code == 200 and request.method in ("GET", "HEAD") and "Etag" not in fields:
+            self.set_etag_header()
+            if "If-None-Match" in request.headers._lists and self.check_etag_header():
+                self._write_buffer = []
+                self.set_status(304)
+        status = self._status_code
+        if status in (204, 304) or 100 <= status < 200:
+            assert not self._write_buffer, f"Cannot send body with {status}"
+            self._clear_representation_headers()
+        elif "Content-Length" not in fields:
+            buffer = self._write_buffer
+            size = len(buffer[0]) if len(buffer) == 1 else sum(map(len, buffer))
+            fields["Content-Length"] = [str(size)]
 
     def _clear_representation_headers(self) -> None:
         # RFC 9110 §15.4.5: a 304 describes the representation by reference;
@@ -588,16 +601,22 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
                 self._prepared_future.set_result(None)
 
     def _verb_method(self) -> Callable[..., Any]:
-        method = getattr(self, self.request.method.lower(), None)
-        if method is None or getattr(method, "_squall_unimplemented", False):
+        verb = self.request.method
+        method = getattr(self, _VERB_ATTRIBUTES.get(verb) or verb.lower(), None)
+        if method is None or getattr(method, "__func__", None) is _unimplemented_verb:
             raise HTTPError(405)
         return method  # type: ignore[no-any-return]
 
     def _unimplemented_method(self, *args: str, **kwargs: str) -> None:
         raise HTTPError(405)
 
-    _unimplemented_method._squall_unimplemented = True  # type: ignore[attr-defined]
     head = get = post = delete = patch = put = options = _unimplemented_method
+
+
+_unimplemented_verb = RequestHandler._unimplemented_method
+# Verb -> method name, for the verbs a handler may implement; any other
+# verb (one a subclass adds to SUPPORTED_METHODS) is lower-cased on use.
+_VERB_ATTRIBUTES = {verb: verb.lower() for verb in RequestHandler.SUPPORTED_METHODS}
 
 
 def _error_reason(kwargs: dict[str, Any]) -> str | None:
