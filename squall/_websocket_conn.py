@@ -143,9 +143,13 @@ class WebSocketConnection:
             self._unsent = 0
 
     def write_message(self, data: bytes, binary: bool) -> asyncio.Future[None]:
-        if self.is_closing():
+        if self._closed or self._close_sent or self.stream.closed():
             raise WebSocketClosedError()
         written = self._write(self.codec.message_frame(data, binary))
+        if written.done():
+            # Already with the kernel (the usual case): the stream's own
+            # resolved Future says so, with no second Future to relay to.
+            return written
         result: asyncio.Future[None] = self._loop.create_future()
         written.add_done_callback(lambda f: _relay(f, result))
         return result

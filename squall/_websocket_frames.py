@@ -77,6 +77,9 @@ _FIN = 0x80
 _RSV1 = 0x40
 _RSV2_RSV3 = 0x30
 _MASK_BIT = 0x80
+# First bytes of a whole (FIN), uncompressed text or binary message.
+_WHOLE_TEXT = _FIN | OP_TEXT
+_WHOLE_BINARY = _FIN | OP_BINARY
 
 # Close codes, RFC 6455 section 7.4.1.
 CLOSE_NORMAL = 1000
@@ -415,25 +418,32 @@ class FrameCodec:
         if self.close_received:
             return []
         buffer = self._buffer
-        buffer += data
+        if buffer:
+            buffer += data
+            chunk: bytes | bytearray = buffer
+        else:
+            # Nothing left over (the usual case): parse the new bytes where
+            # they are instead of copying them through the buffer.
+            chunk = data if type(data) is bytes else bytes(data)
         events: list[Event] = []
         pos = 0
-        end = len(buffer)
+        end = len(chunk)
+        is_client = self.is_client
         try:
             while end - pos >= 2:
-                first = buffer[pos]
-                second = buffer[pos + 1]
+                first = chunk[pos]
+                second = chunk[pos + 1]
                 length = second & 0x7F
                 header = 2
                 if length == 126:
                     if end - pos < 4:
                         break
-                    (length,) = _unpack_short(buffer, pos + 2)
+                    (length,) = _unpack_short(chunk, pos + 2)
                     header = 4
                 elif length == 127:
                     if end - pos < 10:
                         break
-                    (length,) = _unpack_long(buffer, pos + 2)
+                    (length,) = _unpack_long(chunk, pos + 2)
                     header = 10
                     if length >> 63:
                         raise ProtocolError(
@@ -442,14 +452,35 @@ class FrameCodec:
                 masked = second & _MASK_BIT
                 if masked:
                     header += 4
-                self._check_header(first, masked, length)
+                # A whole unfragmented text or binary message, masked the
+                # right way, outside any fragmented one, within the size
+                # limit: what _check_header would accept without a word.
+                whole = (
+                    (first == _WHOLE_TEXT or first == _WHOLE_BINARY)
+                    and self._message_opcode is None
+                    and (not masked) == is_client
+                    and length <= self.max_message_size
+                )
+                if not whole:
+                    self._check_header(first, masked, length)
                 if end - pos < header + length:
                     break
                 start = pos + header
-                payload = bytes(buffer[start : start + length])
-                if masked:
-                    payload = apply_mask(bytes(buffer[start - 4 : start]), payload)
                 pos = start + length
+                payload = bytes(chunk[start:pos])
+                if masked:
+                    payload = apply_mask(bytes(chunk[start - 4 : start]), payload)
+                if whole:
+                    if first == _WHOLE_TEXT:
+                        try:
+                            events.append(Message(payload.decode("utf-8")))
+                        except UnicodeDecodeError:
+                            raise ProtocolError(
+                                CLOSE_INVALID_PAYLOAD, "invalid UTF-8 in text message"
+                            ) from None
+                    else:
+                        events.append(Message(payload))
+                    continue
                 event = self._frame(first, payload)
                 if event is not None:
                     events.append(event)
@@ -457,7 +488,10 @@ class FrameCodec:
                         self.close_received = True
                         break
         finally:
-            del buffer[:pos]
+            if chunk is buffer:
+                del buffer[:pos]
+            elif pos < end:
+                buffer += chunk[pos:]
         return events
 
     def _check_header(self, first: int, masked: int, length: int) -> None:
@@ -572,6 +606,9 @@ class FrameCodec:
         opcode = OP_BINARY if binary else OP_TEXT
         if self.deflate is not None:
             return self.frame(opcode, self.deflate.compress(data), rsv1=True)
+        if len(data) < 126 and not self.is_client:
+            # The common small server message: a two-byte header.
+            return bytes((_FIN | opcode, len(data))) + data
         return self.frame(opcode, data)
 
     def ping_frame(self, data: bytes) -> bytes:

@@ -280,6 +280,8 @@ class WebSocketHandler(RequestHandler):
 
 
 def _encode(message: bytes | str | dict[str, Any]) -> bytes:
+    if type(message) is str:
+        return message.encode("utf-8")
     if isinstance(message, dict):
         message = escape.json_encode(message)
     if isinstance(message, str):
