@@ -66,7 +66,7 @@ def test_quick_suite_against_squall_client(tmp_path):
         # The first line says it is listening.
         assert "listening" in fuzzer.stdout.readline()
         driver = subprocess.run(
-            [sys.executable, str(HERE / "autobahn_client.py"), f"ws://127.0.0.1:{port}"],
+            [sys.executable, str(HERE / "autobahn_client.py"), *QUICK, f"ws://127.0.0.1:{port}"],
             capture_output=True,
             text=True,
             timeout=280,
