@@ -648,7 +648,9 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             and not rules.wants_keep_alive(version, fields)
         ):
             exchange._close_after = True
-        if self._parser.should_upgrade():
+        # llhttp stops at an upgrade (a request with Upgrade, or CONNECT);
+        # only those need asking.
+        if ("Upgrade" in fields or method == "CONNECT") and self._parser.should_upgrade():
             self._upgrade_exchange = exchange
         self._current = exchange
         exchanges = self._exchanges

@@ -108,6 +108,12 @@ def _normalize_header(name: str) -> str:
     return normalized
 
 
+# The ``_joined`` cache of headers nobody has read a multi-valued field of
+# yet (most of them): shared, and never written to, so that building headers
+# costs no dict for it.
+_NOTHING_JOINED: dict[str, str] = {}
+
+
 class HTTPHeaders(MutableMapping[str, str]):
     """A case-insensitive dict of HTTP headers that keeps repeated fields.
 
@@ -160,7 +166,7 @@ class HTTPHeaders(MutableMapping[str, str]):
         canonical names (``Content-Type``) to fresh lists of values."""
         headers = cls.__new__(cls)
         headers._lists = fields
-        headers._joined = {}
+        headers._joined = _NOTHING_JOINED
         headers._last_key = None
         return headers
 
@@ -293,7 +299,10 @@ class HTTPHeaders(MutableMapping[str, str]):
             return values[0]
         joined = self._joined.get(key)
         if joined is None:
-            joined = self._joined[key] = ",".join(values)
+            joined = ",".join(values)
+            if self._joined is _NOTHING_JOINED:
+                self._joined = {}
+            self._joined[key] = joined
         return joined
 
     def __setitem__(self, name: str, value: str) -> None:
@@ -515,12 +524,21 @@ class HTTPServerRequest:
         self.headers: HTTPHeaders = headers
         self.body: bytes = body or b""
 
-        context = getattr(connection, "context", None)
-        self.remote_ip: str | None = getattr(context, "remote_ip", None)
-        self.protocol: str = getattr(context, "protocol", "http")
+        try:  # the server's connections always have these
+            context: Any = connection.context  # type: ignore[union-attr]
+            self.remote_ip: str | None = context.remote_ip
+            self.protocol: str = context.protocol
+        except AttributeError:
+            context = getattr(connection, "context", None)
+            self.remote_ip = getattr(context, "remote_ip", None)
+            self.protocol = getattr(context, "protocol", "http")
 
         if host is None:
-            host = self._host_from_headers(headers, version)
+            hosts = headers._lists.get("Host") if isinstance(headers, HTTPHeaders) else None
+            if hosts is not None and len(hosts) == 1:
+                host = hosts[0]
+            else:
+                host = self._host_from_headers(headers, version)
         self.host: str = host
         self.files: dict[str, list[HTTPFile]] = files or {}
         self.connection = connection

@@ -486,7 +486,7 @@ class _RequestDelegate(_HandlerDelegate):
         if type(route) is tuple:
             self._route_to(*route)
             if self.stream_request_body:
-                return super().headers_received(start_line, headers)
+                return _HandlerDelegate.headers_received(self, start_line, headers)
             return None
         delegate = self.forward = application._routed_delegate(request, route)
         return delegate.headers_received(start_line, headers)
@@ -494,7 +494,7 @@ class _RequestDelegate(_HandlerDelegate):
     def data_received(self, data: bytes) -> Awaitable[None] | None:
         if self.forward is not None:
             return self.forward.data_received(data)
-        return super().data_received(data)
+        return _HandlerDelegate.data_received(self, data)
 
     def finish(self) -> Any:
         if self.forward is not None:
@@ -502,13 +502,13 @@ class _RequestDelegate(_HandlerDelegate):
             # handler); the connection waits for it, so pass it through.
             forward: Any = self.forward
             return forward.finish()
-        return super().finish()
+        return _HandlerDelegate.finish(self)
 
     def on_connection_close(self) -> None:
         if self.forward is not None:
             self.forward.on_connection_close()
         elif hasattr(self, "handler_class"):
-            super().on_connection_close()
+            _HandlerDelegate.on_connection_close(self)
 
 
 def _reset_template_loaders() -> None:
