@@ -33,6 +33,10 @@ class Reject(Exception):
         self.message = message
 
 
+# Host values already found valid: clients repeat theirs on every request.
+# Bounded, as the values come from the network.
+_VALID_HOSTS_MAX = 1000
+_valid_hosts: set[str] = set()
 # RFC 3986 §3.2.2-3: reg-name (unreserved / pct-encoded / sub-delims) or an
 # IP-literal in brackets, then an optional port.
 _HOST_RE = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=%]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?\Z")
@@ -76,8 +80,11 @@ def check_request(method: str, url: bytes, version: str, fields: dict[str, list[
     if not hosts:
         if version == "HTTP/1.1":
             raise Reject(400, "missing Host header")
-    elif not _HOST_RE.match(hosts[0]):
-        raise Reject(400, "invalid Host header")
+    elif hosts[0] not in _valid_hosts:
+        if not _HOST_RE.match(hosts[0]):
+            raise Reject(400, "invalid Host header")
+        if len(_valid_hosts) < _VALID_HOSTS_MAX:
+            _valid_hosts.add(hosts[0])
     te = fields.get("Transfer-Encoding")
     if te:
         if version == "HTTP/1.0":

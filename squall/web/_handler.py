@@ -226,6 +226,9 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
         """
         if self._finished:
             raise RuntimeError("Cannot write() after finish()")
+        if type(chunk) is str:  # the common case, checked first
+            self._write_buffer.append(chunk.encode("utf-8"))
+            return
         if not isinstance(chunk, (bytes, str, dict)):
             message = "write() only accepts bytes, unicode, and dict objects"
             if isinstance(chunk, list):
