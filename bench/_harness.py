@@ -174,11 +174,15 @@ def run_available_peers(
     """Measure the peers ``(name, server script, package it needs)`` that
     are installed, taking turns; print and return the table's results.
 
-    ``--quick`` in ``argv``: one 3 s round instead of three 5 s rounds.
+    ``--quick`` in ``argv``: one 3 s round instead of three 5 s rounds;
+    ``--rounds=N``: N rounds (more rounds, steadier medians on a busy machine).
     """
     import importlib.util
 
     seconds, rounds = (3, 1) if "--quick" in argv else (5, 3)
+    for arg in argv:
+        if arg.startswith("--rounds="):
+            rounds = int(arg.split("=", 1)[1])
     runnable = []
     for name, script, package in peers:
         if not (SERVERS / script).exists() or importlib.util.find_spec(package) is None:
