@@ -91,6 +91,8 @@ class Application(ReversibleRouter):
         self.transforms: list[type[OutputTransform]] = (
             _transforms_for(settings) if transforms is None else transforms
         )
+        # The routing table as _path_route last saw it (built on first use).
+        self._path_table: tuple[list[Rule], int, Any] | None = None
         self.ui_methods: dict[str, Callable[..., Any]] = {}
         self.ui_modules: dict[str, Any] = {}
         self._load_ui_modules(settings.get("ui_modules", {}))
@@ -258,16 +260,20 @@ class Application(ReversibleRouter):
         """Route the common table shape, path patterns for handler classes,
         without the general machinery: ``(handler_class, kwargs, path_args,
         path_kwargs)`` for the first match, None if no rule matches, or
-        ``_NOT_SIMPLE`` as soon as a rule has another shape."""
-        for rule in self.wildcard_router.rules:
-            matcher = rule.matcher
-            target = rule.target
-            if (
-                type(matcher) is not PathMatches
-                or not isinstance(target, type)
-                or not issubclass(target, RequestHandler)
-            ):
-                return _NOT_SIMPLE
+        ``_NOT_SIMPLE`` if a rule has another shape."""
+        rules = self.wildcard_router.rules
+        table = self._path_table
+        if table is None or table[0] is not rules or table[1] != len(rules):
+            table = self._path_table = (rules, len(rules), _path_table_of(rules))
+        entries: list[tuple[Rule, PathMatches, Any]] | None = table[2]
+        if entries is None:
+            return _NOT_SIMPLE
+        for current, (rule, matcher, target) in zip(rules, entries):
+            if current is not rule or rule.matcher is not matcher or rule.target is not target:
+                # A rule was replaced or changed in place since the table
+                # was built.
+                self._path_table = None
+                return self._path_route(path)
             m = matcher.regex.match(path)
             if m is None:
                 continue
@@ -320,6 +326,24 @@ class Application(ReversibleRouter):
         if access_log.isEnabledFor(level):
             request_time = 1000.0 * handler.request.request_time()
             access_log.log(level, "%d %s %.2fms", status, handler._request_summary(), request_time)
+
+
+def _path_table_of(rules: list[Rule]) -> list[tuple[Rule, PathMatches, Any]] | None:
+    """Each rule with the matcher and target it had when the table was
+    built (checked on use, so that a rule changed in place is noticed), or
+    None if some rule is not a path pattern for a handler class."""
+    entries = []
+    for rule in rules:
+        matcher = rule.matcher
+        target = rule.target
+        if (
+            type(matcher) is not PathMatches
+            or not isinstance(target, type)
+            or not issubclass(target, RequestHandler)
+        ):
+            return None
+        entries.append((rule, matcher, target))
+    return entries
 
 
 def _transforms_for(settings: dict[str, Any]) -> list[type[OutputTransform]]:
