@@ -92,7 +92,7 @@ class Application(ReversibleRouter):
             _transforms_for(settings) if transforms is None else transforms
         )
         # The routing table as _path_route last saw it (built on first use).
-        self._path_table: tuple[list[Rule], int, Any] | None = None
+        self._path_table: _PathTable | None = None
         self.ui_methods: dict[str, Callable[..., Any]] = {}
         self.ui_modules: dict[str, Any] = {}
         self._load_ui_modules(settings.get("ui_modules", {}))
@@ -263,13 +263,14 @@ class Application(ReversibleRouter):
         ``_NOT_SIMPLE`` if a rule has another shape."""
         rules = self.wildcard_router.rules
         table = self._path_table
-        if table is None or table[0] is not rules or table[1] != len(rules):
-            table = self._path_table = (rules, len(rules), _path_table_of(rules))
-        entries: list[tuple[Rule, PathMatches, Any]] | None = table[2]
-        if entries is None:
+        if table is None or table.rules is not rules or table.size != len(rules):
+            table = self._path_table = _PathTable(rules)
+        if not table.simple:
             return _NOT_SIMPLE
-        for current, (rule, matcher, target) in zip(rules, entries):
-            if current is not rule or rule.matcher is not matcher or rule.target is not target:
+        # Only the rules that can match a path with this first segment.
+        candidates = table.by_segment.get(path.split("/", 2)[1] if "/" in path else "")
+        for index, rule, matcher, target in table.others if candidates is None else candidates:
+            if rules[index] is not rule or rule.matcher is not matcher or rule.target is not target:
                 # A rule was replaced or changed in place since the table
                 # was built.
                 self._path_table = None
@@ -328,22 +329,61 @@ class Application(ReversibleRouter):
             access_log.log(level, "%d %s %.2fms", status, handler._request_summary(), request_time)
 
 
-def _path_table_of(rules: list[Rule]) -> list[tuple[Rule, PathMatches, Any]] | None:
-    """Each rule with the matcher and target it had when the table was
-    built (checked on use, so that a rule changed in place is noticed), or
-    None if some rule is not a path pattern for a handler class."""
-    entries = []
-    for rule in rules:
-        matcher = rule.matcher
-        target = rule.target
-        if (
-            type(matcher) is not PathMatches
-            or not isinstance(target, type)
-            or not issubclass(target, RequestHandler)
-        ):
-            return None
-        entries.append((rule, matcher, target))
-    return entries
+# A pattern whose first path segment is plain text: "/about$", "/user/(\d+)$"
+# (and not "/a/*b", where the slash is optional).
+_LITERAL_FIRST_SEGMENT = re.compile(r"/([A-Za-z0-9_~-]*)(?:/(?![*+?{])|\$\Z)")
+
+
+def _first_segment(regex: re.Pattern[str]) -> str | None:
+    """The plain-text first path segment every match of ``regex`` has, or
+    None if it may match paths with any first segment."""
+    pattern = regex.pattern
+    # Flags (a case-insensitive pattern) or an alternation anywhere could
+    # make a match start differently than the pattern's text does.
+    if regex.flags != re.UNICODE or "|" in pattern:
+        return None
+    literal = _LITERAL_FIRST_SEGMENT.match(pattern)
+    return None if literal is None else literal.group(1)
+
+
+class _PathTable:
+    """An Application's path rules, indexed by their first path segment.
+
+    A rule whose pattern starts with a plain-text segment (``/users/...``)
+    can only match paths with that first segment; any other pattern may
+    match anything. ``by_segment`` maps a segment to the rules, in table
+    order, that may match paths starting with it; ``others`` lists the
+    rules that may match paths whose first segment no pattern names. Each
+    entry keeps the rule's position, matcher and target as they were when
+    the table was built, so that a rule changed since is noticed on use.
+    """
+
+    Entry = tuple[int, Rule, PathMatches, Any]
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.rules = rules
+        self.size = len(rules)
+        self.by_segment: dict[str, list[_PathTable.Entry]] = {}
+        self.others: list[_PathTable.Entry] = []
+        self.simple = True
+        entries = []
+        for index, rule in enumerate(rules):
+            matcher = rule.matcher
+            target = rule.target
+            if (
+                type(matcher) is not PathMatches
+                or not isinstance(target, type)
+                or not issubclass(target, RequestHandler)
+            ):
+                self.simple = False
+                return
+            entries.append(((index, rule, matcher, target), _first_segment(matcher.regex)))
+        segments = {segment for _, segment in entries if segment is not None}
+        for segment in segments:
+            self.by_segment[segment] = [
+                entry for entry, named in entries if named is None or named == segment
+            ]
+        self.others = [entry for entry, named in entries if named is None]
 
 
 def _transforms_for(settings: dict[str, Any]) -> list[type[OutputTransform]]:

@@ -8,7 +8,7 @@ from typing import Any
 from squall.httputil import HTTPHeaders, ResponseStartLine
 from squall.routing import PathMatches, Rule
 from squall.testing import ExpectLog
-from squall.web import Application, RequestHandler
+from squall.web import Application, RequestHandler, url
 
 
 class One(RequestHandler):
@@ -76,3 +76,47 @@ async def test_a_rule_of_another_kind_added_later_is_routed(start: Any) -> None:
     assert (await fetch("/a")).body == b"one"
     with ExpectLog("squall.access", "404", required=False):
         assert (await fetch("/plain")).code == 404
+
+
+class Echo(RequestHandler):
+    def initialize(self, label: str) -> None:
+        self.label = label
+
+    def get(self, *args: str) -> None:
+        self.write(self.label)
+
+
+async def test_first_matching_rule_wins_across_literal_and_open_patterns(start: Any) -> None:
+    import re
+
+    app = Application(
+        [
+            (r"/(\w+)/first$", Echo, {"label": "open-first"}),
+            (r"/users/(\w+)$", Echo, {"label": "users"}),
+            (r"/users/admin$", Echo, {"label": "never: shadowed by the rule above"}),
+            (r"/a/*b$", Echo, {"label": "optional slash"}),
+            (r"/x/one$|/y/two$", Echo, {"label": "alternation"}),
+            url(re.compile(r"/About$", re.IGNORECASE), Echo, {"label": "about"}),
+            (r"/$", Echo, {"label": "root"}),
+            (r"/.*", Echo, {"label": "catch-all"}),
+        ]
+    )
+    fetch = start(app)
+    expected = {
+        "/users/first": "open-first",
+        "/users/admin": "users",
+        "/users/bob": "users",
+        "/ab": "optional slash",
+        "/a/b": "optional slash",
+        "/a//b": "optional slash",
+        "/y/two": "alternation",
+        "/x/one": "alternation",
+        "/ABOUT": "about",
+        "/about": "about",
+        "/": "root",
+        "/users": "catch-all",
+        "/nothing/here": "catch-all",
+    }
+    for path, label in expected.items():
+        r = await fetch(path)
+        assert (path, r.code, r.body) == (path, 200, label.encode())
