@@ -431,6 +431,47 @@ def _format_head(start_line: ResponseStartLine, headers: HTTPHeaders) -> bytes:
 class HTTP1ServerProtocol(asyncio.Protocol):
     """Serves HTTP/1.x on one transport, for one server delegate."""
 
+    # One per connection, touched on every request and held for as long as
+    # the connection is kept alive: slots keep it small and compact in memory.
+    __slots__ = (
+        "__weakref__",
+        "_chunk",
+        "_closed",
+        "_context_factory",
+        "_current",
+        "_deadline",
+        "_done_future",
+        "_drain_waiters",
+        "_exchanges",
+        "_fields",
+        "_head_tail",
+        "_header_bytes",
+        "_header_count",
+        "_in_headers",
+        "_in_request_line",
+        "_loop",
+        "_method",
+        "_on_close",
+        "_parser",
+        "_paused_reading",
+        "_pending_refusal",
+        "_phase",
+        "_problem",
+        "_raw_header_bytes",
+        "_stop_reading",
+        "_timer",
+        "_timer_when",
+        "_upgrade_data",
+        "_upgrade_exchange",
+        "_url",
+        "_version",
+        "_writing_paused",
+        "context",
+        "delegate",
+        "params",
+        "transport",
+    )
+
     def __init__(
         self,
         delegate: HTTPServerConnectionDelegate,

@@ -210,6 +210,17 @@ class _HTTPRequestContext:
     the next request on the connection.
     """
 
+    # One per connection, read by every request on it.
+    __slots__ = (
+        "_orig_protocol",
+        "_orig_remote_ip",
+        "address",
+        "address_family",
+        "protocol",
+        "remote_ip",
+        "trusted_downstream",
+    )
+
     def __init__(
         self,
         transport: asyncio.BaseTransport,
