@@ -42,24 +42,35 @@ _valid_hosts: set[str] = set()
 _HOST_RE = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=%]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?\Z")
 
 
-def check_request_line(
-    method: bytes, url: bytes, version: str, chunk: bytes, tail: bytes
-) -> Reject | None:
-    """Check the request line llhttp reported against the bytes received.
+def find_request_line(
+    method: bytes, url: bytes, version: str, chunk: bytes, tail: bytes, start: int = 0
+) -> int:
+    """Where the request line llhttp reported ends in the bytes received.
 
     llhttp skips repeated spaces, so the line it reports is rebuilt in
     canonical form and must appear verbatim in the input: in the current
-    packet, or across the end of the previous ones (``tail``).
+    packet at or after ``start`` (where the previous message of the packet
+    ended), or across the end of the previous packets (``tail``). Returns
+    the offset in ``chunk`` just past the line; raises ``Reject`` for a
+    malformed line or a version this server does not speak.
     """
     ending = _LINE_ENDINGS.get(version)
     if ending is None:
         if version == "0.9":
-            return Reject(400, "HTTP/0.9 requests are not supported")
-        return Reject(505, f"HTTP/{version} is not supported")
+            raise Reject(400, "HTTP/0.9 requests are not supported")
+        raise Reject(505, f"HTTP/{version} is not supported")
     line = method + b" " + url + ending
-    if line in chunk or (tail and line in tail + chunk):
-        return None
-    return Reject(400, "malformed request line")
+    at = chunk.find(line, start)
+    if at >= 0:
+        return at + len(line)
+    if tail:
+        # The line began in an earlier packet: it may end in this one, or
+        # even in that one (llhttp reports a header line only once it sees
+        # what follows it, so the check can come a packet late).
+        at = (tail + chunk).find(line)
+        if at >= 0:
+            return max(0, at + len(line) - len(tail))
+    raise Reject(400, "malformed request line")
 
 
 # The end of a canonical request line, for each version this server speaks.

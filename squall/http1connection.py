@@ -449,9 +449,12 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         "_header_count",
         "_in_headers",
         "_in_request_line",
+        "_line_at_start",
         "_loop",
         "_method",
+        "_next_line_at",
         "_on_close",
+        "_packet_idle",
         "_parser",
         "_paused_reading",
         "_pending_refusal",
@@ -502,6 +505,9 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._in_headers = False
         self._head_tail = b""
         self._chunk: bytes = b""
+        self._packet_idle = False
+        self._line_at_start = False
+        self._next_line_at = 0  # where the next request line may start in _chunk
         self._current: HTTP1Connection | None = None
         self._problem: rules.Reject | None = None
         self._upgrade_data: bytes | None = None
@@ -564,6 +570,10 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             self._upgrade_data += data
             return
         self._chunk = data
+        # Whether a message starting in this packet starts at its first byte.
+        self._packet_idle = self._current is None and not self._in_headers
+        self._line_at_start = False
+        self._next_line_at = 0
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as e:
@@ -609,6 +619,8 @@ class HTTP1ServerProtocol(asyncio.Protocol):
     # -- httptools callbacks (they record problems, never raise) ---------------
 
     def on_message_begin(self) -> None:
+        self._line_at_start = self._packet_idle
+        self._packet_idle = False
         self._url = b""
         self._fields = {}
         self._header_bytes = 0
@@ -705,6 +717,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             self._deliver(exchange, _HEADERS, None)
         length = fields.get("Content-Length")
         if length is not None:
+            self._next_line_at += int(length[0])
             if exchange._waiting is None and int(length[0]) > exchange.max_body_size:
                 # Refuse now rather than after receiving the whole upload.
                 # The delegate has seen the headers and could have raised
@@ -768,14 +781,32 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         if self._problem is not None:
             return
         parser = self._parser
-        self._method = parser.get_method()
-        self._version = parser.get_http_version()
-        problem = rules.check_request_line(
-            self._method, self._url, self._version, self._chunk, self._head_tail
-        )
-        if problem is not None:
-            self._problem = problem
+        method = self._method = parser.get_method()
+        chunk = self._chunk
+        line = method + b" " + self._url + b" HTTP/1.1\r\n"
+        if self._line_at_start and chunk.startswith(line):
+            # The message began at the first byte of this packet, which
+            # starts with the canonical line for what llhttp parsed: the line
+            # is well-formed, and the version is 1.1 (asking llhttp costs a
+            # string formatting per request).
+            self._version = "1.1"
+            end = len(line)
+        else:
+            self._version = parser.get_http_version()
+            try:
+                end = rules.find_request_line(
+                    method, self._url, self._version, chunk, self._head_tail, self._next_line_at
+                )
+            except rules.Reject as r:
+                self._problem = r
+                return
         self._head_tail = b""
+        # A later message in this packet starts after this one's header
+        # block (and body: see on_headers_complete), so its line is looked
+        # for only there: a copy of a canonical line earlier in the packet,
+        # in a header or another request, cannot vouch for it.
+        blank = chunk.find(b"\r\n\r\n", end - 2)
+        self._next_line_at = len(chunk) if blank < 0 else blank + 4
 
     def _inflate(self, exchange: HTTP1Connection, body: bytes) -> bytes:
         assert exchange._decompressor is not None
