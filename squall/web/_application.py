@@ -267,9 +267,12 @@ class Application(ReversibleRouter):
             table = self._path_table = _PathTable(rules)
         if not table.simple:
             return _NOT_SIMPLE
-        # Only the rules that can match a path with this first segment.
-        candidates = table.by_segment.get(path.split("/", 2)[1] if "/" in path else "")
-        for index, rule, matcher, target in table.others if candidates is None else candidates:
+        candidates = table.others
+        if table.by_segment:
+            # Only the rules that can match a path with this first segment.
+            end = path.find("/", 1)
+            candidates = table.by_segment.get(path[1:end] if end > 0 else path[1:], candidates)
+        for index, rule, matcher, target in candidates:
             if rules[index] is not rule or rule.matcher is not matcher or rule.target is not target:
                 # A rule was replaced or changed in place since the table
                 # was built.
@@ -346,6 +349,11 @@ def _first_segment(regex: re.Pattern[str]) -> str | None:
     return None if literal is None else literal.group(1)
 
 
+# Tables this short are tried rule by rule: finding a path's first segment
+# costs about what matching a pattern or two does.
+_UNINDEXED_RULES = 2
+
+
 class _PathTable:
     """An Application's path rules, indexed by their first path segment.
 
@@ -378,6 +386,9 @@ class _PathTable:
                 self.simple = False
                 return
             entries.append(((index, rule, matcher, target), _first_segment(matcher.regex)))
+        if len(entries) <= _UNINDEXED_RULES:
+            self.others = [entry for entry, _ in entries]
+            return
         segments = {segment for _, segment in entries if segment is not None}
         for segment in segments:
             self.by_segment[segment] = [
