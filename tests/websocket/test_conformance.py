@@ -13,6 +13,7 @@ websockets = pytest.importorskip("websockets")
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.asyncio.server import serve  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
+from websockets_peer import echo  # noqa: E402
 
 BIG = 16 * 1024 * 1024
 SIZES = [0, 1, 125, 126, 65535, 65536, 1 << 20, BIG]
@@ -87,16 +88,6 @@ async def test_squall_server_initiated_close_seen_by_websockets(ws_base):
 @pytest.mark.gen_test(timeout=60)
 @pytest.mark.parametrize("compression_options", [None, {}])
 async def test_squall_client_against_websockets_server(io_loop, compression_options):
-    async def echo(ws):
-        try:
-            async for message in ws:
-                if message == "close please":
-                    await ws.close(4123, "bye")
-                    return
-                await ws.send(message)
-        except ConnectionClosed:
-            pass
-
     def pick(connection, subprotocols):
         return subprotocols[0] if subprotocols else None
 

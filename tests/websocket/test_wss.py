@@ -25,6 +25,7 @@ websockets = pytest.importorskip("websockets")
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.asyncio.server import serve  # noqa: E402
 from websockets.exceptions import ConnectionClosed, InvalidMessage  # noqa: E402
+from websockets_peer import echo  # noqa: E402
 
 BIG = 1024 * 1024
 # Bounds each wait on a peer, well inside the test's own timeout.
@@ -223,16 +224,6 @@ async def test_websockets_client_sees_server_close_over_wss(wss_port: int, ca_fi
 async def test_squall_client_to_websockets_server_over_wss(
     io_loop: Any, tls_ca: trustme.CA, ca_file: str, compression_options: dict[str, Any] | None
 ) -> None:
-    async def echo(ws: Any) -> None:
-        try:
-            async for message in ws:
-                if message == "close please":
-                    await ws.close(4123, "bye")
-                    return
-                await ws.send(message)
-        except ConnectionClosed:
-            pass
-
     context = server_context(tls_ca, "127.0.0.1")
     async with serve(echo, "127.0.0.1", 0, ssl=context, max_size=None) as server:
         port = server.sockets[0].getsockname()[1]
