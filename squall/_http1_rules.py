@@ -52,7 +52,8 @@ def find_request_line(
     packet at or after ``start`` (where the previous message of the packet
     ended), or across the end of the previous packets (``tail``). Returns
     the offset in ``chunk`` just past the line; raises ``Reject`` for a
-    malformed line or a version this server does not speak.
+    malformed line or a version this server does not speak. (Negative
+    when the line ended in ``tail``.)
     """
     ending = _LINE_ENDINGS.get(version)
     if ending is None:
@@ -60,16 +61,19 @@ def find_request_line(
             raise Reject(400, "HTTP/0.9 requests are not supported")
         raise Reject(505, f"HTTP/{version} is not supported")
     line = method + b" " + url + ending
+    if tail:
+        # The line began in an earlier packet: it starts in ``tail`` and
+        # ends in this packet or even in that one (llhttp reports a header
+        # line only once it sees what follows it, so the check can come a
+        # packet late). A copy further on in this packet is another
+        # request's line.
+        at = (tail + chunk).find(line)
+        if 0 <= at < len(tail):
+            return at + len(line) - len(tail)  # below 0 if it ended there
+        raise Reject(400, "malformed request line")
     at = chunk.find(line, start)
     if at >= 0:
         return at + len(line)
-    if tail:
-        # The line began in an earlier packet: it may end in this one, or
-        # even in that one (llhttp reports a header line only once it sees
-        # what follows it, so the check can come a packet late).
-        at = (tail + chunk).find(line)
-        if at >= 0:
-            return max(0, at + len(line) - len(tail))
     raise Reject(400, "malformed request line")
 
 

@@ -450,10 +450,12 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         "_in_headers",
         "_in_request_line",
         "_line_at_start",
+        "_line_end",
         "_loop",
         "_method",
         "_next_line_at",
         "_on_close",
+        "_packet_end",
         "_packet_idle",
         "_parser",
         "_paused_reading",
@@ -508,6 +510,8 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._packet_idle = False
         self._line_at_start = False
         self._next_line_at = 0  # where the next request line may start in _chunk
+        self._line_end = 0  # where the request line ended in _chunk (<= 0: before it)
+        self._packet_end = b""  # the previous packet's last bytes
         self._current: HTTP1Connection | None = None
         self._problem: rules.Reject | None = None
         self._upgrade_data: bytes | None = None
@@ -569,11 +573,13 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         if self._upgrade_data is not None:
             self._upgrade_data += data
             return
-        self._chunk = data
         # Whether a message starting in this packet starts at its first byte.
         self._packet_idle = self._current is None and not self._in_headers
         self._line_at_start = False
-        self._next_line_at = 0
+        # What is left of a Content-Length body the last packet began.
+        self._next_line_at = max(0, self._next_line_at - len(self._chunk))
+        self._line_end = 0
+        self._chunk = data
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as e:
@@ -610,11 +616,17 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             if self._in_request_line:
                 # The request line continues in the next packet; keep what we
                 # have so the line can be checked whole.
-                self._head_tail = (self._head_tail + data)[-(MAX_REQUEST_LINE + 64) :]
+                # Only from where this message can have started: bytes of
+                # the messages before it must not vouch for its line.
+                piece = data if self._head_tail else data[self._next_line_at :]
+                self._head_tail = (self._head_tail + piece)[-(MAX_REQUEST_LINE + 64) :]
                 if len(self._url) > MAX_REQUEST_LINE or len(self._head_tail) > MAX_REQUEST_LINE:
                     self._problem = rules.Reject(414, "request line too long")
         if self._problem is not None:
             self._refuse(self._problem)
+        # A header block's closing blank line may start in the bytes so far
+        # (in several tiny packets, even).
+        self._packet_end = (self._packet_end + data)[-3:] if len(data) < 3 else data[-3:]
 
     # -- httptools callbacks (they record problems, never raise) ---------------
 
@@ -670,6 +682,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._check_header_limits()
         if self._problem is not None:
             return
+        self._find_next_line_start()
         fields = self._fields
         version = "HTTP/1.1" if self._version == "1.1" else "HTTP/" + self._version
         method = self._method.decode("ascii")
@@ -801,12 +814,27 @@ class HTTP1ServerProtocol(asyncio.Protocol):
                 self._problem = r
                 return
         self._head_tail = b""
-        # A later message in this packet starts after this one's header
-        # block (and body: see on_headers_complete), so its line is looked
-        # for only there: a copy of a canonical line earlier in the packet,
-        # in a header or another request, cannot vouch for it.
-        blank = chunk.find(b"\r\n\r\n", end - 2)
-        self._next_line_at = len(chunk) if blank < 0 else blank + 4
+        # Where the header block starts: on_headers_complete finds its end.
+        self._line_end = end
+
+    def _find_next_line_start(self) -> None:
+        """Note where a next message in this packet may start: after this
+        message's header block (and its Content-Length body, added by
+        on_headers_complete). Its request line is looked for only there, so
+        a copy of a canonical line earlier in the packet, in a header or
+        another request, cannot vouch for it."""
+        chunk = self._chunk
+        line_end = self._line_end
+        if line_end >= 2:  # the line's CRLF is in this packet: the block follows
+            blank = chunk.find(b"\r\n\r\n", line_end - 2)
+            self._next_line_at = len(chunk) if blank < 0 else blank + 4
+            return
+        # The block (or the line's CRLF) began in an earlier packet: it ends
+        # at the first blank line here, which may begin in that packet's
+        # last bytes.
+        before = self._packet_end
+        blank = (before + chunk).find(b"\r\n\r\n")
+        self._next_line_at = len(chunk) if blank < 0 else max(0, blank + 4 - len(before))
 
     def _inflate(self, exchange: HTTP1Connection, body: bytes) -> bytes:
         assert exchange._decompressor is not None
