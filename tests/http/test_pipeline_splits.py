@@ -61,6 +61,14 @@ REQUESTS = [
     b"GET /b?x=1 HTTP/1.1\r\nHost: h\r\nAccept: */*\r\nUser-Agent: t\r\n\r\n",
     b"\r\nGET /c HTTP/1.1\r\nHost: h\r\n\r\n",
 ]
+# Valid too, but a chunked body is skipped only as far as its headers (a
+# copy of a line inside it could vouch for a malformed line after it, on the
+# sender's own connection): so only among the well-formed pipelines.
+CHUNKED = (
+    b"POST /d HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"5\r\nhello\r\n11\r\nGET /d HTTP/1.1\r\n\r\n0\r\n\r\n"
+)
+WELL_FORMED = [*REQUESTS, CHUNKED]
 MALFORMED = b"GET  /a HTTP/1.1\r\nHost: h\r\n\r\n"
 LAST_10 = b"GET /z HTTP/1.0\r\n\r\n"  # HTTP/1.0: the server closes after it
 
@@ -87,17 +95,17 @@ def cut(data: bytes, points: list[int]) -> list[bytes]:
 
 
 @hypothesis.given(
-    picks=st.lists(st.integers(0, len(REQUESTS) - 1), min_size=1, max_size=5),
+    picks=st.lists(st.integers(0, len(WELL_FORMED) - 1), min_size=1, max_size=5),
     points=st.lists(st.integers(0, 10_000), max_size=6),
 )
 @hypothesis.settings(max_examples=200, deadline=None)
 def test_every_request_is_answered_in_order(picks: list[int], points: list[int]) -> None:
-    data = b"".join(REQUESTS[i] for i in picks) + LAST_10
+    data = b"".join(WELL_FORMED[i] for i in picks) + LAST_10
     transport = feed(cut(data, points))
     responses = split_responses(bytes(transport.data))
     assert [r.status for r in responses] == [200] * (len(picks) + 1)
     paths = [r.json()["path"] for r in responses]
-    expected = [REQUESTS[i].split(b" ")[1].split(b"?")[0].decode() for i in picks]
+    expected = [WELL_FORMED[i].split(b" ")[1].split(b"?")[0].decode() for i in picks]
     assert paths == [*expected, "/z"]
     versions = [r.json()["version"] for r in responses]
     assert versions == ["HTTP/1.1"] * len(picks) + ["HTTP/1.0"]
