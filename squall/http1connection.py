@@ -615,9 +615,9 @@ class HTTP1ServerProtocol(asyncio.Protocol):
                 self._check_header_limits()
             if self._in_request_line:
                 # The request line continues in the next packet; keep what we
-                # have so the line can be checked whole.
-                # Only from where this message can have started: bytes of
-                # the messages before it must not vouch for its line.
+                # have so the line can be checked whole, from where this
+                # message can have started (the messages before it must not
+                # vouch for its line).
                 piece = data if self._head_tail else data[self._next_line_at :]
                 self._head_tail = (self._head_tail + piece)[-(MAX_REQUEST_LINE + 64) :]
                 if len(self._url) > MAX_REQUEST_LINE or len(self._head_tail) > MAX_REQUEST_LINE:
