@@ -419,10 +419,11 @@ class WaitIterator:
 
     def done(self) -> bool:
         """True once every future has been handed out by ``next()``."""
-        if self._finished or self._unfinished:
-            return False
-        self.current_index = self.current_future = None
-        return True
+        exhausted = not (self._finished or self._unfinished)
+        if exhausted:
+            # Nothing is current any more once the iteration is over.
+            self.current_index = self.current_future = None
+        return exhausted
 
     def next(self) -> asyncio.Future[Any]:
         """A Future for the result of the next input to finish."""

@@ -781,12 +781,6 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         else:
             self._deliver(exchange, _END, None)
 
-    def on_chunk_header(self) -> None:
-        pass
-
-    def on_chunk_complete(self) -> None:
-        pass
-
     # -- request checks ---------------------------------------------------------
 
     def _check_request_line(self) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
 import datetime
 import functools
@@ -390,19 +391,14 @@ class IOLoop(Configurable):
 
     def split_fd(self, fd: int | _Selectable) -> tuple[int, int | _Selectable]:
         """``(fileno, original object)`` for an fd or a socket-like object."""
-        if isinstance(fd, int):
-            return fd, fd
-        return fd.fileno(), fd
+        number = fd if isinstance(fd, int) else fd.fileno()
+        return number, fd
 
     def close_fd(self, fd: int | _Selectable) -> None:
         """Close an fd or socket-like object, ignoring errors."""
-        try:
-            if isinstance(fd, int):
-                os.close(fd)
-            else:
-                fd.close()
-        except OSError:
-            pass
+        closer = functools.partial(os.close, fd) if isinstance(fd, int) else fd.close
+        with contextlib.suppress(OSError):
+            closer()
 
     def add_handler(self, fd: int | _Selectable, handler: Callable[..., None], events: int) -> None:
         """Call ``handler(fd, events)`` whenever ``fd`` is ready for ``events``.

@@ -392,9 +392,16 @@ class GettextLocale(Locale):
     """A locale whose translations came from a gettext catalog."""
 
     def __init__(self, code: str, translations: gettext.NullTranslations) -> None:
-        self.ngettext = translations.ngettext
-        self.gettext = translations.gettext
+        self._catalog = translations
         super().__init__(code)
+
+    def gettext(self, message: str) -> str:
+        """The catalog's translation of ``message``."""
+        return self._catalog.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """The catalog's singular or plural translation, for ``n``."""
+        return self._catalog.ngettext(singular, plural, n)
 
     def translate(
         self, message: str, plural_message: str | None = None, count: int | None = None

@@ -344,14 +344,15 @@ class BoundedSemaphore(Semaphore):
     """
 
     def __init__(self, value: int = 1) -> None:
+        self._ceiling = value
         super().__init__(value=value)
-        self._initial_value = value
 
     def release(self) -> None:
         """Give a unit back; ValueError if none is out."""
-        if self._value >= self._initial_value:
-            raise ValueError("Semaphore released too many times")
-        super().release()
+        if self._value < self._ceiling:
+            super().release()
+            return
+        raise ValueError("Semaphore released too many times")
 
 
 class Lock:

@@ -92,12 +92,11 @@ class Queue(Generic[_T]):
         return len(self._queue)
 
     def empty(self) -> bool:
-        return not self._queue
+        return self.qsize() == 0
 
     def full(self) -> bool:
-        if self._maxsize == 0:
-            return False
-        return self.qsize() >= self._maxsize
+        # An unbounded queue (maxsize 0) is never full.
+        return 0 < self._maxsize <= self.qsize()
 
     def put(self, item: _T, timeout: _Timeout | None = None) -> asyncio.Future[None]:
         """Put ``item`` in, waiting while the queue is full.

@@ -675,25 +675,25 @@ class BaseLoader:
     def reset(self) -> None:
         """Forget compiled templates: the next ``load`` re-reads them."""
         with self.lock:
-            self.templates = {}
+            self.templates.clear()
 
     def resolve_path(self, name: str, parent_path: str | None = None) -> str:
         """The loader's name for ``name`` referenced from ``parent_path``."""
-        raise NotImplementedError()
+        raise NotImplementedError(f"{type(self).__name__} cannot resolve template names")
 
     def load(self, name: str, parent_path: str | None = None) -> Template:
         """The compiled template ``name`` (compiled on first use)."""
-        name = self.resolve_path(name, parent_path=parent_path)
+        key = self.resolve_path(name, parent_path)
         with self.lock:
-            template = self.templates.get(name)
+            template = self.templates.get(key)
             if template is None:
-                if name in self._loading:
-                    raise ParseError(f"{name} includes or extends itself", parent_path, 0)
-                self._loading.add(name)
+                if key in self._loading:
+                    raise ParseError(f"{key} includes or extends itself", parent_path, 0)
+                self._loading.add(key)
                 try:
-                    template = self.templates[name] = self._create_template(name)
+                    template = self.templates[key] = self._create_template(key)
                 finally:
-                    self._loading.discard(name)
+                    self._loading.discard(key)
             return template
 
     def _create_template(self, name: str) -> Template:

@@ -140,6 +140,10 @@ def re_unescape(s: str) -> str:
     return _RE_UNESCAPE.sub(unescape_one, s)
 
 
+def _takes_no_arguments(self: Any) -> None:
+    """The default ``initialize``: an implementation with no settings."""
+
+
 class Configurable:
     """A base class whose constructor can return a configured subclass.
 
@@ -175,16 +179,17 @@ class Configurable:
 
     @classmethod
     def configurable_base(cls) -> type[Configurable]:
-        raise NotImplementedError()
+        """The root of this family of implementations (override)."""
+        raise NotImplementedError(f"{cls.__name__} must define configurable_base()")
 
     @classmethod
     def configurable_default(cls) -> type[Configurable]:
-        raise NotImplementedError()
+        """The implementation used until ``configure`` picks one (override)."""
+        raise NotImplementedError(f"{cls.__name__} must define configurable_default()")
 
-    def _initialize(self) -> None:
-        pass
-
-    initialize: Callable[..., None] = _initialize
+    # Takes the constructor's arguments in place of __init__; typed loosely
+    # so that each implementation may accept its own.
+    initialize: Callable[..., None] = _takes_no_arguments
 
     @classmethod
     def configure(cls, impl: str | type[Configurable] | None, **kwargs: Any) -> None:

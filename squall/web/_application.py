@@ -433,10 +433,14 @@ class _HandlerDelegate(HTTPMessageDelegate):
         path_args: list[bytes] | None,
         path_kwargs: dict[str, bytes] | None,
     ) -> None:
+        self._begin(application, request.connection)
         self.request = request
-        self.connection = request.connection
-        self.application = application
         self._route_to(handler_class, handler_kwargs, path_args, path_kwargs)
+
+    def _begin(self, application: Application, connection: Any) -> None:
+        """The state every delegate starts with, routed or not yet."""
+        self.application = application
+        self.connection = connection
         self.handler: RequestHandler | None = None
         self.chunks: list[bytes] | None = []  # None once the body is complete
         self._task: asyncio.Future[None] | None = None
@@ -533,13 +537,9 @@ class _RequestDelegate(_HandlerDelegate):
     __slots__ = ("forward", "server_conn")
 
     def __init__(self, application: Application, server_conn: object, connection: Any) -> None:
-        self.application = application
+        self._begin(application, connection)
         self.server_conn = server_conn
-        self.connection = connection
         self.forward: HTTPMessageDelegate | None = None
-        self.handler = None
-        self.chunks = []
-        self._task = None
         # handler_class & co. are filled in by _route_to once routed.
         self.stream_request_body = False
 
@@ -582,7 +582,7 @@ class _RequestDelegate(_HandlerDelegate):
     def on_connection_close(self) -> None:
         if self.forward is not None:
             self.forward.on_connection_close()
-        elif hasattr(self, "handler_class"):
+        else:  # routed to a handler, or not routed yet (nothing to tell)
             _HandlerDelegate.on_connection_close(self)
 
 

@@ -58,6 +58,10 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _UNSAFE_REASON = re.compile(r"[<>\x00-\x08\x0a-\x1f\x7f]")
 
 
+def _no_route_arguments(self: Any) -> None:
+    """The default ``initialize``: a route that passes no keyword arguments."""
+
+
 class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
     """Base class for HTTP request handlers: subclass and define ``get()``...
 
@@ -93,10 +97,7 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
             connection.set_close_callback(self.on_connection_close)  # type: ignore[attr-defined]
         self.initialize(**kwargs)
 
-    def _initialize(self) -> None:
-        pass
-
-    initialize: Callable[..., None] = _initialize
+    initialize: Callable[..., None] = _no_route_arguments
     """Hook for the route's keyword arguments: ``(r"/", H, {"db": db})``
     calls ``initialize(db=db)`` on each new handler."""
 
@@ -428,17 +429,14 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
         error. With ``serve_traceback`` (or ``debug``) the traceback is the
         page, as plain text.
         """
-        if self.settings.get("serve_traceback") and "exc_info" in kwargs:
+        exc_info = kwargs.get("exc_info")
+        if exc_info is not None and self.settings.get("serve_traceback"):
+            # The whole traceback, as one plain-text body.
             self.set_header("Content-Type", "text/plain")
-            for line in traceback.format_exception(*kwargs["exc_info"]):
-                self.write(line)
-            self.finish()
-        else:
-            message = xhtml_escape(self._reason)
-            self.finish(
-                f"<html><title>{status_code}: {message}</title>"
-                f"<body>{status_code}: {message}</body></html>"
-            )
+            self.finish("".join(traceback.format_exception(*exc_info)))
+            return
+        summary = f"{status_code}: {xhtml_escape(self._reason)}"
+        self.finish(f"<html><title>{summary}</title><body>{summary}</body></html>")
 
     def log_exception(
         self,
