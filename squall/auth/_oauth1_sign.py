@@ -99,7 +99,9 @@ def signed_parameters(
         "oauth_consumer_key": str(consumer["key"]),
         "oauth_signature_method": "HMAC-SHA1",
         "oauth_timestamp": str(int(time.time())),
-        "oauth_nonce": secrets.token_hex(16),
+        # 96 random bits as 24 hex digits: alphanumeric, and inside the
+        # 20-30 character range providers built on oauthlib accept.
+        "oauth_nonce": secrets.token_hex(12),
         "oauth_version": "1.0",
     }
     if token is not None:

@@ -28,7 +28,11 @@ async def api_fetch(
     if post_args is not None:
         body = urllib.parse.urlencode({k: str(v) for k, v in post_args.items()})
         response = await client.fetch(
-            url, method="POST", body=body, request_timeout=API_REQUEST_TIMEOUT
+            url,
+            method="POST",
+            body=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            request_timeout=API_REQUEST_TIMEOUT,
         )
     else:
         response = await client.fetch(url, request_timeout=API_REQUEST_TIMEOUT)
