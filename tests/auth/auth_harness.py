@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import socketserver
 import threading
+import urllib.parse
 import wsgiref.simple_server
 from collections.abc import Callable
 from typing import Any
 
 import requests
+
+from squall.auth import AuthError
 
 
 class _QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
@@ -68,3 +71,41 @@ async def walk(browser: Browser, url: str, stop: Callable[[str], bool] | None = 
         if stop is not None and stop(url):
             return url
     raise AssertionError("redirect loop")
+
+
+def here(handler):
+    return f"{handler.request.protocol}://{handler.request.host}{handler.request.path}"
+
+
+class AuthErrorAs403:
+    """Handler mixin: an AuthError becomes a 403 whose JSON names it."""
+
+    def write_error(self, status_code, **kwargs):
+        error = kwargs.get("exc_info", (None, None))[1]
+        if isinstance(error, AuthError):
+            self.write({"error": str(error)})
+        else:
+            super().write_error(status_code, **kwargs)
+
+    def log_exception(self, typ, value, tb):
+        if not isinstance(value, AuthError):
+            super().log_exception(typ, value, tb)
+
+    def send_error(self, status_code=500, **kwargs):
+        exc = kwargs.get("exc_info", (None, None))[1]
+        super().send_error(403 if isinstance(exc, AuthError) else status_code, **kwargs)
+
+
+def query_of(url):
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+
+
+def with_query(url, **changes):
+    parts = urllib.parse.urlsplit(url)
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    for name, value in changes.items():
+        if value is None:
+            query.pop(name, None)
+        else:
+            query[name] = value
+    return parts._replace(query=urllib.parse.urlencode(query)).geturl()

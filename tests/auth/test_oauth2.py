@@ -7,36 +7,14 @@ import base64
 import hashlib
 import hmac
 import json
-import urllib.parse
 
 import pytest
-from auth_harness import walk
+from auth_harness import AuthErrorAs403, here, query_of, walk, with_query
 from auth_oauth2_provider import CLIENT_ID, CLIENT_SECRET, USER, Provider
 
-from squall.auth import AuthError, FacebookGraphMixin, GoogleOAuth2Mixin, OAuth2Mixin
+from squall.auth import FacebookGraphMixin, GoogleOAuth2Mixin, OAuth2Mixin
 from squall.auth._oauth2_state import code_challenge
 from squall.web import Application, RequestHandler
-
-
-def here(handler):
-    return f"{handler.request.protocol}://{handler.request.host}{handler.request.path}"
-
-
-class AuthErrorAs403:
-    def write_error(self, status_code, **kwargs):
-        error = kwargs.get("exc_info", (None, None))[1]
-        if isinstance(error, AuthError):
-            self.write({"error": str(error)})
-        else:
-            super().write_error(status_code, **kwargs)
-
-    def log_exception(self, typ, value, tb):
-        if not isinstance(value, AuthError):
-            super().log_exception(typ, value, tb)
-
-    def send_error(self, status_code=500, **kwargs):
-        exc = kwargs.get("exc_info", (None, None))[1]
-        super().send_error(403 if isinstance(exc, AuthError) else status_code, **kwargs)
 
 
 class GenericLogin(AuthErrorAs403, RequestHandler, OAuth2Mixin):
@@ -133,21 +111,6 @@ def make_app(provider, verify_id_token=False, **settings):
 @pytest.fixture
 def site(provider, serve):
     return serve(make_app(provider))
-
-
-def query_of(url):
-    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
-
-
-def with_query(url, **changes):
-    parts = urllib.parse.urlsplit(url)
-    query = dict(urllib.parse.parse_qsl(parts.query))
-    for name, value in changes.items():
-        if value is None:
-            query.pop(name, None)
-        else:
-            query[name] = value
-    return parts._replace(query=urllib.parse.urlencode(query)).geturl()
 
 
 @pytest.mark.parametrize("path", ["/generic", "/google", "/facebook"])
