@@ -109,3 +109,46 @@ def with_query(url, **changes):
         else:
             query[name] = value
     return parts._replace(query=urllib.parse.urlencode(query)).geturl()
+
+
+class TornadoThread:
+    """A Tornado application on its own asyncio loop in a thread, for
+    comparing squall's mixins with Tornado's against the same provider."""
+
+    def __init__(self, make_app: Callable[[int], Any]) -> None:
+        import asyncio
+        import socket
+
+        self._asyncio = asyncio
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(16)
+        self._sock.setblocking(False)
+        self.port = self._sock.getsockname()[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self._make_app = make_app
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _run(self) -> None:
+        self._asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        from tornado.httpclient import AsyncHTTPClient
+        from tornado.httpserver import HTTPServer as TornadoServer
+
+        self._stop = self._asyncio.Event()
+        self._loop = self._asyncio.get_running_loop()
+        server = TornadoServer(self._make_app(self.port))
+        server.add_sockets([self._sock])
+        self._ready.set()
+        await self._stop.wait()
+        server.stop()
+        await server.close_all_connections()
+        AsyncHTTPClient().close()
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=10)
