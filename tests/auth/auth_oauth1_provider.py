@@ -67,7 +67,7 @@ class Validator(RequestValidator):
         return True
 
     def validate_redirect_uri(self, client_key, redirect_uri, request) -> bool:
-        return redirect_uri.startswith("http://127.0.0.1:")
+        return redirect_uri == "oob" or redirect_uri.startswith("http://127.0.0.1:")
 
     def save_request_token(self, token: dict[str, Any], request: Any) -> None:
         self.request_tokens[token["oauth_token"]] = {

@@ -9,8 +9,9 @@ import pytest
 from auth_harness import walk
 from auth_oauth1_provider import CLIENT_KEY, CLIENT_SECRET, OAuth1Provider
 
-from squall.auth import AuthError, TwitterMixin
-from squall.web import Application, RequestHandler
+from squall.auth import AuthError, OAuthMixin, TwitterMixin
+from squall.testing import ExpectLog
+from squall.web import Application, HTTPError, RequestHandler, asynchronous
 
 
 class TwitterLogin(RequestHandler, TwitterMixin):
@@ -110,8 +111,6 @@ async def test_signed_post_request(site, browser, provider):
 
 
 async def test_wrong_token_secret_is_refused_by_the_provider(site, browser, io_loop):
-    from squall.testing import ExpectLog
-
     response = await browser.get(site + "/login")
     token = response.json()["token"]
     query = urllib.parse.urlencode({"key": token["key"], "secret": "wrong", "status": "x"})
@@ -219,3 +218,120 @@ def test_no_callbacks_provider_refuses_a_callback_uri():
 
     with pytest.raises(Exception, match="does not support oauth_callback"):
         NoCallbacks().authorize_redirect(callback_uri="/back")
+
+
+class OutOfBand(RequestHandler, TwitterMixin):
+    """A device-style sign-in: no callback, the visitor copies the verifier."""
+
+    async def get(self):
+        if self.get_argument("oauth_verifier", None):
+            user = await self.get_authenticated_user()
+            self.write({"username": user["username"]})
+            return
+        await self.authorize_redirect(callback_uri="oob")
+
+
+class OldStyleService(RequestHandler, OAuthMixin):
+    """An OAuthMixin subclass written for 1.x: ``_oauth_get_user`` with a
+    callback, and the callback style throughout."""
+
+    def _oauth_consumer_token(self):
+        return {"key": CLIENT_KEY, "secret": CLIENT_SECRET}
+
+    def _oauth_get_user(self, access_token, callback):
+        callback({"screen_name": access_token["screen_name"]})
+
+    @asynchronous
+    def get(self):
+        if self.get_argument("oauth_token", None):
+            self.get_authenticated_user(self.async_callback(self._on_user))
+            return
+        self.authorize_redirect(callback_uri="/old")
+
+    def _on_user(self, user):
+        if not user:
+            raise HTTPError(403, "no user")
+        self.twitter_like_post(user)
+
+    def twitter_like_post(self, user):
+        self.finish({"user": user})
+
+
+class CallbackTweet(RequestHandler, TwitterMixin):
+    @asynchronous
+    def get(self):
+        token = {"key": self.get_argument("key"), "secret": self.get_argument("secret")}
+        self.twitter_request(
+            "/statuses/update",
+            post_args={"status": "from a callback"},
+            access_token=token,
+            callback=self.async_callback(self._on_post),
+        )
+
+    def _on_post(self, status):
+        if status is None:
+            raise HTTPError(502, "Twitter refused")
+        self.finish(status)
+
+
+@pytest.fixture
+def more_site(provider, serve):
+    base = provider.thread.base
+    attrs = {
+        "_OAUTH_REQUEST_TOKEN_URL": base + "/oauth/request_token",
+        "_OAUTH_ACCESS_TOKEN_URL": base + "/oauth/access_token",
+        "_OAUTH_AUTHORIZE_URL": base + "/oauth/authorize",
+        "_TWITTER_BASE_URL": base + "/1.1",
+    }
+    app = Application(
+        [
+            ("/oob", type("Oob", (OutOfBand,), attrs)),
+            ("/old", type("Old", (OldStyleService,), attrs)),
+            ("/login", type("Login", (TwitterLogin,), attrs)),
+            ("/tweet-callback", type("Cb", (CallbackTweet,), attrs)),
+        ],
+        twitter_consumer_key=CLIENT_KEY,
+        twitter_consumer_secret=CLIENT_SECRET,
+        cookie_secret="s",
+    )
+    return serve(app)
+
+
+async def test_out_of_band_verifier(more_site, browser, provider):
+    shown = await browser.get(more_site + "/oob")
+    # The provider shows the verifier instead of redirecting.
+    assert shown.status_code == 200
+    assert urllib.parse.urlsplit(shown.url).path == "/oauth/authorize"
+    codes = dict(urllib.parse.parse_qsl(shown.text))
+    response = await browser.get(more_site + "/oob?" + urllib.parse.urlencode(codes))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"username": "alice"}
+
+
+async def test_old_style_subclass_with_callbacks(more_site, browser):
+    response = await browser.get(more_site + "/old")
+    assert response.status_code == 200, response.text
+    assert response.json()["user"] == {
+        "screen_name": "alice",
+        "access_token": response.json()["user"]["access_token"],
+    }
+
+
+async def test_old_style_failure_is_none_to_the_callback(more_site, browser, other_browser):
+    callback = await walk(browser, more_site + "/old", stop=back_home(more_site))
+    with ExpectLog("squall.general", ".*no user"):
+        response = await other_browser.get(callback)
+    assert response.status_code == 403
+
+
+async def test_api_request_callback_style(more_site, browser, provider):
+    token = (await browser.get(more_site + "/login")).json()["token"]
+    query = urllib.parse.urlencode({"key": token["key"], "secret": token["secret"]})
+    response = await browser.get(more_site + "/tweet-callback?" + query)
+    assert response.status_code == 200, response.text
+    assert response.json()["text"] == "from a callback"
+    # A refused call reaches the callback as None (the 1.x contract).
+    query = urllib.parse.urlencode({"key": token["key"], "secret": "wrong"})
+    with ExpectLog("squall.general", ".*Twitter refused"):
+        response = await browser.get(more_site + "/tweet-callback?" + query)
+    assert response.status_code == 502
