@@ -23,10 +23,10 @@ from squall.log import gen_log
 
 _T = TypeVar("_T")
 
-# How long one call to a provider may take. Providers answer token and
-# user-info requests in well under a second; Tornado's client default
-# (20 s) would keep a visitor waiting far longer than a sign-in page should.
-PROVIDER_REQUEST_TIMEOUT = 20.0
+# How long one call to a provider may take: half of Tornado's client
+# default (20 s), because a visitor is waiting on a sign-in page meanwhile
+# and providers answer token and user-info calls in well under a second.
+PROVIDER_REQUEST_TIMEOUT = 10.0
 
 
 class HandlerBase:
@@ -81,9 +81,11 @@ async def provider_fetch(
 ) -> HTTPResponse:
     """Fetch from the provider; any failure (network, timeout, a non-2xx
     status) is an ``AuthError`` naming the step."""
-    kwargs.setdefault("request_timeout", PROVIDER_REQUEST_TIMEOUT)
     if isinstance(request, HTTPRequest):
-        kwargs = {}
+        if request.request_timeout is None:
+            request.request_timeout = PROVIDER_REQUEST_TIMEOUT
+    else:
+        kwargs.setdefault("request_timeout", PROVIDER_REQUEST_TIMEOUT)
     try:
         return await client.fetch(request, raise_error=True, **kwargs)
     except HTTPClientError as e:

@@ -335,3 +335,23 @@ async def test_api_request_callback_style(more_site, browser, provider):
     with ExpectLog("squall.general", ".*Twitter refused"):
         response = await browser.get(more_site + "/tweet-callback?" + query)
     assert response.status_code == 502
+
+
+async def test_provider_that_never_answers(serve, browser, monkeypatch):
+    import squall.auth._common
+    from squall.testing import bind_unused_port
+
+    monkeypatch.setattr(squall.auth._common, "PROVIDER_REQUEST_TIMEOUT", 0.5)
+    silent, port = bind_unused_port()  # listens, never answers
+    try:
+        login = type(
+            "Login", (TwitterLogin,), {"_OAUTH_REQUEST_TOKEN_URL": f"http://127.0.0.1:{port}/rt"}
+        )
+        site = serve(
+            Application([("/login", login)], twitter_consumer_key="k", twitter_consumer_secret="s")
+        )
+        response = await browser.get(site + "/login")
+    finally:
+        silent.close()
+    assert response.status_code == 403
+    assert response.json()["error"].startswith("Fetching the OAuth request token failed")
