@@ -3,6 +3,8 @@ python3-openid's OpenID 2.0 provider."""
 
 from __future__ import annotations
 
+import html
+import re
 import urllib.parse
 
 import pytest
@@ -234,3 +236,28 @@ async def test_hybrid_access_token_refused(site, browser, provider):
     assert response.status_code == 403
     assert response.json()["error"] == "Google auth failed"
     assert not browser.session.cookies.get("user")
+
+
+class LongRequestLogin(OpenIdLogin):
+    """Asks for every attribute and a long return URL: the provider then
+    answers with a self-submitting form (an HTML form POST) instead of a
+    redirect, so the handler takes POST as well."""
+
+    post = OpenIdLogin.get
+
+
+async def test_response_delivered_by_form_post(provider, serve, browser):
+    handler = type("Long", (LongRequestLogin,), {"_OPENID_ENDPOINT": provider.endpoint})
+    site = serve(Application([("/long", handler)], cookie_secret="s"))
+    page = await browser.get(site + "/long?pad=" + "x" * 1500)
+    assert page.status_code == 200
+    assert urllib.parse.urlsplit(page.url).path == "/openid"  # the provider's form
+    action = html.unescape(re.search(r'<form action="([^"]+)"', page.text).group(1))
+    inputs = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text)
+    fields = {name: html.unescape(value) for name, value in inputs}
+    assert fields["openid.mode"] == "id_res"
+    response = await browser.io_loop.run_in_executor(
+        None, lambda: browser.session.post(action, data=fields, timeout=10)
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["email"] == "alice@example.org"
