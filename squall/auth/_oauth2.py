@@ -187,6 +187,7 @@ class OAuth2Mixin(HandlerBase):
         url: str,
         access_token: str | None = None,
         post_args: dict[str, Any] | None = None,
+        *,
         callback: Callable[[Any], Any] | None = None,
         **args: Any,
     ) -> asyncio.Future[Any] | None:

@@ -51,6 +51,7 @@ class TwitterMixin(OAuthMixin):
         path: str,
         access_token: dict[str, Any] | None = None,
         post_args: dict[str, Any] | None = None,
+        *,
         callback: Callable[[Any], Any] | None = None,
         **args: Any,
     ) -> asyncio.Future[Any] | None:
@@ -207,6 +208,7 @@ class FacebookGraphMixin(OAuth2Mixin):
         path: str,
         access_token: str | None = None,
         post_args: dict[str, Any] | None = None,
+        *,
         callback: Callable[[Any], Any] | None = None,
         **args: Any,
     ) -> asyncio.Future[Any] | None:
