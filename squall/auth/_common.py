@@ -117,8 +117,9 @@ def deliver(
 
     Without a callback: the running Task, to await. With one: None; the
     callback later receives the result, or ``None`` if the flow failed with
-    an ``AuthError`` (logged as a warning, the 1.x behaviour). Other
-    exceptions are programming errors and go where the caller's errors go.
+    an ``AuthError`` or an API call with an ``HTTPClientError`` (logged as a
+    warning: the 1.x behaviour). Other exceptions are programming errors and
+    go where the caller's errors go.
     """
     task = asyncio.ensure_future(coro)
     if callback is None:
@@ -129,7 +130,7 @@ def deliver(
             return
         error = future.exception()
         if isinstance(error, (AuthError, HTTPClientError)):
-            gen_log.warning("Third-party sign-in failed: %s", error)
+            gen_log.warning("Third-party sign-in or API call failed: %s", error)
             callback(None)
             return
         if error is not None:
