@@ -1,4 +1,5 @@
-"""``python -m demos.auth [--port N] [--issuer URL --client-id ID --client-secret S]``."""
+"""``python -m demos.auth [--port N] [--issuer URL --client-id ID --client-secret S]
+[--provider-host H]``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ def run() -> None:
     parser.add_argument("--issuer", help="an OpenID Connect issuer (default: the demo's own)")
     parser.add_argument("--client-id", default="squall-demo")
     parser.add_argument("--client-secret")
+    parser.add_argument(
+        "--provider-host",
+        default="127.0.0.1",
+        help="host name of the built-in provider (localhost: another site than the app)",
+    )
     args = parser.parse_args()
     print(f"squall sign-in demo on http://{args.address}:{args.port}/", flush=True)
     try:
@@ -23,6 +29,7 @@ def run() -> None:
             issuer=args.issuer,
             client_id=args.client_id,
             client_secret=args.client_secret,
+            provider_host=args.provider_host,
         )
     except KeyboardInterrupt:
         pass

@@ -85,13 +85,16 @@ def make_app(
     client_id: str = "squall-demo",
     client_secret: str | None = None,
     cookie_secret: str | None = None,
+    provider_host: str = "127.0.0.1",
 ) -> Application:
-    """The site; with no ``issuer``, plus the demo provider under ``/idp``."""
+    """The site; with no ``issuer``, plus the demo provider under ``/idp``,
+    reached as ``provider_host`` (``localhost`` makes it another site than
+    the app's ``127.0.0.1`` for the browser, as a real provider is)."""
     routes: list[Any] = [("/", Home), ("/logout", Logout)]
     if issuer is None:
         from demos.auth.provider import IdentityProvider, provider_routes
 
-        issuer = f"http://127.0.0.1:{port}/idp"
+        issuer = f"http://{provider_host}:{port}/idp"
         client_secret = client_secret or secrets.token_urlsafe(16)
         routes += provider_routes("/idp", IdentityProvider(issuer, client_id, client_secret))
     login = type("ConfiguredLogin", (Login,), {"_OIDC_ISSUER": issuer})
