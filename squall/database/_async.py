@@ -307,6 +307,7 @@ class AsyncRowIterator:
         self._timeout = timeout
         self._batch_size = batch_size
         self._lease: Lease | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stream: AsyncStream | None = None
         self._buffer: collections.deque[Row] = collections.deque()
         self._finished = False
@@ -321,6 +322,7 @@ class AsyncRowIterator:
         await self.aclose()
 
     async def _start(self) -> AsyncStream:
+        self._loop = asyncio.get_running_loop()
         if self._transaction is not None:
             tx = self._transaction
             if not tx._active or tx._lease is None:
@@ -393,15 +395,13 @@ class AsyncRowIterator:
     def __del__(self) -> None:
         # Dropped mid-way (a loop that broke out without aclose): give the
         # connection back from the loop it belongs to.
-        if self._lease is None or self._transaction is not None:
+        lease = getattr(self, "_lease", None)
+        loop = getattr(self, "_loop", None)
+        if lease is None or loop is None or self._transaction is not None:
             return
-        try:
-            loop = asyncio.get_event_loop_policy().get_event_loop()
-        except RuntimeError:
-            return
+        self._lease = None
         if not loop.is_closed():
-            loop.call_soon_threadsafe(_close_abandoned, self._database, self._lease, self._stream)
-            self._lease = None
+            loop.call_soon_threadsafe(_close_abandoned, self._database, lease, self._stream)
 
 
 def _close_abandoned(database: AsyncDatabase, lease: Lease, stream: AsyncStream | None) -> None:

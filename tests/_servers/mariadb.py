@@ -115,7 +115,7 @@ class MariaDBServer:
         conn = self._root()
         try:
             with conn.cursor() as cursor:  # type: ignore[attr-defined]
-                cursor.execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+                cursor.execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE} CHARACTER SET utf8mb4")
                 cursor.execute(
                     f"CREATE USER IF NOT EXISTS '{USER}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'"
                 )
