@@ -20,7 +20,7 @@ from ._urls import DatabaseURL
 __all__ = ["AsyncSession", "AsyncStream", "Backend", "Result", "SyncSession", "load_backend"]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Result:
     """What one statement gave back."""
 
@@ -77,6 +77,12 @@ class AsyncSession(abc.ABC):
         Called from another task while ``run`` is in flight; that ``run``
         then ends soon, usually with the driver's "cancelled" error.
         """
+
+    @abc.abstractmethod
+    async def settle_after_cancel(self) -> bool:
+        """The awaiting caller was cancelled in the middle of a driver call:
+        make sure the statement stops on the server; True if the connection
+        is idle and can be reused, False if it must be dropped."""
 
     @abc.abstractmethod
     async def close(self) -> None: ...

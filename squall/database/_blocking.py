@@ -113,13 +113,16 @@ class Connection:
             session.close()
 
     def _ready(self) -> SyncSession:
-        if self._closed:
-            raise ClosedError("this database connection is closed")
-        if self._session is None or time.monotonic() - self._last_use > self.max_idle_time:
+        session = self._session
+        now = time.monotonic()
+        if session is None or now - self._last_use > self.max_idle_time:
+            if self._closed:
+                raise ClosedError("this database connection is closed")
             self.reconnect()
-        assert self._session is not None
-        self._last_use = time.monotonic()
-        return self._session
+            session = self._session
+            assert session is not None
+        self._last_use = now
+        return session
 
     def _run(self, sql: str, params: Params) -> Result:
         return self._ready().run(sql, params)
@@ -130,7 +133,7 @@ class Connection:
 
     def get(self, sql: str, *params: Any, **named: Any) -> Row | None:
         """The only row, or None; more than one row raises ``MultipleRowsError``."""
-        rows = self.query(sql, *params, **named)
+        rows = self._run(sql, normalize_params(params, named)).rows or []
         if len(rows) > 1:
             raise MultipleRowsError(
                 f"get() expects at most one row, the statement returned {len(rows)}"

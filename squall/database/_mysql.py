@@ -171,6 +171,15 @@ class MySQLAsyncSession(AsyncSession):
         finally:
             killer.close()
 
+    async def settle_after_cancel(self) -> bool:
+        # aiomysql closes its connection when an await on it is cancelled,
+        # which leaves the statement running on the server: kill it there.
+        # The connection is not reused either way (its protocol state is
+        # unknown), so the pool opens a fresh one.
+        await self.cancel_running()
+        self.abort()
+        return False
+
     async def close(self) -> None:
         if not self.raw.closed:
             await self.raw.ensure_closed()

@@ -46,33 +46,56 @@ class Lease:
         timeout: float | None,
         in_transaction: bool = False,
     ) -> T:
-        """Run one driver call so that neither a timeout nor a cancelled caller
-        leaves the connection in the middle of a statement.
-
-        The call runs in its own task. If the caller gives up (``timeout``)
-        or is cancelled, the statement is cancelled on the server and the
-        task is awaited until the connection is idle again.
-        """
+        """Run one driver call; whatever happens, leave the connection idle
+        (or marked unusable), never in the middle of a statement."""
         session = self.session
-        inner = asyncio.ensure_future(op(session))
+        if timeout is not None:
+            return await self._call_with_timeout(op, timeout, in_transaction)
         try:
-            if timeout is None:
-                return await asyncio.shield(inner)
-            done, _ = await asyncio.wait((inner,), timeout=timeout)
-            if done:
-                return inner.result()
+            return await op(session)
         except asyncio.CancelledError:
-            if not inner.done():
-                await self._stop(inner)
+            # The caller was cancelled mid-statement: stop it on the server
+            # too, then keep the connection only if the driver left it idle.
+            await self._settle_after_cancel()
             raise
         except BaseException as exc:
-            if self.usable and session.is_lost(exc):
-                self.usable = False
-                where = "inside a transaction" if in_transaction else "during a statement"
-                raise ConnectionLostError(
-                    f"the database connection was lost {where}: {exc}"
-                ) from exc
+            raise self._lost_or(exc, in_transaction) from exc
+
+    def _lost_or(self, exc: BaseException, in_transaction: bool) -> BaseException:
+        if self.usable and self.session.is_lost(exc):
+            self.usable = False
+            where = "inside a transaction" if in_transaction else "during a statement"
+            lost = ConnectionLostError(f"the database connection was lost {where}: {exc}")
+            lost.__cause__ = exc
+            return lost
+        return exc
+
+    async def _settle_after_cancel(self) -> None:
+        try:
+            reusable = await asyncio.wait_for(self.session.settle_after_cancel(), CANCEL_GRACE)
+        except Exception as exc:
+            log.debug("a cancelled statement did not settle: %r", exc)
+            reusable = False
+        if not reusable:
+            self.usable = False
+
+    async def _call_with_timeout(
+        self, op: Callable[[AsyncSession], Awaitable[T]], timeout: float, in_transaction: bool
+    ) -> T:
+        # The statement runs in its own task so that, when time is up, the
+        # connection can be asked to stop it and then awaited until idle:
+        # it goes back to the pool instead of being thrown away.
+        inner = asyncio.ensure_future(op(self.session))
+        try:
+            done, _ = await asyncio.wait((inner,), timeout=timeout)
+        except asyncio.CancelledError:
+            await self._stop(inner)
             raise
+        if done:
+            exc = inner.exception()
+            if exc is not None:
+                raise self._lost_or(exc, in_transaction) from exc
+            return inner.result()
         await self._stop(inner)
         raise QueryTimeoutError(
             f"the statement ran longer than {timeout} s; cancelled on the server"
@@ -149,7 +172,11 @@ class Pool:
         if self.closed:
             raise ClosedError("the database is closed")
         try:
-            await asyncio.wait_for(self._slots.acquire(), self.acquire_timeout)
+            if self._slots.locked():
+                await asyncio.wait_for(self._slots.acquire(), self.acquire_timeout)
+            else:
+                # A free slot: no timer, no extra task (wait_for makes both).
+                await self._slots.acquire()
         except TimeoutError:
             raise PoolTimeoutError(
                 f"no database connection free within {self.acquire_timeout} s: "

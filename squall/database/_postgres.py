@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from psycopg.rows import kwargs_row
 
 from ._base import AsyncSession, AsyncStream, Backend, Result, SyncSession
@@ -56,6 +57,15 @@ def _lastrowid(rows: list[Row] | None) -> int | None:
     return None
 
 
+_TUPLES_OK = pq.ExecStatus.TUPLES_OK
+
+
+def _has_rows(cursor: psycopg.Cursor[Any] | psycopg.AsyncCursor[Any]) -> bool:
+    # Cheaper than cursor.description, which builds Column objects each time.
+    result = cursor.pgresult
+    return result is not None and result.status == _TUPLES_OK
+
+
 def _is_lost(raw: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
     return bool(raw.closed or raw.broken)
 
@@ -67,10 +77,9 @@ class PostgresSyncSession(SyncSession):
         )
 
     def run(self, sql: str, params: Params) -> Result:
-        with self.raw.cursor() as cursor:
-            cursor.execute(sql, _driver_params(params))
-            rows = cursor.fetchall() if cursor.description is not None else None
-            return Result(rows, _lastrowid(rows), cursor.rowcount)
+        cursor = self.raw.execute(sql, _driver_params(params))
+        rows = cursor.fetchall() if _has_rows(cursor) else None
+        return Result(rows, _lastrowid(rows), cursor.rowcount)
 
     def run_many(self, sql: str, seq: Sequence[Params]) -> Result:
         with self.raw.cursor() as cursor:
@@ -109,12 +118,17 @@ class _PostgresStream(AsyncStream):
 class PostgresAsyncSession(AsyncSession):
     def __init__(self, raw: psycopg.AsyncConnection[Row]) -> None:
         self.raw = raw
+        # For looks_dead(): the socket stays the same for the connection's life.
+        self._poller = select.poll()
+        self._poller.register(raw.pgconn.socket, select.POLLIN)
 
     async def run(self, sql: str, params: Params) -> Result:
-        async with self.raw.cursor() as cursor:
-            await cursor.execute(sql, _driver_params(params))
-            rows = await cursor.fetchall() if cursor.description is not None else None
-            return Result(rows, _lastrowid(rows), cursor.rowcount)
+        # connection.execute: a client-side cursor holds nothing on the
+        # server, so it is left to the garbage collector like psycopg's own
+        # shortcut does.
+        cursor = await self.raw.execute(sql, _driver_params(params))
+        rows = await cursor.fetchall() if _has_rows(cursor) else None
+        return Result(rows, _lastrowid(rows), cursor.rowcount)
 
     async def run_many(self, sql: str, seq: Sequence[Params]) -> Result:
         async with self.raw.cursor() as cursor:
@@ -131,6 +145,14 @@ class PostgresAsyncSession(AsyncSession):
         # CancelRequest), so it works while this connection is busy.
         await self.raw.cancel_safe()
 
+    async def settle_after_cancel(self) -> bool:
+        # psycopg itself answers a cancelled await by cancelling the statement
+        # on the server and reading until the connection is idle again; check
+        # it did (not broken, not still in a query).
+        if _is_lost(self.raw):
+            return False
+        return self.raw.info.transaction_status != pq.TransactionStatus.ACTIVE
+
     async def close(self) -> None:
         await self.raw.close()
 
@@ -142,13 +164,7 @@ class PostgresAsyncSession(AsyncSession):
             return True
         # An idle connection has nothing to read; a readable socket means the
         # server hung up (a restart, an admin's kill, idle_session_timeout).
-        try:
-            fd = self.raw.pgconn.socket
-        except psycopg.OperationalError:
-            return True
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        return bool(poller.poll(0))
+        return bool(self._poller.poll(0))
 
     def is_lost(self, exc: BaseException) -> bool:
         return _is_lost(self.raw)

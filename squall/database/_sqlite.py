@@ -187,6 +187,13 @@ class SQLiteAsyncSession(AsyncSession):
     async def cancel_running(self) -> None:
         self.raw.interrupt()
 
+    async def settle_after_cancel(self) -> bool:
+        # The thread is still running the statement: interrupt it, then wait
+        # until the thread has nothing of ours left to run.
+        self.raw.interrupt()
+        await self._worker.call(lambda: None)
+        return not self._closed
+
     async def close(self) -> None:
         if self._closed:
             return
