@@ -296,6 +296,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "DatabaseError",
         "DatabaseURL",
         "ITER_BATCH_SIZE",
+        "LIVENESS_CHECK_AFTER",
         "MultipleRowsError",
         "PoolTimeoutError",
         "QueryTimeoutError",

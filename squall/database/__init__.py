@@ -42,7 +42,7 @@ from ._errors import (
     PoolTimeoutError,
     QueryTimeoutError,
 )
-from ._pool import CANCEL_GRACE
+from ._pool import CANCEL_GRACE, LIVENESS_CHECK_AFTER
 from ._rows import Row
 from ._urls import DatabaseURL, parse_url
 
@@ -53,6 +53,7 @@ __all__ = [
     "DEFAULT_MAX_SIZE",
     "DEFAULT_MIN_SIZE",
     "ITER_BATCH_SIZE",
+    "LIVENESS_CHECK_AFTER",
     "AsyncDatabase",
     "AsyncRowIterator",
     "ClosedError",

@@ -79,7 +79,7 @@ class _Queries:
 
     async def get(self, sql: str, *params: Any, timeout: float | None = None) -> Row | None:
         """The only row, or None; more than one row raises ``MultipleRowsError``."""
-        rows = await self.query(sql, *params, timeout=timeout)
+        rows = (await self._run(sql, normalize_params(params), timeout)).rows or []
         if len(rows) > 1:
             raise MultipleRowsError(
                 f"get() expects at most one row, the statement returned {len(rows)}"

@@ -20,10 +20,15 @@ from ._base import AsyncSession, Backend
 from ._errors import ClosedError, ConnectionLostError, PoolTimeoutError, QueryTimeoutError
 from ._urls import DatabaseURL
 
-__all__ = ["CANCEL_GRACE", "Lease", "Pool"]
+__all__ = ["CANCEL_GRACE", "LIVENESS_CHECK_AFTER", "Lease", "Pool"]
 
 T = TypeVar("T")
 log = logging.getLogger("squall.database")
+
+# A connection returned to the pool less than this long ago is reused without
+# the liveness check (a poll() system call): a server restart takes longer
+# than this, and skipping the call keeps busy pools at the raw driver's speed.
+LIVENESS_CHECK_AFTER = 0.1
 
 # How long a statement cancelled on the server may take to stop before its
 # connection is dropped instead of reused. Servers honour a cancel within
@@ -197,7 +202,10 @@ class Pool:
         now = time.monotonic()
         while self._idle:
             session, since = self._idle.pop()
-            if now - since > self.max_idle_time or session.looks_dead():
+            idle_for = now - since
+            if idle_for > self.max_idle_time or (
+                idle_for > LIVENESS_CHECK_AFTER and session.looks_dead()
+            ):
                 self._close_later(session)
                 continue
             return session
