@@ -45,6 +45,10 @@ class SyncSession(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    @abc.abstractmethod
+    def broken(self) -> bool:
+        """After an error: is the connection itself gone (not just the statement)?"""
+
 
 class AsyncStream(abc.ABC):
     """Rows of one statement, fetched a batch at a time."""

@@ -125,7 +125,30 @@ class Connection:
         return session
 
     def _run(self, sql: str, params: Params) -> Result:
-        return self._ready().run(sql, params)
+        session = self._ready()
+        try:
+            return session.run(sql, params)
+        except Exception:
+            self._forget_if_broken(session)
+            raise
+
+    def _run_many(self, sql: str, seq: Sequence[Params]) -> Result:
+        session = self._ready()
+        try:
+            return session.run_many(sql, list(seq))
+        except Exception:
+            self._forget_if_broken(session)
+            raise
+
+    def _forget_if_broken(self, session: SyncSession) -> None:
+        # A server restart or a network cut: the error goes to the caller,
+        # and the next call opens a new connection instead of failing again.
+        if session.broken() and session is self._session:
+            self._session = None
+            try:
+                session.close()
+            except Exception:  # already gone
+                pass
 
     def query(self, sql: str, *params: Any, **named: Any) -> list[Row]:
         """All rows the statement returns."""
@@ -171,12 +194,12 @@ class Connection:
     def executemany_lastrowid(
         self, sql: str, seq: Sequence[Sequence[Any] | Mapping[str, Any]]
     ) -> int | None:
-        return self._ready().run_many(sql, list(seq)).lastrowid
+        return self._run_many(sql, seq).lastrowid
 
     def executemany_rowcount(
         self, sql: str, seq: Sequence[Sequence[Any] | Mapping[str, Any]]
     ) -> int:
-        return self._ready().run_many(sql, list(seq)).rowcount
+        return self._run_many(sql, seq).rowcount
 
 
 def connect(url: str, *, max_idle_time: float = DEFAULT_MAX_IDLE_TIME) -> Connection:

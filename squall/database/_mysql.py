@@ -118,6 +118,10 @@ class MySQLSyncSession(SyncSession):
         if self.raw.open:
             self.raw.close()
 
+    def broken(self) -> bool:
+        # PyMySQL closes its socket when the server goes away mid-call.
+        return not self.raw.open
+
 
 class _MySQLStream(AsyncStream):
     def __init__(self, cursor: Any) -> None:

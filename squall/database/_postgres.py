@@ -93,6 +93,9 @@ class PostgresSyncSession(SyncSession):
     def close(self) -> None:
         self.raw.close()
 
+    def broken(self) -> bool:
+        return _is_lost(self.raw)
+
 
 class _PostgresStream(AsyncStream):
     def __init__(self, cursor: psycopg.AsyncCursor[Row], rows: AsyncIterator[Row]) -> None:

@@ -94,6 +94,9 @@ class SQLiteSyncSession(SyncSession):
     def close(self) -> None:
         self.raw.close()
 
+    def broken(self) -> bool:
+        return False  # a file has no connection to lose
+
 
 class _Worker:
     """One thread running one connection's calls in order."""

@@ -150,3 +150,20 @@ async def test_cancelled_mid_statement_in_a_transaction_undoes_it(target: Target
         if target.server is not None:
             await wait_until_no_endless(target)
         assert await db.query("SELECT * FROM entries") == []
+
+
+def test_blocking_connection_reconnects_after_a_restart(server_target: Target) -> None:
+    target = server_target
+    db = database.connect(target.url)
+    try:
+        before = db.get(SESSION_ID[target.backend])
+        target.server.restart()
+        # The first call finds the old session gone and says so ...
+        with pytest.raises(Exception, match=r"(?i)terminat|lost|gone|closed|connection"):
+            db.get(SESSION_ID[target.backend])
+        # ... and the next one runs on a new connection.
+        after = db.get(SESSION_ID[target.backend])
+        assert before is not None and after is not None
+        assert db.query("SELECT 1 AS one") == [{"one": 1}]
+    finally:
+        db.close()
