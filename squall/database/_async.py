@@ -134,6 +134,23 @@ class AsyncDatabase(_Queries):
         finally:
             self._pool.release(lease)
 
+    async def _run(self, sql: str, params: Params, timeout: float | None) -> Result:
+        # The hot path (one statement, no timeout) spelled out: every await
+        # level is walked again each time the driver's I/O resumes, so fewer
+        # levels is measurably faster than going through _call and Lease.call.
+        if timeout is not None:
+            return await self._call(lambda session: session.run(sql, params), timeout)
+        lease = await self._pool.acquire()
+        try:
+            return await lease.session.run(sql, params)
+        except asyncio.CancelledError:
+            await lease.settle_after_cancel()
+            raise
+        except BaseException as exc:
+            raise lease.lost_or(exc, in_transaction=False) from exc
+        finally:
+            self._pool.release(lease)
+
     def iter(
         self,
         sql: str,

@@ -61,12 +61,12 @@ class Lease:
         except asyncio.CancelledError:
             # The caller was cancelled mid-statement: stop it on the server
             # too, then keep the connection only if the driver left it idle.
-            await self._settle_after_cancel()
+            await self.settle_after_cancel()
             raise
         except BaseException as exc:
-            raise self._lost_or(exc, in_transaction) from exc
+            raise self.lost_or(exc, in_transaction) from exc
 
-    def _lost_or(self, exc: BaseException, in_transaction: bool) -> BaseException:
+    def lost_or(self, exc: BaseException, in_transaction: bool) -> BaseException:
         if self.usable and self.session.is_lost(exc):
             self.usable = False
             where = "inside a transaction" if in_transaction else "during a statement"
@@ -75,7 +75,7 @@ class Lease:
             return lost
         return exc
 
-    async def _settle_after_cancel(self) -> None:
+    async def settle_after_cancel(self) -> None:
         try:
             reusable = await asyncio.wait_for(self.session.settle_after_cancel(), CANCEL_GRACE)
         except Exception as exc:
@@ -99,7 +99,7 @@ class Lease:
         if done:
             exc = inner.exception()
             if exc is not None:
-                raise self._lost_or(exc, in_transaction) from exc
+                raise self.lost_or(exc, in_transaction) from exc
             return inner.result()
         await self._stop(inner)
         raise QueryTimeoutError(

@@ -10,12 +10,11 @@ id`` gives the new id.
 from __future__ import annotations
 
 import select
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import pq
-from psycopg.rows import kwargs_row
 
 from ._base import AsyncSession, AsyncStream, Backend, Result, SyncSession
 from ._errors import ConfigurationError
@@ -26,7 +25,25 @@ from ._urls import DatabaseURL
 # PyMySQL uses and a sane bound for a handler's dependency.
 DEFAULT_CONNECT_TIMEOUT = 10
 
-_ROW_FACTORY = kwargs_row(Row)
+_TUPLES_OK = pq.ExecStatus.TUPLES_OK
+
+
+def _make_row_maker(cursor: Any) -> Callable[[Sequence[Any]], Row]:
+    """psycopg row factory: each row as a Row, built straight from the values
+    (kwargs_row would build a dict and then a Row from it)."""
+    result = cursor.pgresult
+    if result is None or result.status != _TUPLES_OK:
+        return Row  # never called: the statement returned no rows
+    encoding = cursor.connection.info.encoding
+    names = [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
+
+    def make(values: Sequence[Any]) -> Row:
+        return Row(zip(names, values, strict=True))
+
+    return make
+
+
+_ROW_FACTORY: Any = _make_row_maker
 
 
 def _conninfo(url: DatabaseURL, connect_timeout: float | None = None) -> dict[str, Any]:
@@ -55,9 +72,6 @@ def _lastrowid(rows: list[Row] | None) -> int | None:
         first = next(iter(rows[0].values()), None)
         return first if isinstance(first, int) else None
     return None
-
-
-_TUPLES_OK = pq.ExecStatus.TUPLES_OK
 
 
 def _has_rows(cursor: psycopg.Cursor[Any] | psycopg.AsyncCursor[Any]) -> bool:
