@@ -32,8 +32,9 @@ def _make_row_maker(cursor: Any) -> Callable[[Sequence[Any]], Row]:
     """psycopg row factory: each row as a Row, built straight from the values
     (kwargs_row would build a dict and then a Row from it)."""
     result = cursor.pgresult
-    if result is None or result.status != _TUPLES_OK:
-        return Row  # never called: the statement returned no rows
+    if result is None:
+        return Row  # never called: nothing was run
+    # Any result with columns: a whole set, or one row at a time (stream()).
     encoding = cursor.connection.info.encoding
     names = [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
 
