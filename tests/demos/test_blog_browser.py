@@ -110,3 +110,6 @@ def test_author_writes_an_entry_and_a_reader_sees_it(
     assert (width, height) > (100, 100)
     assert distinct > 20, f"screenshot looks blank: {distinct} colours"
     (tmp_path / "blog.png").write_bytes(png)
+    saved = os.environ.get("BLOG_SCREENSHOT")
+    if saved:
+        Path(saved).write_bytes(png)
