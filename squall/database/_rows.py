@@ -44,6 +44,12 @@ def normalize_params(params: tuple[Any, ...], named: Mapping[str, Any] | None = 
         if params:
             raise TypeError("pass positional or named parameters, not both")
         return dict(named)
-    if len(params) == 1 and isinstance(params[0], Mapping):
-        return params[0]
+    if len(params) == 1:
+        only = params[0]
+        # Plain values first: the Mapping check is an ABC lookup.
+        if type(only) not in _PLAIN_VALUES and isinstance(only, Mapping):
+            return only
     return params
+
+
+_PLAIN_VALUES = frozenset({int, str, float, bytes, bool, type(None)})
