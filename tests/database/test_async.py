@@ -244,3 +244,55 @@ async def test_wrong_password_fails_at_connect(server_target: Target) -> None:
         bad = url.replace(":squall-test-pw@", ":wrong@")
     with pytest.raises(Exception, match=r"(?i)denied|does not exist|authentication"):
         await database.connect_async(bad)
+
+
+async def test_iter_inside_a_transaction_sees_its_own_rows(target: Target) -> None:
+    async with await database.connect_async(target.url, max_size=1) as db:
+        async with db.transaction() as tx:
+            for i in range(12):
+                await add(tx, target, f"s{i:02}")
+            slugs = [
+                row.slug
+                async for row in tx.iter("SELECT slug FROM entries ORDER BY slug", batch_size=5)
+            ]
+            assert slugs == [f"s{i:02}" for i in range(12)]
+            async with tx.iter("SELECT slug FROM entries") as rows:
+                async for _ in rows:
+                    break
+            # Still the transaction's connection, still usable.
+            assert db.pool.borrowed == 1
+            assert len(await tx.query("SELECT slug FROM entries")) == 12
+        assert db.pool.borrowed == 0
+        with pytest.raises(database.ClosedError, match="not open"):
+            async for _ in tx.iter("SELECT 1"):
+                pass
+
+
+async def test_idle_pooled_connections_are_replaced_after_max_idle_time(
+    server_target: Target,
+) -> None:
+    target = server_target
+    sql = SESSION_ID[target.backend]
+    async with await database.connect_async(target.url, max_size=1, max_idle_time=0) as db:
+        first, second = await db.get(sql), await db.get(sql)
+        assert first is not None and second is not None and first.id != second.id
+    async with await database.connect_async(target.url, max_size=1) as db:
+        assert await db.get(sql) == await db.get(sql)
+
+
+async def test_empty_pool_opens_on_demand_and_close_refuses_waiters(target: Target) -> None:
+    db = await database.connect_async(target.url, min_size=0, max_size=1)
+    assert db.pool.idle == 0
+    assert await db.get("SELECT 1 AS one") == {"one": 1}
+    assert db.pool.idle == 1
+    async with db.transaction():
+        waiter = asyncio.ensure_future(db.query("SELECT 1"))
+        await asyncio.sleep(0.05)
+        closing = asyncio.ensure_future(db.close())
+        await asyncio.sleep(0.05)
+        assert not closing.done()  # waits for the transaction's connection
+    # The waiter got the freed slot after close began: refused, not run.
+    with pytest.raises(database.ClosedError):
+        await waiter
+    await closing
+    assert db.pool.borrowed == 0 and db.pool.idle == 0
