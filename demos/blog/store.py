@@ -20,6 +20,8 @@ from squall import database
 __all__ = ["MAX_SLUG_LENGTH", "Store", "open_store", "slugify"]
 
 MAX_SLUG_LENGTH = 100
+# The blog has one author, and this is their id (see create_first_author).
+FIRST_AUTHOR_ID = 1
 # scrypt's parameters from RFC 7914 §2's interactive-login recommendation
 # (N=2**14, r=8, p=1); 16 random bytes of salt.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -50,6 +52,11 @@ _SCHEMA = [
         updated VARCHAR(32) NOT NULL
     ){suffix}""",
 ]
+
+
+def _is_integrity_error(exc: BaseException) -> bool:
+    """Each DB-API driver has its own IntegrityError class; all share the name."""
+    return any(cls.__name__ == "IntegrityError" for cls in type(exc).__mro__)
 
 
 def now() -> str:
@@ -117,19 +124,28 @@ class Store:
         return row
 
     async def create_first_author(self, email: str, name: str, password: str) -> int | None:
-        """Create the blog's first author; None if there is one already.
+        """Create the blog's one author; None if there is one already.
 
-        In one transaction, so two people racing for an empty blog do not
-        both become its author.
+        The author's id is always FIRST_AUTHOR_ID, so when two people race
+        for an empty blog the primary key lets exactly one insert through.
         """
-        async with self.db.transaction() as tx:
-            row = await tx.get("SELECT count(*) AS n FROM authors")
-            if row is not None and row.n:
+        if await self.author_count():
+            return None
+        try:
+            await self.db.execute(
+                self._sql(
+                    "INSERT INTO authors (id, email, name, password_hash) VALUES (%s, %s, %s, %s)"
+                ),
+                FIRST_AUTHOR_ID,
+                email,
+                name,
+                hash_password(password),
+            )
+        except Exception as exc:
+            if _is_integrity_error(exc):
                 return None
-            sql = "INSERT INTO authors (email, name, password_hash) VALUES (%s, %s, %s)"
-            if self.db.backend == "postgresql":
-                sql += " RETURNING id"
-            return await tx.execute(self._sql(sql), email, name, hash_password(password))
+            raise
+        return FIRST_AUTHOR_ID
 
     # -- entries ---------------------------------------------------------------
 

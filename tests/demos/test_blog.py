@@ -4,6 +4,7 @@ in Markdown, the home page, the archive, the Atom feed, static files."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import email.utils
 import html
@@ -287,3 +288,13 @@ async def test_static_files_are_versioned(fetch: Any) -> None:
     assert b".entry" in response.body
     assert "max-age" in response.headers.get("Cache-Control", "")
     assert (await fetch("/static/../app.py")).code in (403, 404)
+
+
+async def test_two_racing_first_authors_make_one(store: Store) -> None:
+    first, second = await asyncio.gather(
+        store.create_first_author("ann@example.com", "Ann", "password one"),
+        store.create_first_author("bob@example.com", "Bob", "password two"),
+    )
+    assert sorted([first, second], key=lambda v: v is None) == [1, None]
+    assert await store.author_count() == 1
+    assert await store.create_first_author("eve@example.com", "Eve", "password 3") is None
