@@ -8,9 +8,15 @@ import asyncio
 import datetime
 import email.utils
 import html
+import http.client
 import http.cookies
+import os
 import re
+import signal
+import socket
+import subprocess
 import sys
+import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -298,3 +304,46 @@ async def test_two_racing_first_authors_make_one(store: Store) -> None:
     assert sorted([first, second], key=lambda v: v is None) == [1, None]
     assert await store.author_count() == 1
     assert await store.create_first_author("eve@example.com", "Eve", "password 3") is None
+
+
+def test_command_line_serves_the_database_it_is_given(db_url: str, tmp_path: Path) -> None:
+    """``python -m demos.blog --db URL``: the tables are made, the page served,
+    and SIGINT stops it cleanly."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "demos.blog", "--port", str(port), "--db", db_url],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "the blog did not start listening"
+                time.sleep(0.05)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("GET", "/")
+            response = conn.getresponse()
+            response.read()
+            assert (response.status, response.getheader("Location")) == (302, "/auth/create")
+        finally:
+            conn.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    backend = database.parse_url(db_url).backend
+    assert f"({backend})" in out and "squall-test-pw" not in out
+    with database.connect(db_url) as db:
+        assert db.query("SELECT * FROM authors") == []
