@@ -18,8 +18,6 @@ if str(ROOT) not in sys.path:  # `pytest` (not `python -m pytest`) leaves it out
     sys.path.insert(0, str(ROOT))
 
 from squall import database  # noqa: E402
-from tests._servers.mariadb import mariadb_server  # noqa: E402, F401
-from tests._servers.postgresql import postgresql_server  # noqa: E402, F401
 
 BACKENDS = ["sqlite", "postgresql", "mysql"]
 

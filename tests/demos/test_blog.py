@@ -35,8 +35,6 @@ from demos.blog.app import make_app  # noqa: E402
 from demos.blog.store import Store, open_store  # noqa: E402
 from squall import database  # noqa: E402
 from squall.web import create_signed_value  # noqa: E402
-from tests._servers.mariadb import mariadb_server  # noqa: E402, F401
-from tests._servers.postgresql import postgresql_server  # noqa: E402, F401
 
 SECRET = "test-secret-for-the-blog"
 ATOM = "{http://www.w3.org/2005/Atom}"
