@@ -274,6 +274,18 @@ PUBLIC_API: dict[str, list[str]] = {
         "WebSocketHandler",
         "websocket_connect",
     ],
+    "squall.wsgi": [
+        "BODY_BUFFER_LIMIT",
+        "DEFAULT_MAX_WORKERS",
+        "RETRY_AFTER_SECONDS",
+        "ClientDisconnected",
+        "FileWrapper",
+        "WSGIAdapter",
+        "WSGIApplication",
+        "WSGIContainer",
+        "WSGIError",
+        "WSGIUnsupportedError",
+    ],
     "squall.platform.asyncio": [
         "AsyncIOLoop",
         "AsyncIOMainLoop",

@@ -1,0 +1,438 @@
+"""WSGIContainer over real sockets: environ, responses, PEP 3333 rules."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from wsgi_helpers import raw_exchange
+
+from squall.log import app_log
+from squall.testing import ExpectLog
+from squall.web import Application, FallbackHandler, RequestHandler
+from squall.wsgi import ClientDisconnected, WSGIContainer
+
+Start = Callable[..., Any]
+
+
+def environ_app(environ: dict[str, Any], start_response: Start) -> list[bytes]:
+    shown = {k: v for k, v in environ.items() if isinstance(v, (str, bool, int, tuple))}
+    body = json.dumps(shown).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+async def test_environ_basics(serve: Any, get: Any) -> None:
+    port = serve(WSGIContainer(environ_app))
+    reply = await get(
+        port,
+        "/a%20b/%C3%A9%2Fx?q=1&r=%20",
+        headers={"X-Custom": "v", "X-Under_Score": "spoof", "Cookie": "a=1"},
+    )
+    env = json.loads(reply.body)
+    # Percent-decoded, one latin-1 character per byte (PEP 3333).
+    assert env["PATH_INFO"] == "/a b/\xc3\xa9/x"
+    assert env["PATH_INFO"].encode("latin-1").decode("utf-8") == "/a b/é/x"
+    assert env["SCRIPT_NAME"] == ""
+    assert env["QUERY_STRING"] == "q=1&r=%20"
+    assert env["REQUEST_METHOD"] == "GET"
+    assert env["SERVER_NAME"] == "127.0.0.1"
+    assert env["SERVER_PORT"] == str(port)
+    assert env["SERVER_PROTOCOL"] == "HTTP/1.1"
+    assert env["REMOTE_ADDR"] == "127.0.0.1"
+    assert env["HTTP_X_CUSTOM"] == "v"
+    assert env["HTTP_COOKIE"] == "a=1"
+    # A header with an underscore could impersonate one with a dash.
+    assert "HTTP_X_UNDER_SCORE" not in env
+    assert env["wsgi.url_scheme"] == "http"
+    assert env["wsgi.version"] == [1, 0]
+    assert env["wsgi.multithread"] is True
+    assert env["wsgi.input_terminated"] is True
+    assert "CONTENT_LENGTH" not in env
+
+
+async def test_xheaders_set_remote_addr_and_scheme(serve: Any, get: Any) -> None:
+    port = serve(WSGIContainer(environ_app), xheaders=True)
+    reply = await get(port, "/", headers={"X-Real-Ip": "10.1.2.3", "X-Scheme": "https"})
+    env = json.loads(reply.body)
+    assert env["REMOTE_ADDR"] == "10.1.2.3"
+    assert env["wsgi.url_scheme"] == "https"
+    assert env["SERVER_PORT"] == str(port)
+    # Without xheaders the same headers change nothing.
+    port2 = serve(WSGIContainer(environ_app))
+    env2 = json.loads(
+        (await get(port2, "/", headers={"X-Real-Ip": "10.1.2.3", "X-Scheme": "https"})).body
+    )
+    assert env2["REMOTE_ADDR"] == "127.0.0.1"
+    assert env2["wsgi.url_scheme"] == "http"
+
+
+async def test_response_headers_and_defaults(serve: Any, get: Any) -> None:
+    def app(environ: dict[str, Any], start_response: Start) -> list[bytes]:
+        start_response(
+            "201 Created", [("X-One", "1"), ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")]
+        )
+        return [b"ab", b"c"]
+
+    reply = await get(serve(WSGIContainer(app)), "/")
+    assert (reply.status, reply.reason, reply.body) == (201, "Created", b"abc")
+    assert reply.header("Content-Length") == "3"
+    # Tornado's WSGIContainer default, kept.
+    assert reply.header("Content-Type") == "text/html; charset=UTF-8"
+    assert reply.headers.get_all("Set-Cookie") == ["a=1", "b=2"]
+
+
+async def test_head_and_no_content(serve: Any, get: Any) -> None:
+    def app(environ: dict[str, Any], start_response: Start) -> list[bytes]:
+        if environ["PATH_INFO"] == "/204":
+            start_response("204 No Content", [])
+            return []
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"twelve bytes"]
+
+    port = serve(WSGIContainer(app))
+    head = await get(port, "/", method="HEAD")
+    assert head.status == 200 and head.body == b""
+    assert head.header("Content-Length") == "12"
+    empty = await get(port, "/204")
+    assert empty.status == 204 and empty.body == b""
+    assert empty.header("Content-Type") is None
+
+
+async def test_streamed_iterable_and_write_callable(serve: Any, get: Any) -> None:
+    closed = threading.Event()
+
+    class Body:
+        def __iter__(self) -> Iterator[bytes]:
+            yield b""  # empty chunks send nothing (not even the head)
+            yield b"one,"
+            yield b"two"
+
+        def close(self) -> None:
+            closed.set()
+
+    def app(environ: dict[str, Any], start_response: Start) -> Any:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        if environ["PATH_INFO"] == "/write":
+            write(b"written,")
+        return Body()
+
+    port = serve(WSGIContainer(app))
+    reply = await get(port, "/")
+    assert reply.body == b"one,two"
+    assert reply.header("Transfer-Encoding") == "chunked"
+    assert closed.is_set()
+    closed.clear()
+    reply = await get(port, "/write")
+    assert reply.body == b"written,one,two"
+    assert closed.is_set()
+
+
+async def test_large_streamed_response_arrives_whole(serve: Any, get: Any) -> None:
+    block = os.urandom(64 * 1024)
+
+    def app(environ: dict[str, Any], start_response: Start) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        for _ in range(64):  # 4 MiB, far over the write window
+            yield block
+
+    reply = await get(serve(WSGIContainer(app)), "/")
+    assert reply.body == block * 64
+
+
+async def test_exc_info_rules(serve: Any, get: Any) -> None:
+    def app(environ: dict[str, Any], start_response: Start) -> Any:
+        path = environ["PATH_INFO"]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        if path == "/replace":
+            # Before the head is sent, exc_info replaces the response.
+            try:
+                raise KeyError("x")
+            except KeyError:
+                start_response("502 Bad Gateway", [("X-Err", "1")], sys.exc_info())
+            return [b"replaced"]
+        if path == "/twice":
+            start_response("200 OK", [])
+            return [b"never"]
+
+        def late() -> Iterator[bytes]:
+            yield b"part"
+            try:
+                raise ValueError("late failure")
+            except ValueError:
+                # After the head went out, start_response re-raises.
+                start_response("500 Oops", [], sys.exc_info())
+            yield b"never"
+
+        return late()
+
+    port = serve(WSGIContainer(app))
+    reply = await get(port, "/replace")
+    assert (reply.status, reply.body, reply.header("X-Err")) == (502, b"replaced", "1")
+    with ExpectLog(app_log, "Uncaught exception in WSGI application"):
+        twice = await get(port, "/twice")
+    assert twice.status == 500
+    with ExpectLog(app_log, "Uncaught exception in WSGI application"):
+        raw = await _raw(port, b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+    # The head and "part" went out; the response is cut short, never completed.
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"part" in raw and b"never" not in raw
+    assert not raw.endswith(b"0\r\n\r\n")
+
+
+async def _raw(port: int, data: bytes) -> bytes:
+    import asyncio
+
+    return await asyncio.get_running_loop().run_in_executor(None, raw_exchange, port, data)
+
+
+async def test_application_errors_give_500(serve: Any, get: Any) -> None:
+    def app(environ: dict[str, Any], start_response: Start) -> Any:
+        path = environ["PATH_INFO"]
+        if path == "/raise":
+            raise RuntimeError("boom")
+        if path == "/nostart":
+            return [b"x"]
+        if path == "/badstatus":
+            start_response("OK", [])
+        if path == "/badheader":
+            start_response("200 OK", [("X-A", "1\r\nInjected: yes")])
+        if path == "/str":
+            start_response("200 OK", [])
+            return ["text is not bytes"]
+        return []
+
+    port = serve(WSGIContainer(app))
+    for path in ("/raise", "/nostart", "/badstatus", "/badheader", "/str"):
+        with ExpectLog(app_log, "Uncaught exception in WSGI application"):
+            reply = await get(port, path)
+        assert reply.status == 500, path
+        assert b"500: Internal Server Error" in reply.body
+        assert reply.header("Injected") is None
+
+
+async def test_content_length_mismatch_is_cut(serve: Any) -> None:
+    def app(environ: dict[str, Any], start_response: Start) -> list[bytes]:
+        start_response("200 OK", [("Content-Length", "10")])
+        return [b"short"]
+
+    port = serve(WSGIContainer(app))
+    with ExpectLog(app_log, "Error writing the WSGI response"):
+        raw = await _raw(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"Content-Length: 10" in head
+    assert body == b"short"  # and the connection closed: the client knows
+
+
+async def test_request_body_streams_through_wsgi_input(serve: Any, get: Any) -> None:
+    def app(environ: dict[str, Any], start_response: Start) -> list[bytes]:
+        stream = environ["wsgi.input"]
+        first = stream.readline()
+        second = stream.readline(3)
+        rest = list(stream)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        out = {
+            "first": first.decode(),
+            "second": second.decode(),
+            "rest": [r.decode() for r in rest],
+            "length": environ.get("CONTENT_LENGTH"),
+            "again": stream.read().decode(),
+        }
+        return [json.dumps(out).encode()]
+
+    port = serve(WSGIContainer(app))
+    reply = await get(port, "/", method="POST", body=b"line1\nabcdef\nx\ny")
+    out = json.loads(reply.body)
+    assert out == {
+        "first": "line1\n",
+        "second": "abc",
+        "rest": ["def\n", "x\n", "y"],
+        "length": "16",
+        "again": "",
+    }
+    # A chunked body (no Content-Length) ends with b"" as well.
+    chunked = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"6\r\nline1\n\r\n3\r\nab\n\r\n0\r\n\r\n"
+    )
+    raw = await _raw(port, chunked)
+    body = json.loads(raw.partition(b"\r\n\r\n")[2])
+    assert (body["first"], body["second"], body["rest"]) == ("line1\n", "ab\n", [])
+    assert body["length"] is None
+
+
+async def test_large_upload_sha256(serve: Any, get: Any) -> None:
+    def app(environ: dict[str, Any], start_response: Start) -> list[bytes]:
+        digest = hashlib.sha256()
+        stream = environ["wsgi.input"]
+        while True:
+            chunk = stream.read(100_000)
+            if not chunk:
+                break
+            digest.update(chunk)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [digest.hexdigest().encode()]
+
+    data = os.urandom(5 * 1024 * 1024 + 7)
+    reply = await get(serve(WSGIContainer(app)), "/", method="PUT", body=data)
+    assert reply.body.decode() == hashlib.sha256(data).hexdigest()
+
+
+async def test_unread_body_does_not_break_keep_alive(serve: Any, call: Any) -> None:
+    import http.client
+
+    def app(environ: dict[str, Any], start_response: Start) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["PATH_INFO"].encode()]
+
+    port = serve(WSGIContainer(app))
+
+    def two_requests() -> list[bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        try:
+            out = []
+            for path in ("/first", "/second"):
+                conn.request("POST", path, body=b"z" * 300_000)
+                out.append(conn.getresponse().read())
+            return out
+        finally:
+            conn.close()
+
+    assert await call(two_requests) == [b"/first", b"/second"]
+
+
+async def test_file_wrapper_sends_file(serve: Any, get: Any, tmp_path: Any) -> None:
+    path = tmp_path / "blob.bin"
+    data = os.urandom(300_000)
+    path.write_bytes(data)
+    opened: list[Any] = []
+
+    def app(environ: dict[str, Any], start_response: Start) -> Any:
+        f = open(path, "rb")  # the server closes it (PEP 3333)
+        opened.append(f)
+        if environ["PATH_INFO"] == "/offset":
+            f.seek(1000)
+            start_response(
+                "200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", "5000")]
+            )
+        else:
+            start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](f, 4096)
+
+    port = serve(WSGIContainer(app))
+    reply = await get(port, "/")
+    assert reply.body == data
+    assert reply.header("Content-Length") == str(len(data))
+    part = await get(port, "/offset")
+    assert part.body == data[1000:6000]
+    head = await get(port, "/", method="HEAD")
+    assert head.body == b"" and head.header("Content-Length") == str(len(data))
+    assert all(f.closed for f in opened)
+
+
+async def test_file_wrapper_over_non_file_iterates(serve: Any, get: Any) -> None:
+    import io
+
+    def app(environ: dict[str, Any], start_response: Start) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return environ["wsgi.file_wrapper"](io.BytesIO(b"x" * 20000), 1000)
+
+    reply = await get(serve(WSGIContainer(app)), "/")
+    assert reply.body == b"x" * 20000
+
+
+async def test_client_disconnect_stops_the_application(serve: Any, call: Any) -> None:
+    import socket
+
+    stopped = threading.Event()
+    produced = []
+
+    def app(environ: dict[str, Any], start_response: Start) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        try:
+            for _ in range(100_000):  # 6.5 GB if nobody stopped it
+                produced.append(1)
+                yield b"x" * 65536
+        finally:
+            stopped.set()
+
+    port = serve(WSGIContainer(app))
+
+    def read_a_little_then_leave() -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.recv(65536)
+        assert stopped.wait(20)
+
+    await call(read_a_little_then_leave)
+    assert len(produced) < 100_000
+
+
+async def test_disconnect_during_upload_raises_in_application(serve: Any, call: Any) -> None:
+    import socket
+
+    seen: list[BaseException] = []
+    done = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Start) -> list[bytes]:
+        try:
+            environ["wsgi.input"].read()
+        except ClientDisconnected as e:
+            seen.append(e)
+        finally:
+            done.set()
+        start_response("200 OK", [])
+        return [b""]
+
+    port = serve(WSGIContainer(app))
+
+    def send_half_and_leave() -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc")
+        assert done.wait(20)
+
+    await call(send_half_and_leave)
+    assert len(seen) == 1 and isinstance(seen[0], OSError)
+
+
+async def test_through_fallback_handler(serve: Any, get: Any) -> None:
+    class Native(RequestHandler):
+        def get(self) -> None:
+            self.write("native")
+
+    container = WSGIContainer(environ_app)
+    app = Application([(r"/native", Native), (r".*", FallbackHandler, {"fallback": container})])
+    port = serve(app)
+    try:
+        assert (await get(port, "/native")).body == b"native"
+        reply = await get(port, "/wsgi/x?y=1", method="POST", body=b"k=v")
+        env = json.loads(reply.body)
+        assert env["PATH_INFO"] == "/wsgi/x" and env["QUERY_STRING"] == "y=1"
+        assert env["CONTENT_LENGTH"] == "3"
+    finally:
+        container.close()
+
+
+async def test_environ_method_for_complete_request() -> None:
+    from squall.httputil import HTTPHeaders, HTTPServerRequest
+
+    request = HTTPServerRequest(
+        "POST", "/p%41th?x=1", "HTTP/1.1", HTTPHeaders({"Host": "example.com:8080"}), b"body"
+    )
+    environ = WSGIContainer(environ_app).environ(request)
+    assert environ["PATH_INFO"] == "/pAth"
+    assert environ["SERVER_NAME"] == "example.com" and environ["SERVER_PORT"] == "8080"
+    assert environ["wsgi.input"].read() == b"body"
+
+
+def test_pool_arguments_are_checked() -> None:
+    with pytest.raises(ValueError, match="max_workers"):
+        WSGIContainer(environ_app, max_workers=0)
+    with pytest.raises(ValueError, match="max_queued"):
+        WSGIContainer(environ_app, max_queued=-1)
