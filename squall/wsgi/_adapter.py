@@ -139,12 +139,13 @@ class _CollectingConnection(HTTPConnection):
         if self.finishing or isinstance(self.handler, StaticFileHandler):
             # Static files flush as they stream; buffering them is harmless.
             return
-        error = WSGIUnsupportedError(
-            "flush() cannot send output to the client before the handler finishes "
-            "under WSGI: the WSGI server sends the response when the call returns"
-        )
-        self.unsupported = error
-        raise error
+        # Recorded, not raised: the handler runs to its end undisturbed
+        # and the WSGI call then fails with this one clear error.
+        if self.unsupported is None:
+            self.unsupported = WSGIUnsupportedError(
+                "flush() cannot send output to the client before the handler finishes "
+                "under WSGI: the WSGI server sends the response when the call returns"
+            )
 
     def write_headers(
         self,
@@ -298,6 +299,12 @@ class WSGIAdapter:
         # Application delegates return their handler's coroutine here.
         finished: Any = delegate.finish()  # type: ignore[func-returns-value]
         await self._settle(finished)
+        # A stream_request_body handler goes on in a task of its own once
+        # the body is complete: give it the same passes to finish in.
+        for _ in range(MAX_LOOP_PASSES):
+            if connection.finished:
+                break
+            await asyncio.sleep(0)
         if not connection.finished and connection.unsupported is None:
             handler = connection.handler
             if handler is not None and getattr(handler, "_auto_finish", True) is False:
