@@ -276,6 +276,7 @@ PUBLIC_API: dict[str, list[str]] = {
     ],
     "squall.wsgi": [
         "BODY_BUFFER_LIMIT",
+        "DEFAULT_MAX_QUEUED",
         "DEFAULT_MAX_WORKERS",
         "RETRY_AFTER_SECONDS",
         "ClientDisconnected",

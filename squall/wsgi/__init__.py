@@ -27,11 +27,12 @@ from squall.wsgi._adapter import WSGIAdapter, WSGIApplication
 from squall.wsgi._container import RETRY_AFTER_SECONDS, WSGIContainer
 from squall.wsgi._errors import ClientDisconnected, WSGIError, WSGIUnsupportedError
 from squall.wsgi._input import BODY_BUFFER_LIMIT
-from squall.wsgi._pool import DEFAULT_MAX_WORKERS
+from squall.wsgi._pool import DEFAULT_MAX_QUEUED, DEFAULT_MAX_WORKERS
 from squall.wsgi._response import FileWrapper
 
 __all__ = [
     "BODY_BUFFER_LIMIT",
+    "DEFAULT_MAX_QUEUED",
     "DEFAULT_MAX_WORKERS",
     "RETRY_AFTER_SECONDS",
     "ClientDisconnected",

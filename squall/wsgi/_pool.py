@@ -15,16 +15,18 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
-__all__ = ["DEFAULT_MAX_WORKERS", "DEFAULT_QUEUED_PER_WORKER", "WorkerPool"]
+__all__ = ["DEFAULT_MAX_QUEUED", "DEFAULT_MAX_WORKERS", "WorkerPool"]
 
 # Threads running WSGI applications: the standard library's
 # ThreadPoolExecutor default, min(32, cpus + 4) (Python 3.8+), which suits
 # applications that mostly wait on databases and other services.
 DEFAULT_MAX_WORKERS = min(32, (os.cpu_count() or 1) + 4)
 
-# Requests that may wait for a free thread before clients get 503: twice
-# the threads, so a short burst queues but a stalled pool is reported fast.
-DEFAULT_QUEUED_PER_WORKER = 2
+# Requests that may wait for a free thread before clients get 503. Between
+# asyncio's default listen backlog (100) and nginx's (511): a hundred
+# concurrent clients queue rather than fail, while the body bytes queued
+# requests may buffer stay bounded (256 x wsgi.input's 256 KiB).
+DEFAULT_MAX_QUEUED = 256
 
 
 class WorkerPool:
@@ -48,7 +50,7 @@ class WorkerPool:
         self.capacity: int | None
         if executor is None:
             workers = max_workers or DEFAULT_MAX_WORKERS
-            queued = max_queued if max_queued is not None else workers * DEFAULT_QUEUED_PER_WORKER
+            queued = max_queued if max_queued is not None else DEFAULT_MAX_QUEUED
             self.capacity = workers + queued
             self._executor: Executor | None = None
             self._workers = workers
