@@ -436,3 +436,58 @@ def test_pool_arguments_are_checked() -> None:
         WSGIContainer(environ_app, max_workers=0)
     with pytest.raises(ValueError, match="max_queued"):
         WSGIContainer(environ_app, max_queued=-1)
+
+
+def echo_body_app(environ: dict[str, Any], start_response: Start) -> list[bytes]:
+    data = environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [environ["PATH_INFO"].encode() + b":" + data]
+
+
+async def test_expect_continue_then_body(serve: Any, call: Any) -> None:
+    import socket
+
+    port = serve(WSGIContainer(echo_body_app))
+
+    def exchange() -> tuple[bytes, bytes]:
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            sock.sendall(
+                b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                b"Expect: 100-continue\r\nConnection: close\r\n\r\n"
+            )
+            interim = sock.recv(1024)
+            sock.sendall(b"hello")
+            rest = b""
+            while chunk := sock.recv(65536):
+                rest += chunk
+            return interim, rest
+
+    interim, rest = await call(exchange)
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert rest.startswith(b"HTTP/1.1 200 OK") and rest.endswith(b"/e:hello")
+
+
+async def test_pipelined_requests_answered_in_order(serve: Any) -> None:
+    port = serve(WSGIContainer(echo_body_app))
+    raw = await _raw(
+        port,
+        b"POST /1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na"
+        b"GET /2 HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /3 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nbc",
+    )
+    assert raw.count(b"HTTP/1.1 200 OK") == 3
+    assert raw.index(b"/1:a") < raw.index(b"/2:") < raw.index(b"/3:bc")
+
+
+async def test_missing_host_is_a_400_not_an_application_call(serve: Any) -> None:
+    calls: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Start) -> list[bytes]:
+        calls.append(environ["PATH_INFO"])
+        start_response("200 OK", [])
+        return [b""]
+
+    port = serve(WSGIContainer(app))
+    raw = await _raw(port, b"GET / HTTP/1.1\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 400 ")
+    assert calls == []
