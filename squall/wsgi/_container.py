@@ -203,6 +203,8 @@ class _Exchange:
 
     def _run(self, environ: dict[str, Any]) -> None:
         try:
+            if self.gone:
+                return  # the client left while the request was queued
             self.status = run_application(self.container.wsgi_application, environ, self)
         finally:
             assert self.body is not None
