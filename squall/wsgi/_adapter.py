@@ -25,6 +25,7 @@ from typing import Any
 from squall.httputil import (
     HTTPConnection,
     HTTPHeaders,
+    HTTPInputError,
     HTTPMessageDelegate,
     HTTPServerRequest,
     RequestStartLine,
@@ -208,6 +209,15 @@ def _request_target(environ: dict[str, Any]) -> str:
     return f"{path}?{query}" if query else path
 
 
+class _Refused(Exception):
+    """A request answered without running the application (its body is bad)."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 def _plain_response(start_response: Callable[..., Any], status: str, message: str) -> list[bytes]:
     body = message.encode("utf-8")
     start_response(
@@ -235,12 +245,15 @@ class WSGIAdapter:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         loop = _private_loop()
         connection = _CollectingConnection(environ, loop)
-        length = self._body_length(environ)
-        if length is not None and length > MAX_BODY_SIZE:
-            return _plain_response(
-                start_response, "413 Payload Too Large", "413: request body too large\n"
-            )
-        loop.run_until_complete(self._serve(environ, connection, length))
+        try:
+            length = self._body_length(environ)
+            loop.run_until_complete(self._serve(environ, connection, length))
+        except _Refused as refused:
+            return _plain_response(start_response, refused.status, refused.message)
+        except HTTPInputError as e:
+            # What HTTPServer answers 400 to (a malformed form body, too
+            # many arguments...) gets the same answer here.
+            return _plain_response(start_response, "400 Bad Request", f"400: {e}\n")
         if connection.unsupported is not None:
             raise connection.unsupported
         assert connection.start_line is not None and connection.headers is not None
@@ -265,10 +278,12 @@ class WSGIAdapter:
         """The declared body size; None for "read until EOF"; 0 for none."""
         declared = environ.get("CONTENT_LENGTH")
         if declared:
-            try:
-                return max(0, int(declared))
-            except ValueError:
-                return 0
+            if not declared.isdigit():  # RFC 9110 §8.6: 1*DIGIT
+                raise _Refused("400 Bad Request", f"400: invalid Content-Length {declared!r}\n")
+            length = int(declared)
+            if length > MAX_BODY_SIZE:
+                raise _Refused("413 Payload Too Large", "413: request body too large\n")
+            return length
         return None if environ.get("wsgi.input_terminated") else 0
 
     async def _serve(
@@ -289,10 +304,12 @@ class WSGIAdapter:
             size = BODY_CHUNK_SIZE if remaining is None else min(BODY_CHUNK_SIZE, remaining)
             chunk = body.read(size)
             if not chunk:
+                if remaining is not None:
+                    raise _Refused("400 Bad Request", "400: the request body ended early\n")
                 break
             received += len(chunk)
             if received > MAX_BODY_SIZE:
-                break
+                raise _Refused("413 Payload Too Large", "413: request body too large\n")
             if remaining is not None:
                 remaining -= len(chunk)
             await self._settle(delegate.data_received(chunk))

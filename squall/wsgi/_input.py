@@ -138,11 +138,20 @@ class WSGIInput:
                     if self._eof:
                         return b"".join(parts)
                     self._wait()
-            while len(self._buffer) < size and not self._eof:
-                if len(self._buffer) >= BODY_BUFFER_LIMIT:
-                    break  # a read larger than the buffer: return part of it
-                self._wait()
-            return self._take(min(size, len(self._buffer)))
+            # Consumed as it arrives, so a read larger than the buffer
+            # limit completes instead of holding the connection paused.
+            parts = []
+            needed = size
+            while needed > 0:
+                if self._buffer:
+                    part = self._take(min(needed, len(self._buffer)))
+                    parts.append(part)
+                    needed -= len(part)
+                elif self._eof:
+                    break
+                else:
+                    self._wait()
+            return b"".join(parts)
 
     def readline(self, size: int | None = -1) -> bytes:
         """Read up to and including the next newline (or ``size`` bytes)."""

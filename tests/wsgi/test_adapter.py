@@ -32,6 +32,7 @@ def call(
     body: bytes = b"",
     headers: dict[str, str] | None = None,
     drop: tuple[str, ...] = (),
+    validate: bool = True,
     **extra: Any,
 ) -> tuple[str, list[tuple[str, str]], bytes]:
     target, _, query = path.partition("?")
@@ -61,11 +62,15 @@ def call(
         seen["headers"] = response_headers
         return lambda data: None
 
-    result = validator(app)(environ, start_response)
+    # The validator refuses a bad environ itself; tests of how we treat
+    # one (as a WSGI server might pass it on) call the application bare.
+    result = (validator(app) if validate else app)(environ, start_response)
     try:
         out = b"".join(result)
     finally:
-        result.close()
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
     return seen["status"], seen["headers"], out
 
 
@@ -257,3 +262,24 @@ def test_wsgi_application_signature_and_legacy_settings() -> None:
     app = WSGIApplication([(r"/", wsgi_squall_app.MainHandler)], "", None, debug=False)
     assert app.settings["debug"] is False and app.default_host == ""
     assert call(app, "/")[2] == b"Hello, world"
+
+
+@pytest.mark.parametrize("declared", ["abc", "-5", "1e3"])
+def test_invalid_content_length_is_a_400(declared: str) -> None:
+    status, _, body = call(application, "/json", "PUT", CONTENT_LENGTH=declared, validate=False)
+    assert status == "400 Bad Request"
+    assert b"invalid Content-Length" in body
+
+
+def test_body_shorter_than_declared_is_a_400() -> None:
+    status, _, body = call(
+        application, "/json", "PUT", b"", CONTENT_LENGTH="10", **{"wsgi.input": io.BytesIO(b"abc")}
+    )
+    assert (status, body) == ("400 Bad Request", b"400: the request body ended early\n")
+
+
+def test_malformed_multipart_is_a_400_like_under_httpserver() -> None:
+    headers = {"Content-Type": "multipart/form-data; boundary=zz", **XSRF_HEADERS}
+    with ExpectLog("squall.general", ".*", required=False):
+        status, _, _ = call(application, "/upload", "POST", b"--zz\r\nno end", headers=headers)
+    assert status.startswith("400")
