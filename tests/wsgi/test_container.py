@@ -491,3 +491,48 @@ async def test_missing_host_is_a_400_not_an_application_call(serve: Any) -> None
     raw = await _raw(port, b"GET / HTTP/1.1\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 400 ")
     assert calls == []
+
+
+async def test_slow_client_holds_back_the_application(serve: Any, call: Any) -> None:
+    """Back-pressure: a client that stops reading stops the producer once
+    the socket and the write window are full, instead of the response
+    piling up in memory."""
+    import socket
+    import time
+
+    block = b"y" * 65536
+    limit = 2000  # 125 MiB if nothing held the application back
+    produced: list[int] = []
+    finished = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Start) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        try:
+            for n in range(limit):
+                produced.append(n)
+                yield block
+        finally:
+            finished.set()
+
+    port = serve(WSGIContainer(app))
+
+    def stall_then_leave() -> int:
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.recv(1)
+            # Wait (bounded) for the producer to stop advancing.
+            last, steady = -1, 0
+            for _ in range(400):
+                time.sleep(0.025)
+                count = len(produced)
+                steady = steady + 1 if count == last else 0
+                last = count
+                if steady >= 8 or count >= limit:
+                    break
+            held_at = len(produced)
+        assert finished.wait(20)  # leaving ends the application
+        return held_at
+
+    held_at = await call(stall_then_leave)
+    assert held_at < limit // 4, f"produced {held_at} blocks for a client that read 1 byte"
