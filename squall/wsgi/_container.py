@@ -205,7 +205,7 @@ class _Exchange:
         try:
             if self.gone:
                 return  # the client left while the request was queued
-            self.status = run_application(self.container.wsgi_application, environ, self)
+            run_application(self.container.wsgi_application, environ, self)
         finally:
             assert self.body is not None
             self.body.discard()
@@ -214,7 +214,7 @@ class _Exchange:
         try:
             self.loop.call_soon_threadsafe(callback, *args)
         except RuntimeError:  # the loop is closed: the server is gone
-            future = args[-1]
+            future = args[-1] if args else None
             if isinstance(future, concurrent.futures.Future) and not future.done():
                 future.set_exception(ClientDisconnected("the server stopped"))
 

@@ -91,6 +91,24 @@ def _check_status(status: Any) -> tuple[int, str]:
     return int(code), reason
 
 
+# Connection-level headers are the server's business (PEP 3333 forbids
+# applications to send them; RFC 9110 §7.6.1): an application's
+# "Transfer-Encoding: chunked" would otherwise break our framing. Dropped,
+# as gunicorn does.
+_HOP_BY_HOP = frozenset(
+    (
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    )
+)
+
+
 def _check_headers(headers: Any) -> HTTPHeaders:
     if not isinstance(headers, list):
         raise TypeError(f"WSGI response headers must be a list, not {type(headers).__name__}")
@@ -104,7 +122,8 @@ def _check_headers(headers: Any) -> HTTPHeaders:
         # A CR or LF would start a new header line on the wire (injection).
         if "\r" in name or "\n" in name or "\r" in value or "\n" in value or ":" in name:
             raise ValueError(f"invalid character in WSGI response header {item!r}")
-        result.add(name, value)
+        if name.lower() not in _HOP_BY_HOP:
+            result.add(name, value)
     return result
 
 
@@ -168,11 +187,7 @@ class _Response:
             if "Content-Type" not in headers:
                 # Tornado's WSGIContainer default, kept for compatibility.
                 headers["Content-Type"] = "text/html; charset=UTF-8"
-            if (
-                self.known_length is not None
-                and "Content-Length" not in headers
-                and "Transfer-Encoding" not in headers
-            ):
+            if self.known_length is not None and "Content-Length" not in headers:
                 headers["Content-Length"] = str(self.known_length)
         self.head_sent = True
         return ResponseStartLine("HTTP/1.1", code, reason), headers

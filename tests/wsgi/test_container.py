@@ -536,3 +536,25 @@ async def test_slow_client_holds_back_the_application(serve: Any, call: Any) -> 
 
     held_at = await call(stall_then_leave)
     assert held_at < limit // 4, f"produced {held_at} blocks for a client that read 1 byte"
+
+
+async def test_hop_by_hop_headers_from_the_application_are_dropped(serve: Any) -> None:
+    def app(environ: dict[str, Any], start_response: Start) -> Iterator[bytes]:
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "text/plain"),
+                ("Transfer-Encoding", "chunked"),
+                ("Connection", "keep-alive"),
+                ("Keep-Alive", "timeout=5"),
+                ("X-Kept", "yes"),
+            ],
+        )
+        yield b"framed by the server"
+
+    port = serve(WSGIContainer(app))
+    raw = await _raw(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.count(b"Transfer-Encoding: chunked") == 1  # ours, once
+    assert b"Keep-Alive" not in head and b"X-Kept: yes" in head
+    assert body == b"14\r\nframed by the server\r\n0\r\n\r\n"
