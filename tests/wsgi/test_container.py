@@ -558,3 +558,22 @@ async def test_hop_by_hop_headers_from_the_application_are_dropped(serve: Any) -
     assert head.count(b"Transfer-Encoding: chunked") == 1  # ours, once
     assert b"Keep-Alive" not in head and b"X-Kept: yes" in head
     assert body == b"14\r\nframed by the server\r\n0\r\n\r\n"
+
+
+async def test_access_log_lines_match_tornados_container(serve: Any, get: Any) -> None:
+    import logging
+
+    from squall.log import access_log
+
+    def app(environ: dict[str, Any], start_response: Start) -> list[bytes]:
+        status = "404 Not Found" if environ["PATH_INFO"] == "/gone" else "200 OK"
+        start_response(status, [])
+        return [b""]
+
+    port = serve(WSGIContainer(app))
+    with ExpectLog(
+        access_log, r"200 GET /a\?b=1 \(127\.0\.0\.1\) \d+\.\d\dms$", level=logging.INFO
+    ):
+        await get(port, "/a?b=1")
+    with ExpectLog(access_log, r"404 GET /gone \(127\.0\.0\.1\) ", level=logging.WARNING):
+        await get(port, "/gone")
