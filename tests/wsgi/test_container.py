@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import sys
@@ -577,3 +578,63 @@ async def test_access_log_lines_match_tornados_container(serve: Any, get: Any) -
         await get(port, "/a?b=1")
     with ExpectLog(access_log, r"404 GET /gone \(127\.0\.0\.1\) ", level=logging.WARNING):
         await get(port, "/gone")
+
+
+class _UnreadableFile(io.FileIO):
+    """A file whose bytes can only leave by sendfile (read() is refused)."""
+
+    def read(self, size: int = -1) -> bytes:
+        raise AssertionError("the file was read through Python, not sent by sendfile")
+
+
+async def test_file_wrapper_uses_sendfile_on_plain_connections(
+    serve: Any, get: Any, tmp_path: Any
+) -> None:
+    path = tmp_path / "blob.bin"
+    data = os.urandom(200_000)
+    path.write_bytes(data)
+
+    def app(environ: dict[str, Any], start_response: Start) -> Any:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](_UnreadableFile(path))
+
+    reply = await get(serve(WSGIContainer(app)), "/")
+    assert reply.body == data
+
+
+async def test_file_wrapper_over_tls_streams_the_file(serve: Any, call: Any, tmp_path: Any) -> None:
+    import http.client
+    import ssl
+
+    import squall.testing
+
+    cert_dir = os.path.dirname(squall.testing.__file__)  # the test certificate
+    path = tmp_path / "blob.bin"
+    data = os.urandom(300_000)
+    path.write_bytes(data)
+
+    def app(environ: dict[str, Any], start_response: Start) -> Any:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](open(path, "rb"), 65536)  # closed by the server
+
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(
+        os.path.join(cert_dir, "test.crt"), os.path.join(cert_dir, "test.key")
+    )
+    port = serve(WSGIContainer(app), ssl_options=server_ctx)
+
+    def fetch_tls() -> tuple[int, str | None, bytes]:
+        client_ctx = ssl.create_default_context()
+        client_ctx.check_hostname = False
+        client_ctx.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=20, context=client_ctx)
+        try:
+            conn.request("GET", "/")
+            r = conn.getresponse()
+            return r.status, r.getheader("Content-Length"), r.read()
+        finally:
+            conn.close()
+
+    status, length, body = await call(fetch_tls)
+    assert (status, length) == (200, str(len(data)))
+    assert body == data
