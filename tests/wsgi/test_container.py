@@ -638,3 +638,16 @@ async def test_file_wrapper_over_tls_streams_the_file(serve: Any, call: Any, tmp
     status, length, body = await call(fetch_tls)
     assert (status, length) == (200, str(len(data)))
     assert body == data
+
+
+async def test_container_as_a_route_target(serve: Any, get: Any) -> None:
+    # A rule's target may be an HTTPServerConnectionDelegate: the container
+    # then streams the request as when it is the server's delegate.
+    container = WSGIContainer(echo_body_app)
+    try:
+        port = serve(Application([(r"/w/.*", container)]))
+        reply = await get(port, "/w/x", method="POST", body=b"routed")
+        assert (reply.status, reply.body) == (200, b"/w/x:routed")
+        assert (await get(port, "/elsewhere")).status == 404
+    finally:
+        container.close()
