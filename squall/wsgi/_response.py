@@ -279,8 +279,9 @@ def run_application(
                 close()
         if not response.head_sent and response.known_length is None:
             response.known_length = 0
+        # Not waiting for the last bytes to reach the socket frees the
+        # thread sooner; a client gone by then has nobody left to tell.
         response.finish()
-        response._drain(0)
         return response.code
     except ClientDisconnected:
         sink.abort()

@@ -60,6 +60,7 @@ CASES: list[tuple[str, str, str, dict[str, str], bytes | None]] = [
     ("cookie-set", "GET", "/cookie/set", {}, None),
     ("cookie-get", "GET", "/cookie/get", {"Cookie": "flavour=ginger"}, None),
     ("redirect", "GET", "/redirect", {}, None),
+    ("file", "GET", "/file", {}, None),
     ("missing", "GET", "/no/such/page", {}, None),
     ("head", "HEAD", "/", {}, None),
     ("error", "GET", "/error", {}, None),
@@ -77,8 +78,8 @@ def flask_test_client(method: str, path: str, headers: dict[str, str], body: byt
     from wsgi_flask_app import app
 
     client = app.test_client(use_cookies=False)
-    response = client.open(path, method=method, headers=headers, data=body)
-    return response.status_code, list(response.headers.items()), response.get_data()
+    with client.open(path, method=method, headers=headers, data=body) as response:
+        return response.status_code, list(response.headers.items()), response.get_data()
 
 
 def django_test_client(method: str, path: str, headers: dict[str, str], body: bytes | None) -> Any:
@@ -96,6 +97,7 @@ def django_test_client(method: str, path: str, headers: dict[str, str], body: by
         **extra,
     )
     body_out = b"".join(response.streaming_content) if response.streaming else response.content
+    response.close()
     # Django's WSGI handler turns response.cookies into Set-Cookie headers.
     cookies = [("Set-Cookie", m.OutputString()) for m in response.cookies.values()]
     return response.status_code, list(response.items()) + cookies, body_out

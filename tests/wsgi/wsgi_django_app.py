@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import django
 from django.conf import settings
 from django.http import (
+    FileResponse,
     HttpRequest,
     HttpResponse,
     HttpResponseRedirect,
@@ -80,6 +81,11 @@ def go(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect("/hello/redirected")
 
 
+def file(request: HttpRequest) -> FileResponse:
+    # Django sends files through wsgi.file_wrapper when the server has one.
+    return FileResponse(open(__file__, "rb"), content_type="text/x-python")
+
+
 urlpatterns = [
     path("", index),
     path("hello/<str:name>", hello),
@@ -91,6 +97,7 @@ urlpatterns = [
     path("cookie/set", set_cookie),
     path("cookie/get", get_cookie),
     path("redirect", go),
+    path("file", file),
 ]
 
 

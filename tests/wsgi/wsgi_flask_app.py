@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
-from flask import Flask, Response, abort, jsonify, make_response, redirect, request
+from flask import Flask, Response, abort, jsonify, make_response, redirect, request, send_file
 
 app = Flask("wsgi_flask_app")
 
@@ -74,3 +74,9 @@ def get_cookie() -> str:
 @app.route("/redirect")
 def go() -> Response:
     return redirect("/hello/redirected")
+
+
+@app.route("/file")
+def file() -> Response:
+    # Werkzeug sends files through wsgi.file_wrapper when the server has one.
+    return send_file(__file__, mimetype="text/x-python")
