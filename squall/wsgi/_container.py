@@ -33,11 +33,17 @@ from squall.wsgi._input import WSGIInput
 from squall.wsgi._pool import WorkerPool
 from squall.wsgi._response import FileWrapper, run_application
 
-__all__ = ["RETRY_AFTER_SECONDS", "WSGIContainer"]
+__all__ = ["DRAIN_LIMIT", "RETRY_AFTER_SECONDS", "WSGIContainer"]
 
 # Retry-After sent with a 503 when the pool and its queue are full
 # (RFC 9110 §10.2.3, delay-seconds): long enough for a burst to pass.
 RETRY_AFTER_SECONDS = 1
+
+# Unread request body read and dropped after an early answer so that the
+# connection can stay open (above it the connection closes instead): as
+# much as a few of the HTTP server's 64 KiB reads, cheap next to a new
+# connection.
+DRAIN_LIMIT = 1024 * 1024
 
 _BUSY_BODY = b"503: Service Unavailable (all WSGI worker threads are busy)\n"
 
@@ -146,6 +152,8 @@ class _StreamingRequest(HTTPMessageDelegate):
     def finish(self) -> None:
         assert self.body is not None
         self.body.finish()
+        if self.exchange is not None:
+            self.exchange.body_complete()
 
     def on_connection_close(self) -> None:
         if self.exchange is not None:
@@ -174,6 +182,7 @@ class _Exchange:
         self.body: WSGIInput | None = None
         self.gone = False
         self.status = 0
+        self._finish_when_body_ends = False
         # Worker futures not yet resolved, failed if the client leaves.
         self._outstanding: set[concurrent.futures.Future[Any]] = set()
 
@@ -261,19 +270,47 @@ class _Exchange:
             else:
                 written = conn.write(chunk)
             if finish:
-                conn.finish()
+                self._finish_response()
         except Exception as e:
             app_log.error("Error writing the WSGI response: %s", e)
             self._abort_on_loop()
             if future is not None:
                 future.set_exception(ClientDisconnected(str(e)))
             return
-        if finish:
-            assert self.request is not None
-            self.container._log(self.status, self.request)
         if future is not None:
             self._outstanding.add(future)
             written.add_done_callback(lambda w: self._relay(w, future))
+
+    def _finish_response(self) -> None:
+        """End the response, once the request body is in if it soon will be.
+
+        An application may answer without reading the body. The connection
+        then closes unless the body is read to its end, so a short rest is
+        read and dropped first (as nginx's lingering close does) and the
+        connection stays alive for the client's next request.
+        """
+        body = self.body
+        request = self.request
+        assert request is not None
+        if body is not None and not body.complete:
+            declared = request.headers.get("Content-Length", "")
+            unread = int(declared) - body.bytes_received if declared.isdigit() else None
+            if unread is not None and unread <= DRAIN_LIMIT:
+                self._finish_when_body_ends = True
+                return
+        self._finish_when_body_ends = False
+        self.connection.finish()
+        self.container._log(self.status, request)
+
+    def body_complete(self) -> None:
+        """The request body has all arrived (loop side)."""
+        if self._finish_when_body_ends and not self.gone:
+            self._finish_when_body_ends = False
+            try:
+                self._finish_response()
+            except Exception as e:
+                app_log.error("Error writing the WSGI response: %s", e)
+                self._abort_on_loop()
 
     def _relay(self, written: asyncio.Future[Any], future: concurrent.futures.Future[Any]) -> None:
         self._outstanding.discard(future)
@@ -311,9 +348,7 @@ class _Exchange:
             await self.connection.write_headers(head[0], head[1])
             sent = await self.connection.sendfile(file, offset, count)  # type: ignore[attr-defined]
             if sent is not None:
-                self.connection.finish()
-                assert self.request is not None
-                self.container._log(self.status, self.request)
+                self._finish_response()
         except Exception as e:
             self._outstanding.discard(future)
             if not future.done():

@@ -56,6 +56,11 @@ class WSGIInput:
         stream.bytes_received = len(body)
         return stream
 
+    @property
+    def complete(self) -> bool:
+        """Whether the whole body has arrived."""
+        return self._eof
+
     # -- the event loop's side -------------------------------------------------
 
     def feed(self, chunk: bytes) -> asyncio.Future[None] | None:
