@@ -651,3 +651,44 @@ async def test_container_as_a_route_target(serve: Any, get: Any) -> None:
         assert (await get(port, "/elsewhere")).status == 404
     finally:
         container.close()
+
+
+async def test_body_over_the_servers_limit_stops_the_reader(serve: Any) -> None:
+    seen: list[str] = []
+    done = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Start) -> list[bytes]:
+        try:
+            environ["wsgi.input"].read()
+            seen.append("read everything")
+        except ClientDisconnected:
+            seen.append("disconnected")
+        finally:
+            done.set()
+        start_response("200 OK", [])
+        return [b"never sent"]
+
+    port = serve(WSGIContainer(app), max_body_size=1000)
+    chunk = b"x" * 500
+    request = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + (b"1f4\r\n" + chunk + b"\r\n") * 10
+        + b"0\r\n\r\n"
+    )
+    from squall.log import gen_log
+
+    with ExpectLog(gen_log, ".*", required=False):
+        raw = await _raw(port, request)
+    assert raw.startswith(b"HTTP/1.1 413 ")
+    assert b"never sent" not in raw
+    assert done.wait(20)
+    assert seen == ["disconnected"]
+
+
+async def test_closed_container_refuses_with_503(serve: Any, get: Any) -> None:
+    container = WSGIContainer(echo_body_app)
+    port = serve(container)
+    assert (await get(port, "/a")).status == 200
+    container.close()
+    reply = await get(port, "/b")
+    assert reply.status == 503 and reply.header("Retry-After") == "1"
