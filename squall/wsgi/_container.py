@@ -78,8 +78,13 @@ class WSGIContainer(HTTPServerConnectionDelegate):
         self.pool = WorkerPool(executor, max_workers=max_workers, max_queued=max_queued)
 
     def close(self) -> None:
-        """Stop admitting requests; wait for running ones, then end the threads."""
-        self.pool.close()
+        """Stop admitting requests (later ones get 503).
+
+        Requests already admitted still run; the pool's threads end when
+        they are done. This does not wait for them: they may need the
+        event loop, on whose thread close() is usually called.
+        """
+        self.pool.close(wait=False)
 
     # -- Tornado's plain-callable interface ---------------------------------------
 
@@ -248,6 +253,9 @@ class _Exchange:
 
     def abort(self) -> None:
         self._post(self._abort_on_loop)
+
+    def loop_closed(self) -> bool:
+        return self.loop.is_closed()
 
     # -- event loop ----------------------------------------------------------------
 

@@ -22,6 +22,11 @@ __all__ = ["BODY_BUFFER_LIMIT", "WSGIInput"]
 # default read chunk size), so the socket stays busy while the app reads.
 BODY_BUFFER_LIMIT = 256 * 1024
 
+# How often (seconds) a thread waiting on the event loop checks that the
+# loop still exists. It only matters when a server is torn down under a
+# running application; normally the loop wakes the thread first.
+LOOP_CHECK_INTERVAL = 1.0
+
 # Size of the pieces readline() scans when the application gives no limit.
 _LINE_SCAN = 64 * 1024
 
@@ -129,7 +134,11 @@ class WSGIInput:
         """Block until more data, the end, or a disconnect (lock held)."""
         if self._failed:
             raise ClientDisconnected("the client disconnected while sending the request body")
-        self._cond.wait()
+        if not self._cond.wait(LOOP_CHECK_INTERVAL) and self._loop is not None:
+            if self._loop.is_closed():
+                # The server is gone without telling us: nothing more comes.
+                self._failed = True
+                raise ClientDisconnected("the server's event loop stopped")
 
     def read(self, size: int | None = -1) -> bytes:
         """Read ``size`` bytes (fewer only at the end); all that is left if negative."""

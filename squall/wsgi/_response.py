@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from squall.httputil import HTTPHeaders, ResponseStartLine
 from squall.log import app_log
 from squall.wsgi._errors import ClientDisconnected
+from squall.wsgi._input import LOOP_CHECK_INTERVAL
 
 __all__ = ["WRITE_WINDOW", "FileWrapper", "ResponseSink", "run_application"]
 
@@ -52,6 +53,19 @@ class ResponseSink(Protocol):
     ) -> concurrent.futures.Future[int | None] | None: ...
 
     def abort(self) -> None: ...
+
+    def loop_closed(self) -> bool: ...
+
+
+def _wait_for(future: concurrent.futures.Future[Any], sink: ResponseSink) -> Any:
+    """The future's result, or ClientDisconnected if the loop that was to
+    resolve it has closed (a server torn down under the application)."""
+    while True:
+        try:
+            return future.result(timeout=LOOP_CHECK_INTERVAL)
+        except concurrent.futures.TimeoutError:
+            if sink.loop_closed():
+                raise ClientDisconnected("the server's event loop stopped") from None
 
 
 class FileWrapper:
@@ -210,7 +224,7 @@ class _Response:
         while pending and (self._pending_bytes > window or pending[0][0].done()):
             future, size = pending.popleft()
             self._pending_bytes -= size
-            future.result()  # raises ClientDisconnected if the client left
+            _wait_for(future, self.sink)  # raises ClientDisconnected if the client left
 
     def finish(self) -> None:
         if not self.finished:
@@ -247,7 +261,7 @@ class _Response:
         if future is None:
             self.head_sent = False
             return False
-        sent = future.result()
+        sent = _wait_for(future, self.sink)
         if sent is None:
             # The connection cannot sendfile (TLS...): the head went out
             # alone; the caller streams the body.
