@@ -38,10 +38,15 @@ def build_environ(request: HTTPServerRequest, body: Any, file_wrapper: Any) -> d
     scheme = request.protocol
     if port is None:
         port = 443 if scheme == "https" else 80
+    path = request.path
+    if path.startswith(("http://", "https://")):
+        # RFC 9112 §3.2.2 absolute-form (what proxies are sent): the
+        # application wants only the path.
+        path = urllib.parse.urlsplit(path).path or "/"
     environ: dict[str, Any] = {
         "REQUEST_METHOD": request.method,
         "SCRIPT_NAME": "",
-        "PATH_INFO": urllib.parse.unquote_to_bytes(request.path).decode("latin-1"),
+        "PATH_INFO": urllib.parse.unquote_to_bytes(path).decode("latin-1"),
         "QUERY_STRING": request.query,
         "REMOTE_ADDR": request.remote_ip or "",
         "SERVER_NAME": host or "localhost",

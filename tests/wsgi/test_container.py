@@ -692,3 +692,15 @@ async def test_closed_container_refuses_with_503(serve: Any, get: Any) -> None:
     container.close()
     reply = await get(port, "/b")
     assert reply.status == 503 and reply.header("Retry-After") == "1"
+
+
+async def test_absolute_form_target_gives_the_path(serve: Any) -> None:
+    port = serve(WSGIContainer(environ_app))
+    raw = await _raw(
+        port,
+        b"GET http://example.com/abs%20path?q=1 HTTP/1.1\r\nHost: example.com\r\n"
+        b"Connection: close\r\n\r\n",
+    )
+    env = json.loads(raw.partition(b"\r\n\r\n")[2])
+    assert (env["PATH_INFO"], env["QUERY_STRING"]) == ("/abs path", "q=1")
+    assert env["SERVER_NAME"] == "example.com" and env["SERVER_PORT"] == "80"
