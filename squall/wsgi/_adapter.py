@@ -97,6 +97,20 @@ def _private_loop() -> asyncio.AbstractEventLoop:
     return holder.loop
 
 
+def _discard_private_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Close a thread's loop that a failed handler left work on (timers,
+    tasks waiting on I/O), so none of it lingers into later requests."""
+    if getattr(_thread_state, "holder", None) is not None:
+        if _thread_state.holder.loop is loop:
+            _thread_state.holder = None
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    loop.close()
+
+
 class _RequestContext:
     """What HTTPServerRequest reads from ``connection.context``."""
 
@@ -248,6 +262,9 @@ class WSGIAdapter:
         try:
             length = self._body_length(environ)
             loop.run_until_complete(self._serve(environ, connection, length))
+        except WSGIUnsupportedError:
+            _discard_private_loop(loop)
+            raise
         except _Refused as refused:
             return _plain_response(start_response, refused.status, refused.message)
         except HTTPInputError as e:
@@ -255,6 +272,7 @@ class WSGIAdapter:
             # many arguments...) gets the same answer here.
             return _plain_response(start_response, "400 Bad Request", f"400: {e}\n")
         if connection.unsupported is not None:
+            _discard_private_loop(loop)
             raise connection.unsupported
         assert connection.start_line is not None and connection.headers is not None
         start_line = connection.start_line
