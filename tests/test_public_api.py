@@ -274,6 +274,14 @@ PUBLIC_API: dict[str, list[str]] = {
         "WebSocketHandler",
         "websocket_connect",
     ],
+    "squall.asgi": [
+        "ASGIError",
+        "ClientDisconnected",
+        "LifespanFailure",
+        "ProtocolViolation",
+        "lifespan_state",
+        "to_asgi",
+    ],
     "squall.platform.asyncio": [
         "AsyncIOLoop",
         "AsyncIOMainLoop",
