@@ -275,6 +275,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "websocket_connect",
     ],
     "squall.asgi": [
+        "ASGIContainer",
         "ASGIError",
         "ClientDisconnected",
         "LifespanFailure",

@@ -32,10 +32,12 @@ from squall.asgi._common import (
     LifespanFailure,
     ProtocolViolation,
 )
+from squall.asgi._container import ASGIContainer
 from squall.asgi._lifespan import lifespan_state
 from squall.asgi._to_asgi import to_asgi
 
 __all__ = [
+    "ASGIContainer",
     "ASGIError",
     "ClientDisconnected",
     "LifespanFailure",
