@@ -30,6 +30,7 @@ from squall.asgi._lifespan import LifespanDriver
 from squall.httputil import (
     HTTPConnection,
     HTTPHeaders,
+    HTTPInputError,
     HTTPMessageDelegate,
     HTTPServerConnectionDelegate,
     HTTPServerRequest,
@@ -112,7 +113,11 @@ class ASGIContainer(HTTPServerConnectionDelegate):
         secure = getattr(context, "protocol", "http") == "https"
         raw_target, _, query = start_line.path.partition("?")
         address = getattr(context, "address", None)
-        client = [str(address[0]), int(address[1])] if isinstance(address, tuple) else None
+        client = None
+        if isinstance(address, tuple) and len(address) >= 2:
+            # remote_ip rather than the socket's peer: with xheaders=True it
+            # is the client a trusted proxy reported.
+            client = [getattr(context, "remote_ip", None) or str(address[0]), int(address[1])]
         host, port = split_host_and_port(headers.get("Host", ""))
         scope: Scope = {
             "type": kind,
@@ -234,8 +239,9 @@ class ContainerExchange(HTTPMessageDelegate):
         if kind == "http.response.start":
             if self._status is not None:
                 raise ProtocolViolation("http.response.start sent twice")
+            headers = headers_from_asgi(message.get("headers") or ())
             self._status = int(message["status"])
-            self._headers = headers_from_asgi(message.get("headers") or ())
+            self._headers = headers
             return
         if kind != "http.response.body":
             raise ProtocolViolation(f"unexpected ASGI message {kind!r}")
@@ -316,12 +322,19 @@ def abort_connection(connection: Any) -> None:
 
 
 def headers_from_asgi(pairs: Any) -> HTTPHeaders:
-    """An application's response headers (byte pairs) as ``HTTPHeaders``."""
+    """An application's response headers (byte pairs) as ``HTTPHeaders``.
+
+    Raises ``ProtocolViolation`` for a name or value no header can carry
+    (CR, LF and other controls: header injection).
+    """
     headers = HTTPHeaders()
-    for name, value in pairs:
-        try:
-            text = bytes(value).decode("utf-8")
-        except UnicodeDecodeError:
-            text = bytes(value).decode("latin-1")
-        headers.add(bytes(name).decode("latin-1"), text)
+    try:
+        for name, value in pairs:
+            try:
+                text = bytes(value).decode("utf-8")
+            except UnicodeDecodeError:
+                text = bytes(value).decode("latin-1")
+            headers.add(bytes(name).decode("latin-1"), text)
+    except (HTTPInputError, TypeError, ValueError) as e:
+        raise ProtocolViolation(f"invalid response header: {e}") from None
     return headers

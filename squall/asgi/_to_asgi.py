@@ -208,7 +208,8 @@ class ASGIRequestConnection(HTTPConnection):
             return False
         finally:
             outbox.hold = False
-        await outbox.drain()
+        if not outbox.idle():
+            await outbox.drain()
         if result is None or not inspect.isawaitable(result):
             return not self.disconnected
         if receive is not None:

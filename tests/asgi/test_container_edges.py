@@ -46,6 +46,10 @@ async def test_protocol_violations_raise_in_the_application() -> None:
             await send({"type": "http.response.body", "body": b"too soon"})
         except ProtocolViolation as e:
             errors.append(str(e))
+        try:
+            await start_response(send, 200, [(b"x-evil", b"a\r\nSet-Cookie: injected=1")])
+        except ProtocolViolation as e:
+            errors.append(str(e).split(":")[0])
         await start_response(send, 200, [(b"content-type", b"text/plain")])
         try:
             await start_response(send)
@@ -67,16 +71,18 @@ async def test_protocol_violations_raise_in_the_application() -> None:
         assert r.status_code == 200 and r.text == "fine"
         assert r.headers["content-length"] == "4"
         for _ in range(100):
-            if len(errors) == 5:
+            if len(errors) == 6:
                 break
             await asyncio.sleep(0.01)
-        assert errors[:3] == [
+        assert "set-cookie" not in r.headers
+        assert errors[:4] == [
             "http.response.body before http.response.start",
+            "invalid response header",
             "http.response.start sent twice",
             "http.response.body after the response was complete",
         ]
         # The body message (empty, more_body False) first, then the end.
-        assert errors[3:] == ["http.request", "http.disconnect"]
+        assert errors[4:] == ["http.request", "http.disconnect"]
     finally:
         await served.close()
 
