@@ -198,3 +198,19 @@ def test_lifespan_shutdown_runs_on_stop(server: str, tmp_path) -> None:  # type:
         recorded = running.stop()
     assert recorded[0] == "startup"
     assert recorded[-1] == "shutdown"
+
+
+def test_http2_prior_knowledge(asgi_server: RunningServer) -> None:
+    """hypercorn and granian also speak HTTP/2 (h2c): the same handlers
+    answer, streamed bodies included."""
+    if asgi_server.name == "uvicorn":
+        pytest.skip("uvicorn speaks HTTP/1.1 only")
+    with httpx.Client(base_url=asgi_server.url, http1=False, http2=True, timeout=TIMEOUT) as c:
+        seen = c.get("/echo/a?b=c")
+        download = c.get("/download?count=5&size=1000")
+        upload = c.put("/upload", content=b"h2" * 50_000)
+    assert seen.http_version == "HTTP/2"
+    assert seen.json()["path_args"] == ["a"] and seen.json()["arguments"] == {"b": "c"}
+    assert seen.json()["host"] == f"127.0.0.1:{asgi_server.port}"
+    assert download.content == b"".join(bytes([65 + i]) * 1000 for i in range(5))
+    assert upload.json()["size"] == 100_000
