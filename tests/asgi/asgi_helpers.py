@@ -77,6 +77,22 @@ def server_argv(server: str, target: str, port: int) -> list[str]:
             "warning",
             target,
         ]
+    if server == "gunicorn":
+        # gunicorn's process manager with uvicorn's ASGI worker, one process.
+        return [
+            python,
+            "-m",
+            "gunicorn",
+            target,
+            "-k",
+            "uvicorn_worker.UvicornWorker",
+            "-w",
+            "1",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ]
     raise ValueError(server)
 
 
@@ -112,8 +128,10 @@ class RunningServer:
 
 @contextlib.contextmanager
 def run_server(server: str, target: str, tmp_path: Path) -> Iterator[RunningServer]:
-    if importlib.util.find_spec(server) is None:
-        pytest.skip(f"{server} is not installed")
+    needs = [server, "uvicorn_worker"] if server == "gunicorn" else [server]
+    for package in needs:
+        if importlib.util.find_spec(package) is None:
+            pytest.skip(f"{package} is not installed")
     port = free_port()
     events_file = tmp_path / f"{server}-events.json"
     pythonpath = os.pathsep.join((str(ROOT), str(HERE)))
@@ -140,4 +158,4 @@ def run_server(server: str, target: str, tmp_path: Path) -> Iterator[RunningServ
         running.stop()
 
 
-SERVERS = ["uvicorn", "hypercorn", "granian"]
+SERVERS = ["uvicorn", "hypercorn", "granian", "gunicorn"]

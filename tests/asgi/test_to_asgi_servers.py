@@ -1,4 +1,5 @@
-"""A squall application under uvicorn, hypercorn and granian (subprocesses),
+"""A squall application under uvicorn, hypercorn, granian and gunicorn's
+uvicorn worker (subprocesses),
 driven over real sockets by httpx and the websockets library."""
 
 from __future__ import annotations
@@ -190,7 +191,7 @@ def test_lifespan_startup_ran_before_requests(asgi_server: RunningServer) -> Non
     assert events(asgi_server)[0] == "startup"
 
 
-@pytest.mark.parametrize("server", ["uvicorn", "hypercorn", "granian"])
+@pytest.mark.parametrize("server", ["uvicorn", "hypercorn", "granian", "gunicorn"])
 def test_lifespan_shutdown_runs_on_stop(server: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     with run_server(server, "squall_app:app", tmp_path) as running:
         with client(running) as c:
@@ -203,8 +204,8 @@ def test_lifespan_shutdown_runs_on_stop(server: str, tmp_path) -> None:  # type:
 def test_http2_prior_knowledge(asgi_server: RunningServer) -> None:
     """hypercorn and granian also speak HTTP/2 (h2c): the same handlers
     answer, streamed bodies included."""
-    if asgi_server.name == "uvicorn":
-        pytest.skip("uvicorn speaks HTTP/1.1 only")
+    if asgi_server.name in ("uvicorn", "gunicorn"):
+        pytest.skip("uvicorn (also gunicorn's worker) speaks HTTP/1.1 only")
     with httpx.Client(base_url=asgi_server.url, http1=False, http2=True, timeout=TIMEOUT) as c:
         seen = c.get("/echo/a?b=c")
         download = c.get("/download?count=5&size=1000")
