@@ -32,6 +32,7 @@ from squall.httputil import (
     HTTPHeaders,
     HTTPInputError,
     HTTPMessageDelegate,
+    HTTPOutputError,
     HTTPServerConnectionDelegate,
     HTTPServerRequest,
     RequestStartLine,
@@ -163,6 +164,7 @@ class ContainerExchange(HTTPMessageDelegate):
         self.complete = False
         self._task: asyncio.Task[None] | None = None
         self.websocket: Any = None  # a _container_ws.ContainerWebSocket for upgrades
+        self.method = "GET"
 
     # -- HTTPMessageDelegate: the request arriving -------------------------------
 
@@ -176,6 +178,7 @@ class ContainerExchange(HTTPMessageDelegate):
             self.websocket = ContainerWebSocket(self, start_line, headers)
             self._task = self._loop.create_task(self.websocket.run())
             return
+        self.method = start_line.method
         scope = self.container.scope_for("http", start_line, headers, self.connection)
         self._task = self._loop.create_task(self._run(scope))
 
@@ -253,27 +256,42 @@ class ContainerExchange(HTTPMessageDelegate):
 
     async def write_body(self, body: bytes, more: bool) -> None:
         connection = self.connection
-        if not self._headers_written:
-            self._headers_written = True
-            headers = self._headers if self._headers is not None else HTTPHeaders()
-            if not more and "Content-Length" not in headers and "Transfer-Encoding" not in headers:
-                # The whole body in one message: say its length rather
-                # than chunk it.
-                headers["Content-Length"] = str(len(body))
-            status = self._status or 200
-            start = ResponseStartLine("HTTP/1.1", status, responses.get(status, "Unknown"))
-            written = connection.write_headers(start, headers, bytes(body))
-        else:
-            written = connection.write(bytes(body)) if body else None
-        if not more:
+        try:
+            if not self._headers_written:
+                self._headers_written = True
+                written: asyncio.Future[None] | None = self._write_head(body, more)
+            else:
+                written = connection.write(bytes(body)) if body else None
+            if not more:
+                self.complete = True
+                connection.finish()
+                self._wake_receiver()
+        except HTTPOutputError as e:
+            # More or fewer bytes than the Content-Length the application
+            # announced: squall's server has dropped the connection.
             self.complete = True
-            connection.finish()
-            self._wake_receiver()
+            raise ProtocolViolation(str(e)) from None
         if written is not None:
             try:
                 await written
             except StreamClosedError:
                 raise ClientDisconnected("the client has disconnected") from None
+
+    def _write_head(self, body: bytes, more: bool) -> asyncio.Future[None]:
+        headers = self._headers if self._headers is not None else HTTPHeaders()
+        # Framing is squall's business (RFC 9112 section 6.1): an
+        # application's Transfer-Encoding would claim a framing squall did
+        # not choose.
+        if "Transfer-Encoding" in headers:
+            del headers["Transfer-Encoding"]
+        status = self._status or 200
+        bodiless = status in (204, 304) or status < 200 or self.method == "HEAD"
+        if not more and not bodiless and "Content-Length" not in headers:
+            # The whole body in one message: say its length rather than
+            # chunk it.
+            headers["Content-Length"] = str(len(body))
+        start = ResponseStartLine("HTTP/1.1", status, responses.get(status, "Unknown"))
+        return self.connection.write_headers(start, headers, bytes(body))  # type: ignore[no-any-return]
 
     # -- running the application ---------------------------------------------------
 

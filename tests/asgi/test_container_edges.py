@@ -417,3 +417,39 @@ async def test_lifespan_failure_and_absence() -> None:
     finally:
         await served.close()
         await served.container.shutdown()
+
+
+async def test_framing_stays_squalls() -> None:
+    """Content-Length the application breaks, Transfer-Encoding it claims,
+    204s: squall frames every response itself and never sends a body that
+    contradicts its head."""
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        path = scope["path"]
+        if path == "/short":
+            await start_response(send, 200, [(b"content-length", b"100")])
+            try:
+                await send({"type": "http.response.body", "body": b"only ten b"})
+            except ProtocolViolation as e:
+                seen.append(str(e))
+        elif path == "/te":
+            await start_response(send, 200, [(b"transfer-encoding", b"chunked")])
+            await send({"type": "http.response.body", "body": b"abc", "more_body": True})
+            await send({"type": "http.response.body", "body": b"def"})
+        else:
+            await start_response(send, 204)
+            await send({"type": "http.response.body", "body": b""})
+
+    served = Served(app)
+    try:
+        async with httpx.AsyncClient(base_url=served.url, timeout=TIMEOUT) as c:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await c.get("/short")
+            r = await c.get("/te")
+            assert r.text == "abcdef" and r.headers["transfer-encoding"] == "chunked"
+            r = await c.get("/nothing")
+            assert r.status_code == 204 and "content-length" not in r.headers
+        assert len(seen) == 1 and "Content-Length" in seen[0]
+    finally:
+        await served.close()
