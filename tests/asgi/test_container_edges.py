@@ -227,7 +227,7 @@ async def test_response_back_pressure_send_waits_for_the_client() -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await start_response(send, 200)
         for i in range(64):
-            await send({"type": "http.response.body", "body": b"q" * 262144, "more_body": True})
+            await send({"type": "http.response.body", "body": b"q" * 524288, "more_body": True})
             progress.append(i)
         await send({"type": "http.response.body", "body": b""})
 
@@ -239,7 +239,7 @@ async def test_response_back_pressure_send_waits_for_the_client() -> None:
         await reader.readuntil(b"\r\n\r\n")
         await asyncio.sleep(0.2)
         stalled_at = len(progress)
-        assert stalled_at < 64  # 16 MiB do not fit in the socket buffers
+        assert stalled_at < 64  # 32 MiB do not fit in the socket buffers
         received = 0
         while True:
             chunk = await asyncio.wait_for(reader.read(1 << 20), TIMEOUT)
