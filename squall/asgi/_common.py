@@ -95,6 +95,13 @@ class Outbox:
             self._task = self._loop.create_task(self._pump())
         return future
 
+    def cancel(self) -> None:
+        """Stop a send in progress (the server is cancelling us), and all after it."""
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+        self.close()
+
     def close(self) -> None:
         """Nothing more may be sent (the client left): drop what is queued."""
         if self._failed is None:
@@ -127,6 +134,11 @@ class Outbox:
                     except Exception as e:
                         self._fail_all(future, e)
                         return
+                    except asyncio.CancelledError as e:
+                        # The server is cancelling us: nobody may be left
+                        # waiting on a write that will never happen.
+                        self._fail_all(future, e)
+                        raise
                 if not future.done():
                     future.set_result(None)
         finally:

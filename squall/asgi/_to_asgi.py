@@ -368,6 +368,12 @@ async def serve_http(
             if await _read_body(connection, message_delegate, receive):
                 await connection.call(message_delegate.finish, receive=receive)
         await connection.wait_response(receive)
+    except asyncio.CancelledError:
+        # The server gave up on this request (it is shutting down): the
+        # handler must not wait on writes that will never be sent.
+        connection.outbox.cancel()
+        connection.lost()
+        raise
     finally:
         try:
             delegate.on_close(connection)

@@ -281,6 +281,13 @@ async def serve_websocket(
             await _wait_denial(connection, receive)
     except WebSocketClosedError:
         pass
+    except asyncio.CancelledError:
+        connection.outbox.cancel()
+        if connection.websocket is not None:
+            connection.websocket._closed_now(None, None)
+        else:
+            connection.lost()
+        raise
     finally:
         try:
             delegate.on_close(connection)

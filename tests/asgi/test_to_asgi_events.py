@@ -542,3 +542,36 @@ async def test_websocket_client_gone_before_connect() -> None:
     await comm.send_input({"type": "websocket.disconnect", "code": 1001})
     await comm.wait(TIMEOUT)
     assert await comm.receive_nothing()
+
+
+async def test_server_cancelling_the_app_fails_pending_flushes() -> None:
+    """A server shutting down cancels its application tasks: a handler
+    waiting on flush() hears StreamClosedError instead of hanging."""
+    rec = Recorder()
+    app = to_asgi(make_app(rec))
+    first = True
+    blocked = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        nonlocal first
+        if first:
+            first = False
+            return {"type": "http.request", "body": b""}
+        await asyncio.Event().wait()
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            blocked.set()
+            await asyncio.Event().wait()  # never drains
+
+    task = asyncio.ensure_future(app(http_scope("/stream"), receive, send))
+    await asyncio.wait_for(blocked.wait(), TIMEOUT)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(100):
+        if rec.events:
+            break
+        await asyncio.sleep(0.01)
+    assert rec.events == ["flush 0 failed"]
