@@ -575,3 +575,19 @@ async def test_server_cancelling_the_app_fails_pending_flushes() -> None:
             break
         await asyncio.sleep(0.01)
     assert rec.events == ["flush 0 failed"]
+
+
+async def test_websocket_message_over_the_limit_closes_1009() -> None:
+    rec = Recorder()
+    app = to_asgi(web.Application([(r"/ws", Echo, {"rec": rec})], websocket_max_message_size=10))
+    comm = ApplicationCommunicator(app, ws_scope("/ws"))
+    await comm.send_input({"type": "websocket.connect"})
+    assert (await comm.receive_output(TIMEOUT))["type"] == "websocket.accept"
+    await comm.send_input({"type": "websocket.receive", "text": "short"})
+    assert await comm.receive_output(TIMEOUT) == {"type": "websocket.send", "text": "short"}
+    await comm.send_input({"type": "websocket.receive", "bytes": b"x" * 11})
+    closing = await comm.receive_output(TIMEOUT)
+    assert closing["type"] == "websocket.close" and closing["code"] == 1009
+    await comm.send_input({"type": "websocket.disconnect", "code": 1009})
+    await comm.wait(TIMEOUT)
+    assert rec.events == [("closed", 1009, None)]
