@@ -208,8 +208,16 @@ class ContainerWebSocket:
             if agreed is not None:
                 response["Sec-WebSocket-Extensions"], deflate = agreed
         exchange = self.exchange
+        try:
+            stream = exchange.connection.detach()
+        except NotImplementedError:
+            # Served through to_asgi: the ASGI server owns the socket. Mount
+            # the ASGI application in that server instead.
+            raise ProtocolViolation(
+                "this connection cannot be taken over for a WebSocket "
+                "(ASGIContainer needs squall's own server for WebSockets)"
+            ) from None
         exchange.complete = True
-        stream = exchange.connection.detach()
         lines = ["HTTP/1.1 101 Switching Protocols"]
         lines.extend(f"{name}: {value}" for name, value in response.get_all())
         stream.write(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))

@@ -70,6 +70,7 @@ class ASGIRequestConnection(HTTPConnection):
         "context",
         "delegate",
         "disconnected",
+        "early_messages",
         "max_body_size",
         "outbox",
         "scope",
@@ -97,6 +98,8 @@ class ASGIRequestConnection(HTTPConnection):
         self._wake: asyncio.Future[None] | None = None
         # A pending receive() watching for http.disconnect.
         self._listening: asyncio.Future[Message] | None = None
+        # What that receive() got that was not a disconnect.
+        self.early_messages: list[Message] = []
 
     # -- what RequestHandler calls besides HTTPConnection's methods ------------
 
@@ -242,10 +245,14 @@ class ASGIRequestConnection(HTTPConnection):
             await asyncio.wait((waiting, listening), return_when=asyncio.FIRST_COMPLETED)
             if listening.done():
                 self._listening = None
-                if listening.result().get("type") == "http.disconnect":
+                message = listening.result()
+                # Nothing but a disconnect may come after an HTTP body; a
+                # WebSocket's first messages may (right after the accept):
+                # keep them for its receive loop, the disconnect included.
+                self.early_messages.append(message)
+                if message.get("type") in _DISCONNECTS:
                     self.lost()
                     return False
-                # Nothing else may come after the body; ignore it.
         return True
 
     def stop_listening(self) -> None:
@@ -283,8 +290,10 @@ class ASGIRequestConnection(HTTPConnection):
         if waker is not None:
             final.add_done_callback(lambda _: _set(waker))
 
-    async def wait_response(self, receive: Receive) -> None:
-        """Until the response is sent, or the client leaves first."""
+    async def wait_response(self, receive: Receive, keep_listening: bool = False) -> None:
+        """Until the response is sent (or a WebSocket accepted), or the
+        client leaves first. ``keep_listening``: leave a pending receive()
+        running for the caller (``take_listening``) instead of cancelling it."""
         try:
             await self.outbox.drain()
             while not self.disconnected:
@@ -295,7 +304,15 @@ class ASGIRequestConnection(HTTPConnection):
                     return
                 await self._until_disconnect(done, receive)
         finally:
-            self.stop_listening()
+            if not keep_listening:
+                self.stop_listening()
+
+    def take_listening(self) -> asyncio.Future[Message] | None:
+        listening, self._listening = self._listening, None
+        return listening
+
+
+_DISCONNECTS = frozenset(("http.disconnect", "websocket.disconnect"))
 
 
 def _set(future: asyncio.Future[None]) -> None:

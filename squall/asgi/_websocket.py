@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Sequence
 from typing import Any
 
 from squall._websocket_conn import WebSocketClosedError
@@ -126,13 +127,27 @@ class ASGIWebSocket:
 
     # -- the receive loop ---------------------------------------------------------
 
-    async def run(self, receive: Receive) -> None:
-        """Deliver the client's messages to the handler until the end."""
+    async def run(
+        self,
+        receive: Receive,
+        pending: asyncio.Future[Any] | None = None,
+        early: Sequence[Any] = (),
+    ) -> None:
+        """Deliver the client's messages to the handler until the end.
+
+        ``pending`` is a receive() already under way, ``early`` messages
+        it got before the handler was ready for them.
+        """
         await self._ready
-        receiving: asyncio.Future[Any] | None = None
+        receiving: asyncio.Future[Any] | None = pending
         try:
+            for message in early:
+                if self._closed:
+                    return
+                await self._handle(message)
             while not self._closed:
-                receiving = asyncio.ensure_future(receive())
+                if receiving is None:
+                    receiving = asyncio.ensure_future(receive())
                 await asyncio.wait(
                     (receiving, self._disconnected), return_when=asyncio.FIRST_COMPLETED
                 )
@@ -140,15 +155,17 @@ class ASGIWebSocket:
                     return  # closed by us, and the server never said so
                 message = receiving.result()
                 receiving = None
-                kind = message.get("type")
-                if kind == "websocket.receive":
-                    await self._deliver(message)
-                elif kind == "websocket.disconnect":
-                    code = message.get("code", _CLOSE_NO_STATUS)
-                    self._closed_now(code, message.get("reason"))
+                await self._handle(message)
         finally:
             if receiving is not None and not receiving.done():
                 receiving.cancel()
+
+    async def _handle(self, message: Any) -> None:
+        kind = message.get("type")
+        if kind == "websocket.receive":
+            await self._deliver(message)
+        elif kind == "websocket.disconnect":
+            self._closed_now(message.get("code", _CLOSE_NO_STATUS), message.get("reason"))
 
     async def _deliver(self, message: Any) -> None:
         text = message.get("text")
@@ -270,15 +287,18 @@ async def serve_websocket(
         start_line = start_line_of(scope, "GET")
         if await connection.call(message_delegate.headers_received, start_line, headers):
             await connection.call(message_delegate.finish)
+        if connection.websocket is None:
+            # Not decided yet (a delegate that answers from a task of its
+            # own, as a mounted ASGIContainer does): accept or deny later.
+            await connection.wait_response(receive, keep_listening=True)
         websocket = connection.websocket
         if websocket is not None:
-            await websocket.run(receive)
+            await websocket.run(receive, connection.take_listening(), connection.early_messages)
             await connection.outbox.drain()
             if not connection.outbox.idle():
                 # A task is still sending (the close): let it finish first.
                 await connection.outbox.put(None)
-        else:
-            await _wait_denial(connection, receive)
+        connection.stop_listening()
     except WebSocketClosedError:
         pass
     except asyncio.CancelledError:
@@ -293,18 +313,3 @@ async def serve_websocket(
             delegate.on_close(connection)
         except Exception:
             app_log.error("Uncaught exception in on_close", exc_info=True)
-
-
-async def _wait_denial(connection: ASGIWebSocketRequest, receive: Receive) -> None:
-    """A handler that did not accept: wait for its response to be sent."""
-    done = connection._done
-    if done is None:
-        # Still deciding (an async prepare that has not answered yet) and
-        # it never will over this connection: refuse.
-        gen_log.info("WebSocket handler neither accepted nor answered; refusing")
-        connection.write_headers(ResponseStartLine("HTTP/1.1", 500, ""), HTTPHeaders())
-        connection.finish()
-        done = connection._done
-    await connection.outbox.drain()
-    if done is not None and not done.done():
-        await asyncio.wait((done,))

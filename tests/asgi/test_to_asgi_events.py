@@ -591,3 +591,34 @@ async def test_websocket_message_over_the_limit_closes_1009() -> None:
     await comm.send_input({"type": "websocket.disconnect", "code": 1009})
     await comm.wait(TIMEOUT)
     assert rec.events == [("closed", 1009, None)]
+
+
+async def test_container_mounted_in_an_app_served_through_to_asgi() -> None:
+    """Both directions at once: a squall Application under an ASGI server,
+    with a Starlette app mounted in it. HTTP passes through; a WebSocket to
+    the mounted app is refused (the outer server owns the socket)."""
+    import starlette_app
+
+    from squall.asgi import ASGIContainer
+
+    app = to_asgi(
+        web.Application([(r"/api/.*", ASGIContainer(starlette_app.app, root_path="/api"))])
+    )
+    comm = ApplicationCommunicator(app, http_scope("/api/items/3?q=deep"))
+    await comm.send_input({"type": "http.request", "body": b""})
+    start = await comm.receive_output(TIMEOUT)
+    assert start["status"] == 200
+    body = b""
+    while True:
+        message = await comm.receive_output(TIMEOUT)
+        body += message["body"]
+        if not message.get("more_body"):
+            break
+    assert body == b'{"id":3,"q":"deep"}'
+    await comm.wait(TIMEOUT)
+
+    comm = ApplicationCommunicator(app, ws_scope("/api/ws"))
+    await comm.send_input({"type": "websocket.connect"})
+    with ExpectLog("squall.application", "Exception in ASGI application"):
+        start = await comm.receive_output(TIMEOUT)
+    assert start["type"] == "websocket.http.response.start" and start["status"] == 500
