@@ -53,15 +53,31 @@ class ASGIContainer(HTTPServerConnectionDelegate):
     """Serve the ASGI 3 application ``asgi_app`` from squall's server.
 
     ``root_path`` is the prefix it is mounted at (the scope's
-    ``root_path``; ``path`` stays the full path, per the ASGI spec). Run
+    ``root_path``; ``path`` stays the full path, per the ASGI spec).
+    ``websocket_ping_interval``, ``websocket_ping_timeout`` and
+    ``websocket_max_message_size`` mean what the Application settings of
+    the same names mean for squall's WebSocketHandler. Run
     its lifespan with ``await container.startup()`` before serving and
     ``await container.shutdown()`` after, or hand those to an
     Application's ``on_startup``/``on_shutdown`` lists.
     """
 
-    def __init__(self, asgi_app: ASGIApp, *, root_path: str = "") -> None:
+    def __init__(
+        self,
+        asgi_app: ASGIApp,
+        *,
+        root_path: str = "",
+        websocket_ping_interval: float | None = None,
+        websocket_ping_timeout: float | None = None,
+        websocket_max_message_size: int | None = None,
+    ) -> None:
         self.app = asgi_app
         self.root_path = root_path.rstrip("/")
+        # The WebSocket settings of squall's WebSocketHandler, same meanings
+        # and defaults (no pings; 10 MiB messages).
+        self.websocket_ping_interval = websocket_ping_interval
+        self.websocket_ping_timeout = websocket_ping_timeout
+        self.websocket_max_message_size = websocket_max_message_size
         self._lifespan = LifespanDriver(asgi_app)
 
     @property

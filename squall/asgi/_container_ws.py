@@ -221,9 +221,16 @@ class ContainerWebSocket:
         lines = ["HTTP/1.1 101 Switching Protocols"]
         lines.extend(f"{name}: {value}" for name, value in response.get_all())
         stream.write(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
-        codec = FrameCodec(is_client=False, max_message_size=MAX_MESSAGE_SIZE, deflate=deflate)
+        container = exchange.container
+        max_size = container.websocket_max_message_size or MAX_MESSAGE_SIZE
+        codec = FrameCodec(is_client=False, max_message_size=max_size, deflate=deflate)
         self.connection = WebSocketConnection(
-            stream, codec, self, log_name=f"ASGI websocket {self.start_line.path}"
+            stream,
+            codec,
+            self,
+            ping_interval=container.websocket_ping_interval,
+            ping_timeout=container.websocket_ping_timeout,
+            log_name=f"ASGI websocket {self.start_line.path}",
         )
         self.connection.start()
 

@@ -453,3 +453,37 @@ async def test_framing_stays_squalls() -> None:
         assert len(seen) == 1 and "Content-Length" in seen[0]
     finally:
         await served.close()
+
+
+async def test_websocket_pings_and_message_limit() -> None:
+    """The container's WebSocket settings: squall pings the client on its
+    own (ASGI has no ping event) and closes 1009 past the message limit."""
+    ECHO_CLOSES.clear()
+    served = Served(ws_app, websocket_ping_interval=0.05, websocket_max_message_size=1000)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        try:
+            writer.write(
+                b"GET /echo-until-close HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                b"Sec-WebSocket-Version: 13\r\n\r\n"
+            )
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+            assert head.startswith(b"HTTP/1.1 101 ")
+            # RFC 6455 section 1.3's example key and its accept value.
+            assert b"sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=" in head.lower()
+            # The first frame squall sends by itself is a ping (opcode 0x9).
+            first = await asyncio.wait_for(reader.readexactly(2), TIMEOUT)
+            assert first == b"\x89\x00"
+        finally:
+            writer.close()
+            await writer.wait_closed()
+        async with connect(f"ws://127.0.0.1:{served.port}/echo-until-close") as ws:
+            await ws.send("x" * 999)
+            assert await ws.recv() == "x" * 999
+            await ws.send("x" * 1001)
+            with pytest.raises(ConnectionClosed) as info:
+                await asyncio.wait_for(ws.recv(), TIMEOUT)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1009
+    finally:
+        await served.close()
