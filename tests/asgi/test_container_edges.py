@@ -6,6 +6,7 @@ WebSocket handshake's refusals, lifespan failures, back-pressure."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -32,6 +33,18 @@ class Served:
     async def close(self) -> None:
         self.server.stop()
         await asyncio.wait_for(self.server.close_all_connections(), TIMEOUT)
+
+
+@contextlib.asynccontextmanager
+async def raw_connection(port: int) -> AsyncIterator[tuple[asyncio.StreamReader, Any]]:
+    """A plain TCP client, closed however the test ends (a socket left
+    open at teardown would keep a pinging WebSocket alive)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        yield reader, writer
+    finally:
+        writer.close()
+        await writer.wait_closed()
 
 
 async def start_response(send: Any, status: int = 200, headers: Any = ()) -> None:
@@ -135,17 +148,15 @@ async def test_client_leaving_mid_body_is_http_disconnect() -> None:
 
     served = Served(app)
     try:
-        _reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
-        writer.write(
-            b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"a" * 100
-        )
-        await writer.drain()
-        for _ in range(100):
-            if seen:
-                break
-            await asyncio.sleep(0.01)
-        writer.close()
-        await writer.wait_closed()
+        async with raw_connection(served.port) as (_reader, writer):
+            writer.write(
+                b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"a" * 100
+            )
+            await writer.drain()
+            for _ in range(100):
+                if seen:
+                    break
+                await asyncio.sleep(0.01)
         await asyncio.wait_for(done.wait(), TIMEOUT)
         assert seen == [("http.request", 100), ("http.disconnect", 0), "send refused"]
     finally:
@@ -233,22 +244,18 @@ async def test_response_back_pressure_send_waits_for_the_client() -> None:
 
     served = Served(app)
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
-        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        await writer.drain()
-        await reader.readuntil(b"\r\n\r\n")
-        await asyncio.sleep(0.2)
-        stalled_at = len(progress)
-        assert stalled_at < 64  # 32 MiB do not fit in the socket buffers
-        received = 0
-        while True:
-            chunk = await asyncio.wait_for(reader.read(1 << 20), TIMEOUT)
-            received += len(chunk)
-            if not chunk or chunk.endswith(b"0\r\n\r\n"):
-                break
-        assert len(progress) == 64
-        writer.close()
-        await writer.wait_closed()
+        async with raw_connection(served.port) as (reader, writer):
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            await writer.drain()
+            await reader.readuntil(b"\r\n\r\n")
+            await asyncio.sleep(0.2)
+            stalled_at = len(progress)
+            assert stalled_at < 64  # 32 MiB do not fit in the socket buffers
+            while True:
+                chunk = await asyncio.wait_for(reader.read(1 << 20), TIMEOUT)
+                if not chunk or chunk.endswith(b"0\r\n\r\n"):
+                    break
+            assert len(progress) == 64
     finally:
         await served.close()
 
@@ -461,8 +468,7 @@ async def test_websocket_pings_and_message_limit() -> None:
     ECHO_CLOSES.clear()
     served = Served(ws_app, websocket_ping_interval=0.05, websocket_max_message_size=1000)
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
-        try:
+        async with raw_connection(served.port) as (reader, writer):
             writer.write(
                 b"GET /echo-until-close HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
                 b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -475,9 +481,6 @@ async def test_websocket_pings_and_message_limit() -> None:
             # The first frame squall sends by itself is a ping (opcode 0x9).
             first = await asyncio.wait_for(reader.readexactly(2), TIMEOUT)
             assert first == b"\x89\x00"
-        finally:
-            writer.close()
-            await writer.wait_closed()
         async with connect(f"ws://127.0.0.1:{served.port}/echo-until-close") as ws:
             await ws.send("x" * 999)
             assert await ws.recv() == "x" * 999
