@@ -406,6 +406,11 @@ async def _read_body(
     """Feed the body to the delegate; True once it is all in."""
     received = 0
     while True:
+        if connection._finished:
+            # Answered before the body was all in (a streaming handler's
+            # prepare refused it): the rest is not for anyone, as on
+            # squall's own server, which stops reading there.
+            return False
         message = await receive()
         kind = message.get("type")
         if kind == "http.disconnect":

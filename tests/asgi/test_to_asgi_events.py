@@ -622,3 +622,24 @@ async def test_container_mounted_in_an_app_served_through_to_asgi() -> None:
     with ExpectLog("squall.application", "Exception in ASGI application"):
         start = await comm.receive_output(TIMEOUT)
     assert start["type"] == "websocket.http.response.start" and start["status"] == 500
+
+
+async def test_answered_before_the_body_is_in() -> None:
+    """A streaming handler that refuses in prepare() gets no body after it."""
+    rec = Recorder()
+
+    @web.stream_request_body
+    class Refusing(Upload):
+        def prepare(self) -> None:
+            raise web.HTTPError(403)
+
+    app = to_asgi(web.Application([(r"/refuse", Refusing, {"rec": rec})]))
+    comm = ApplicationCommunicator(app, http_scope("/refuse", "POST"))
+    await comm.send_input({"type": "http.request", "body": b"part", "more_body": True})
+    await comm.send_input({"type": "http.request", "body": b"rest", "more_body": False})
+    start = await comm.receive_output(TIMEOUT)
+    assert start["status"] == 403
+    body = await comm.receive_output(TIMEOUT)
+    assert body["more_body"] is False
+    await comm.wait(TIMEOUT)
+    assert rec.events == []  # neither data_received nor post ran
