@@ -68,7 +68,7 @@ class Outbox:
         # What the Futures of unsent messages fail with once send has failed.
         self.error_type: type[Exception] = StreamClosedError
         self._loop = asyncio.get_running_loop()
-        self._queue: deque[tuple[Message | None, asyncio.Future[None]]] = deque()
+        self._queue: deque[list[Any]] = deque()  # [message or None, Future or None]
         self._pumping = False
         self._task: asyncio.Task[None] | None = None  # kept: the loop holds tasks weakly
         self._failed: BaseException | None = None
@@ -89,11 +89,32 @@ class Outbox:
         if message is None and not self._queue and not self._pumping:
             future.set_result(None)
             return future
-        self._queue.append((message, future))
+        self._queue.append([message, future])
+        self._start()
+        return future
+
+    def put_untracked(self, message: Message) -> None:
+        """Queue ``message`` when nobody waits for it alone (a response head
+        with its first body chunk right behind): no Future to make."""
+        if self._failed is None:
+            self._queue.append([message, None])
+            self._start()
+
+    def last_future(self) -> asyncio.Future[None]:
+        """Resolved once everything queued so far is sent."""
+        queue = self._queue
+        if not queue:
+            return self.put(None)
+        last = queue[-1]
+        if last[1] is None:
+            last[1] = self._loop.create_future()
+        future: asyncio.Future[None] = last[1]
+        return future
+
+    def _start(self) -> None:
         if not self._pumping and not self.hold:
             self._pumping = True
             self._task = self._loop.create_task(self._pump())
-        return future
 
     def cancel(self) -> None:
         """Stop a send in progress (the server is cancelling us), and all after it."""
@@ -139,12 +160,12 @@ class Outbox:
                         # waiting on a write that will never happen.
                         self._fail_all(future, e)
                         raise
-                if not future.done():
+                if future is not None and not future.done():
                     future.set_result(None)
         finally:
             self._pumping = False
 
-    def _fail_all(self, first: asyncio.Future[None], error: BaseException) -> None:
+    def _fail_all(self, first: asyncio.Future[None] | None, error: BaseException) -> None:
         self._failed = error
         _fail(first, self.error_type)
         while self._queue:
@@ -154,8 +175,8 @@ class Outbox:
             callback(error)
 
 
-def _fail(future: asyncio.Future[None], error_type: type[Exception]) -> None:
-    if not future.done():
+def _fail(future: asyncio.Future[None] | None, error_type: type[Exception]) -> None:
+    if future is not None and not future.done():
         future.set_exception(error_type())
         # Callers often drop write futures (a finish() after the client
         # left): mark the failure seen; awaiting it still raises.
@@ -179,10 +200,22 @@ def response_header_list(headers: HTTPHeaders, skip: frozenset[str]) -> list[tup
 
 
 def request_headers(raw: Any) -> HTTPHeaders:
-    """An ASGI scope's ``headers`` (byte pairs) as ``HTTPHeaders``."""
-    headers = HTTPHeaders()
+    """An ASGI scope's ``headers`` (byte pairs) as ``HTTPHeaders``.
+
+    The server has parsed them already; a name that repeats (Cookie, say)
+    keeps all its values.
+    """
+    fields: dict[str, str] = {}
+    repeated: list[tuple[str, str]] = []
     for name, value in raw:
-        headers.add(name.decode("latin-1"), value.decode("latin-1"))
+        key = name.decode("latin-1").lower()
+        if key in fields:
+            repeated.append((key, value.decode("latin-1")))
+        else:
+            fields[key] = value.decode("latin-1")
+    headers = HTTPHeaders(fields)
+    for key, text in repeated:
+        headers.add(key, text)
     return headers
 
 

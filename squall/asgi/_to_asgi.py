@@ -127,10 +127,11 @@ class ASGIRequestConnection(HTTPConnection):
             raise TypeError("a server writes a ResponseStartLine")
         pairs = response_header_list(headers, _SERVER_OWNED_HEADERS)
         self._started = True
-        sent = self.outbox.put({"type": self.START, "status": start_line.code, "headers": pairs})
-        if chunk:
-            sent = self.outbox.put({"type": self.BODY, "body": chunk, "more_body": True})
-        return sent
+        start = {"type": self.START, "status": start_line.code, "headers": pairs}
+        if not chunk:
+            return self.outbox.put(start)
+        self.outbox.put_untracked(start)
+        return self.outbox.put({"type": self.BODY, "body": chunk, "more_body": True})
 
     def write(self, chunk: bytes) -> asyncio.Future[None]:
         if not self._started:
@@ -154,7 +155,7 @@ class ASGIRequestConnection(HTTPConnection):
             # Head and body written together, then finish (the usual small
             # response): one body message that says it is the last.
             last["more_body"] = False
-            final = self.outbox.put(None)
+            final = self.outbox.last_future()
         else:
             final = self.outbox.put({"type": self.BODY, "body": b"", "more_body": False})
         self._set_done(final)

@@ -643,3 +643,17 @@ async def test_answered_before_the_body_is_in() -> None:
     assert body["more_body"] is False
     await comm.wait(TIMEOUT)
     assert rec.events == []  # neither data_received nor post ran
+
+
+async def test_repeated_request_headers_keep_every_value() -> None:
+    class Dup(web.RequestHandler):
+        def get(self) -> None:
+            self.write({"dup": self.request.headers.get_list("X-Dup"), "host": self.request.host})
+
+    scope = http_scope("/")
+    scope["headers"] = [(b"host", b"h"), (b"x-dup", b"1"), (b"x-dup", b"2"), (b"X-Dup", b"3")]
+    comm = ApplicationCommunicator(to_asgi(web.Application([(r"/", Dup)])), scope)
+    await comm.send_input({"type": "http.request", "body": b""})
+    assert (await comm.receive_output(TIMEOUT))["status"] == 200
+    body = await comm.receive_output(TIMEOUT)
+    assert body["body"] == b'{"dup": ["1", "2", "3"], "host": "h"}'
