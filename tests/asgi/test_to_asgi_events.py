@@ -657,3 +657,26 @@ async def test_repeated_request_headers_keep_every_value() -> None:
     assert (await comm.receive_output(TIMEOUT))["status"] == 200
     body = await comm.receive_output(TIMEOUT)
     assert body["body"] == b'{"dup": ["1", "2", "3"], "host": "h"}'
+
+
+async def test_header_injection_is_refused() -> None:
+    class Injecting(HTTPServerConnectionDelegate):
+        def start_request(self, server_conn: object, request_conn: Any) -> HTTPMessageDelegate:
+            class Message(HTTPMessageDelegate):
+                def finish(self) -> None:
+                    from squall.httputil import HTTPHeaders
+
+                    headers = HTTPHeaders()
+                    headers._lists["X-Evil"] = ["a\r\nSet-Cookie: injected=1"]
+                    request_conn.write_headers(
+                        ResponseStartLine("HTTP/1.1", 200, "OK"), headers, b"body"
+                    )
+
+            return Message()
+
+    comm = ApplicationCommunicator(to_asgi(Injecting()), http_scope("/"))
+    await comm.send_input({"type": "http.request", "body": b""})
+    with ExpectLog("squall.application", "Uncaught exception handling request"):
+        start = await comm.receive_output(TIMEOUT)
+    assert start["status"] == 500
+    assert all(b"injected" not in value for _, value in start["headers"])
