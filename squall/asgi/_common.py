@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import squall
 from squall.httputil import HTTPHeaders, HTTPOutputError
 from squall.iostream import StreamClosedError
 from squall.log import app_log
@@ -23,6 +24,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # The ASGI versions we speak: ASGI 3, HTTP/WebSocket spec 2.4 (websocket
 # close reasons, websocket.http.response).
 ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
+
+
+# The Server header squall's RequestHandler sends by default.
+SQUALL_SERVER_HEADER = "SquallServer/" + squall.version
 
 
 class ASGIError(Exception):
@@ -188,8 +193,15 @@ def response_header_list(headers: HTTPHeaders, skip: frozenset[str]) -> list[tup
 
     Values are encoded as squall's own server writes them (UTF-8); a CR or
     LF anywhere is refused, as squall's server refuses it (header injection).
+    RequestHandler's default ``Server`` header is left out: the ASGI server
+    names itself (RFC 9110 section 10.2.4 allows one Server field), while
+    one the application chose is kept.
     """
-    fields = [(name, value) for name, value in headers.get_all() if name not in skip]
+    fields = [
+        (name, value)
+        for name, value in headers.get_all()
+        if name not in skip and not (name == "Server" and value == SQUALL_SERVER_HEADER)
+    ]
     # One scan of everything joined is far cheaper than two per field.
     flat = "".join([name + value for name, value in fields])
     if "\n" in flat or "\r" in flat:

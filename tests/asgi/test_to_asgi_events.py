@@ -152,6 +152,8 @@ async def test_small_response_is_one_start_and_one_final_body() -> None:
     assert headers[b"content-length"] == b"12"
     assert headers[b"content-type"] == b"text/html; charset=UTF-8"
     assert all(name == name.lower() for name, _ in start["headers"])
+    # RequestHandler's default Server header is the ASGI server's to send.
+    assert b"server" not in headers
     body = await comm.receive_output(TIMEOUT)
     assert body == {"type": "http.response.body", "body": b"Hello, world", "more_body": False}
     await comm.wait(TIMEOUT)
