@@ -682,3 +682,38 @@ async def test_header_injection_is_refused() -> None:
         start = await comm.receive_output(TIMEOUT)
     assert start["status"] == 500
     assert all(b"injected" not in value for _, value in start["headers"])
+
+
+async def test_mounted_container_lifespan_through_the_application_hooks() -> None:
+    """The docs' recipe: the Application's hooks run the mounted app's
+    lifespan, here on the ASGI server's lifespan events."""
+    import starlette_app
+
+    from squall.asgi import ASGIContainer
+
+    starlette_app.EVENTS.clear()
+    api = ASGIContainer(starlette_app.app, root_path="/api")
+    application = web.Application([(r"/api/.*", api)])
+    application.on_startup.append(api.startup)
+    application.on_shutdown.append(api.shutdown)
+    app = to_asgi(application)
+    lifespan = ApplicationCommunicator(app, {"type": "lifespan", "state": {}})
+    await lifespan.send_input({"type": "lifespan.startup"})
+    assert await lifespan.receive_output(TIMEOUT) == {"type": "lifespan.startup.complete"}
+    assert starlette_app.EVENTS == ["startup"]
+
+    comm = ApplicationCommunicator(app, http_scope("/api/"))
+    await comm.send_input({"type": "http.request", "body": b""})
+    assert (await comm.receive_output(TIMEOUT))["status"] == 200
+    body = b""
+    while True:
+        message = await comm.receive_output(TIMEOUT)
+        body += message["body"]
+        if not message.get("more_body"):
+            break
+    assert b'"state":"hello from lifespan"' in body
+    assert b'"root_path":"/api"' in body
+
+    await lifespan.send_input({"type": "lifespan.shutdown"})
+    assert await lifespan.receive_output(TIMEOUT) == {"type": "lifespan.shutdown.complete"}
+    assert starlette_app.EVENTS == ["startup", "shutdown"]
