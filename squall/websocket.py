@@ -130,16 +130,25 @@ class WebSocketHandler(RequestHandler):
                     raise ValueError(f"select_subprotocol returned {selected!r}, not offered")
                 self._selected_subprotocol = selected
                 response["Sec-WebSocket-Protocol"] = selected
+        # A request connection with accept_websocket (squall.asgi's, under an
+        # ASGI server) answers the handshake and frames messages itself,
+        # compression included; it returns the connection to talk through.
+        accept_websocket = getattr(self.request.connection, "accept_websocket", None)
         deflate: PerMessageDeflate | None = None
         options = self.get_compression_options()
         extensions = headers.get("Sec-WebSocket-Extensions")
-        if options is not None and extensions:
+        if options is not None and extensions and accept_websocket is None:
             agreed = server_negotiate_deflate(extensions, options)
             if agreed is not None:
                 response["Sec-WebSocket-Extensions"], deflate = agreed
 
         self._status_code = 101
         self._log()
+        if accept_websocket is not None:
+            self._finished = True
+            self.ws_connection = accept_websocket(self, response)
+            await self._open(args, kwargs)
+            return
         stream = self.detach()
         lines = ["HTTP/1.1 101 Switching Protocols"]
         lines.extend(f"{name}: {value}" for name, value in response.get_all())
@@ -153,15 +162,20 @@ class WebSocketHandler(RequestHandler):
             ping_timeout=self.ping_timeout,
             log_name=self._request_summary(),
         )
+        await self._open(args, kwargs)
+
+    async def _open(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        connection = self.ws_connection
+        assert connection is not None
         try:
             opened = self.open(*args, **kwargs)
             if opened is not None and inspect.isawaitable(opened):
                 await opened
         except Exception:
             app_log.error("Uncaught exception in %s open", self._request_summary(), exc_info=True)
-            self.ws_connection.abort()
+            connection.abort()
             return
-        self.ws_connection.start()
+        connection.start()
 
     def _refuse(self, status: int, message: str) -> None:
         self.set_status(status)

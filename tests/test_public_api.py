@@ -300,6 +300,15 @@ PUBLIC_API: dict[str, list[str]] = {
         "WSGIError",
         "WSGIUnsupportedError",
     ],
+    "squall.asgi": [
+        "ASGIContainer",
+        "ASGIError",
+        "ClientDisconnected",
+        "LifespanFailure",
+        "ProtocolViolation",
+        "lifespan_state",
+        "to_asgi",
+    ],
     "squall.platform.asyncio": [
         "AsyncIOLoop",
         "AsyncIOMainLoop",
