@@ -155,6 +155,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "URLSpec",
     ],
     "squall.autoreload": ["add_reload_hook", "main", "start", "wait", "watch"],
+    "squall.s3server": ["S3Application", "S3Error", "S3Handler", "start"],
     "squall.web": [
         "DEFAULT_SIGNED_VALUE_MIN_VERSION",
         "DEFAULT_SIGNED_VALUE_VERSION",
