@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import threading
 from typing import Any
 
@@ -19,9 +20,12 @@ REGION = "us-east-1"
 class ServerThread:
     """An S3Application served from a thread with its own event loop."""
 
-    def __init__(self, root: str, **app_kwargs: Any) -> None:
+    def __init__(
+        self, root: str, server_kwargs: dict[str, Any] | None = None, **app_kwargs: Any
+    ) -> None:
         self.root = root
         self.app_kwargs = app_kwargs
+        self.server_kwargs = server_kwargs or {}
         self.ready = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.server: HTTPServer | None = None
@@ -38,7 +42,7 @@ class ServerThread:
         asyncio.set_event_loop(loop)
         IOLoop.current()
         self.app = S3Application(self.root, **self.app_kwargs)
-        self.server = HTTPServer(self.app, **self.app_kwargs.get("server_kwargs", {}))
+        self.server = HTTPServer(self.app, **self.server_kwargs)
         self.server.add_sockets([self.sock])
         self.ready.set()
         try:
@@ -78,3 +82,84 @@ def client(url: str, signature_version: str = "s3v4", **config: Any) -> Any:
             **config,
         ),
     )
+
+
+def crt_sign(
+    method: str,
+    host: str,
+    path: str,
+    headers: list[tuple[str, str]],
+    *,
+    when: datetime.datetime | None = None,
+    presign_expires: int | None = None,
+    body_value: str | None = None,
+    secret_key: str = SECRET_KEY,
+) -> tuple[str, list[tuple[str, str]]]:
+    """Sign a request with awscrt's SigV4 signer (an independent peer):
+    returns the (possibly presigned) path and the headers to send."""
+    import awscrt.auth
+    import awscrt.http
+
+    request = awscrt.http.HttpRequest(
+        method, path, awscrt.http.HttpHeaders([("host", host), *headers])
+    )
+    config = awscrt.auth.AwsSigningConfig(
+        algorithm=awscrt.auth.AwsSigningAlgorithm.V4,
+        signature_type=(
+            awscrt.auth.AwsSignatureType.HTTP_REQUEST_QUERY_PARAMS
+            if presign_expires is not None
+            else awscrt.auth.AwsSignatureType.HTTP_REQUEST_HEADERS
+        ),
+        credentials_provider=awscrt.auth.AwsCredentialsProvider.new_static(ACCESS_KEY, secret_key),
+        region=REGION,
+        service="s3",
+        date=when or datetime.datetime.now(datetime.timezone.utc),
+        use_double_uri_encode=False,
+        should_normalize_uri_path=False,
+        signed_body_value=body_value
+        or (
+            awscrt.auth.AwsSignedBodyValue.UNSIGNED_PAYLOAD
+            if presign_expires
+            else awscrt.auth.AwsSignedBodyValue.EMPTY_SHA256
+        ),
+        signed_body_header_type=(
+            awscrt.auth.AwsSignedBodyHeaderType.NONE
+            if presign_expires
+            else awscrt.auth.AwsSignedBodyHeaderType.X_AMZ_CONTENT_SHA_256
+        ),
+        expiration_in_seconds=presign_expires,
+    )
+    awscrt.auth.aws_sign_request(request, config).result(10)
+    return request.path, [(k, v) for k, v in request.headers if k.lower() != "host"]
+
+
+def raw_request(
+    port: int,
+    method: str,
+    path: str,
+    headers: list[tuple[str, str]] | None = None,
+    body: bytes | None = None,
+    host: str | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request over http.client, exactly as given."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        conn.putheader("Host", host or f"127.0.0.1:{port}")
+        for name, value in headers or []:
+            conn.putheader(name, value)
+        if body is not None:
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+def error_code_of(body: bytes) -> str:
+    import xml.etree.ElementTree as ElementTree
+
+    return ElementTree.fromstring(body).findtext("Code") or ""
