@@ -16,6 +16,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from squall.iostream import StreamClosedError
 from squall.s3server import _buckets, _listing, _multipart, _objects
 from squall.s3server._errors import S3Error
 from squall.s3server._sigv4 import SigningContext, authenticate, query_pairs
@@ -264,8 +265,10 @@ class S3Handler(RequestHandler):
         self.finish(error_document(error, resource, self.request_id))
 
     def log_exception(self, typ: Any, value: BaseException | None, tb: Any) -> None:
-        if isinstance(value, S3Error):
-            return  # S3 errors are answers, not faults; the access log has them
+        if isinstance(value, (S3Error, StreamClosedError)):
+            # S3 errors are answers, not faults (the access log has them);
+            # a client that left mid-upload is nobody's fault either.
+            return
         super().log_exception(typ, value, tb)
 
 

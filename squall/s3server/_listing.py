@@ -99,7 +99,7 @@ def list_objects(handler: S3Handler) -> None:
     if v2:
         if token is not None:
             try:
-                after = base64.urlsafe_b64decode(token.encode()).decode("utf-8")
+                after = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
             except (binascii.Error, ValueError):
                 raise S3Error(
                     "InvalidArgument",

@@ -249,10 +249,12 @@ class Storage:
 
     def bucket_created(self, bucket: str) -> float | None:
         """The bucket's creation time, or None if there is no such bucket."""
+        path = self.bucket_dir(bucket)
         try:
-            info = os.stat(
-                os.path.join(self.bucket_dir(bucket), _BUCKET_MARKER), follow_symlinks=False
-            )
+            # The bucket directory itself must not be a link out of the root.
+            if not stat.S_ISDIR(os.lstat(path).st_mode):
+                return None
+            info = os.lstat(os.path.join(path, _BUCKET_MARKER))
         except (FileNotFoundError, NotADirectoryError):
             return None
         return info.st_mtime if stat.S_ISREG(info.st_mode) else None

@@ -10,6 +10,7 @@ refusing any DTD, which closes entity-expansion and external-entity tricks.
 from __future__ import annotations
 
 import datetime
+import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable, Sequence
 from typing import Union
@@ -31,6 +32,14 @@ def iso8601(timestamp: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+# Characters XML 1.0 cannot carry at all, not even as references (§2.2).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _text(value: str) -> str:
+    return escape(_NOT_XML.sub("\ufffd", value))
+
+
 def _render(node: Node, out: list[str]) -> None:
     tag, value = node
     if value is None:
@@ -38,7 +47,7 @@ def _render(node: Node, out: list[str]) -> None:
     if isinstance(value, bool):
         out.append(f"<{tag}>{'true' if value else 'false'}</{tag}>")
     elif isinstance(value, (str, int)):
-        out.append(f"<{tag}>{escape(str(value))}</{tag}>")
+        out.append(f"<{tag}>{_text(str(value))}</{tag}>")
     else:
         out.append(f"<{tag}>")
         for child in value:
