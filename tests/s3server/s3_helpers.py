@@ -163,3 +163,78 @@ def error_code_of(body: bytes) -> str:
     import xml.etree.ElementTree as ElementTree
 
     return ElementTree.fromstring(body).findtext("Code") or ""
+
+
+class ServerProcess:
+    """``python -m squall.s3server`` in a subprocess (for memory and CLI tests)."""
+
+    def __init__(self, root: str, *extra: str) -> None:
+        import os
+        import subprocess
+        import sys
+
+        sock, self.port = bind_unused_port()
+        sock.close()
+        env = dict(os.environ)
+        here = os.path.dirname(os.path.abspath(__file__))
+        env["PYTHONPATH"] = (
+            os.path.dirname(os.path.dirname(here)) + os.pathsep + env.get("PYTHONPATH", "")
+        )
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "squall.s3server",
+                "--port",
+                str(self.port),
+                "--root",
+                root,
+                "--access-key",
+                ACCESS_KEY,
+                "--secret-key",
+                SECRET_KEY,
+                *extra,
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        self._wait_listening()
+
+    def _wait_listening(self) -> None:
+        import socket
+        import time
+
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"s3server exited: {self.process.stderr.read()!r}")  # type: ignore[union-attr]
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("s3server did not start listening")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def status_kib(self, field: str) -> int:
+        """A /proc/<pid>/status field in KiB (VmRSS, VmHWM)."""
+        with open(f"/proc/{self.process.pid}/status") as file:
+            for line in file:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        raise KeyError(field)
+
+    def stop(self) -> str:
+        import signal
+
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.process.communicate(timeout=20)
+        except Exception:
+            self.process.kill()
+            _, err = self.process.communicate()
+        return err.decode(errors="replace")
