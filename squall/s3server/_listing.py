@@ -150,6 +150,7 @@ def list_objects(handler: S3Handler) -> None:
             ("ETag", quoted(meta.etag)),
             ("Size", meta.size),
         ]
+        fields += [("ChecksumAlgorithm", algorithm) for algorithm in meta.checksums]
         if fetch_owner:
             fields.append(("Owner", OWNER))
         fields.append(("StorageClass", "STANDARD"))
