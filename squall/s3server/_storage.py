@@ -50,6 +50,9 @@ MAX_KEY_BYTES = 1024
 MAX_SEGMENT_BYTES = 250
 # Bytes copied per read when serving or concatenating files.
 COPY_CHUNK = 1024 * 1024
+# Temporary files this old when a server starts were left by a crash (a
+# live upload touches its file at every read); they are removed.
+STALE_TEMP_SECONDS = 24 * 3600
 
 _TRAILER = struct.Struct(">Q8s")
 _MAGIC = b"SQS3OBJ1"
@@ -240,6 +243,15 @@ class Storage:
         self.uploads = os.path.join(self.system, "uploads")
         os.makedirs(self.tmp, exist_ok=True)
         os.makedirs(self.uploads, exist_ok=True)
+        self._remove_stale_temporaries()
+
+    def _remove_stale_temporaries(self) -> None:
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        with os.scandir(self.tmp) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
 
     # -- buckets ---------------------------------------------------------------
 

@@ -166,9 +166,12 @@ def error_code_of(body: bytes) -> str:
 
 
 class ServerProcess:
-    """``python -m squall.s3server`` in a subprocess (for memory and CLI tests)."""
+    """``python -m squall.s3server`` in a subprocess (for memory and CLI tests).
 
-    def __init__(self, root: str, *extra: str) -> None:
+    ``code``, when given, is run with ``python -c`` instead (``{port}`` is
+    replaced by the port to listen on)."""
+
+    def __init__(self, root: str, *extra: str, code: str | None = None) -> None:
         import os
         import subprocess
         import sys
@@ -180,8 +183,10 @@ class ServerProcess:
         env["PYTHONPATH"] = (
             os.path.dirname(os.path.dirname(here)) + os.pathsep + env.get("PYTHONPATH", "")
         )
-        self.process = subprocess.Popen(
-            [
+        if code is not None:
+            argv = [sys.executable, "-c", code.replace("{port}", str(self.port))]
+        else:
+            argv = [
                 sys.executable,
                 "-m",
                 "squall.s3server",
@@ -194,10 +199,9 @@ class ServerProcess:
                 "--secret-key",
                 SECRET_KEY,
                 *extra,
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            ]
+        self.process = subprocess.Popen(
+            argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         self._wait_listening()
 

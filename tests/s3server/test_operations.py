@@ -544,3 +544,34 @@ def test_virtual_host_style_through_proxy_form(server: Any, make_client: Any) ->
     assert path_style.get_object(Bucket="vhost-bucket", Key="dir/k")["Body"].read() == b"virtual"
     s3.delete_object(Bucket="vhost-bucket", Key="dir/k")
     s3.delete_bucket(Bucket="vhost-bucket")
+
+
+def test_start_and_stale_temporaries(tmp_path: Any) -> None:
+    # The 1.x entry point, in a subprocess since it runs the loop forever.
+    import os
+    import time
+    import urllib.request
+
+    from s3_helpers import ServerProcess
+
+    root = tmp_path / "root"
+    (root / ".s3server" / "tmp").mkdir(parents=True)
+    stale = root / ".s3server" / "tmp" / "upload-crashed"
+    stale.write_bytes(b"partial")
+    os.utime(stale, (time.time() - 2 * 86400,) * 2)
+    fresh = root / ".s3server" / "tmp" / "upload-live"
+    fresh.write_bytes(b"in progress")
+    server = ServerProcess(
+        str(root), code=f"from squall.s3server import start; start({{port}}, {str(root)!r})"
+    )
+    port = server.port
+    try:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/started", method="PUT")
+        with urllib.request.urlopen(request) as response:
+            assert response.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as response:
+            assert b"<Name>started</Name>" in response.read()
+    finally:
+        server.stop()
+    assert not stale.exists()
+    assert fresh.exists()
