@@ -53,11 +53,11 @@ class AwsChunkedDecoder:
         context: SigningContext | None,
         signed: bool,
     ) -> None:
-        if signed and context is None:
-            raise S3Error("AccessDenied", "Signed streaming uploads need credentials.")
         self._sink = sink
         self._context = context
         self._signed = signed
+        # A server without credentials decodes signed chunks unchecked.
+        self._verify = signed and context is not None
         self._previous = context.seed_signature if context is not None else ""
         self._state = _SIZE
         self._line = bytearray()
@@ -77,7 +77,7 @@ class AwsChunkedDecoder:
                 view = view[len(piece) :]
                 self._remaining -= len(piece)
                 piece_bytes = bytes(piece)
-                if self._signed:
+                if self._verify:
                     self._chunk_hash.update(piece_bytes)
                 self.decoded_size += len(piece_bytes)
                 self._sink(piece_bytes)
@@ -134,7 +134,7 @@ class AwsChunkedDecoder:
                 self._end_of_trailers()
 
     def _verify_chunk(self) -> None:
-        if not self._signed:
+        if not self._verify:
             return
         assert self._context is not None
         expected = chunk_signature(self._context, self._previous, self._chunk_hash.hexdigest())
@@ -149,7 +149,7 @@ class AwsChunkedDecoder:
         text_name = name.strip().decode("ascii", "replace").lower()
         text_value = value.strip().decode("ascii", "replace")
         if text_name == "x-amz-trailer-signature":
-            if self._signed:
+            if self._verify:
                 assert self._context is not None
                 trailer = b"".join(self._trailer_lines)
                 expected = trailer_signature(self._context, self._previous, trailer)
@@ -162,7 +162,7 @@ class AwsChunkedDecoder:
         self.trailers[text_name] = text_value
 
     def _end_of_trailers(self) -> None:
-        if self._signed and self._trailer_lines and not self._trailer_signed:
+        if self._verify and self._trailer_lines and not self._trailer_signed:
             raise S3Error("SignatureDoesNotMatch", "Signed trailers need x-amz-trailer-signature.")
         self._state = _DONE
 

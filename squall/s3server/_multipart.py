@@ -27,6 +27,7 @@ from squall.s3server._buckets import OWNER
 from squall.s3server._checksums import Checksum, new_checksum
 from squall.s3server._errors import S3Error
 from squall.s3server._objects import (
+    check_write_preconditions,
     copy_bytes,
     metadata_from_request,
     open_copy_source,
@@ -308,6 +309,7 @@ async def complete_upload(handler: S3Handler) -> None:
             handler.key, 0, etag, now(), record["headers"], record["user"], checksums, len(chosen)
         )
         writer.seal(meta)
+        check_write_preconditions(handler)
         handler.storage.commit(writer, handler.bucket, handler.key)
     finally:
         writer.abort()

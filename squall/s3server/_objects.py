@@ -152,6 +152,29 @@ def _object_headers(handler: S3Handler, meta: ObjectMeta) -> None:
 # -- writes ------------------------------------------------------------------------
 
 
+def check_write_preconditions(handler: S3Handler) -> None:
+    """S3's conditional writes: ``If-None-Match: *`` (only if absent) and
+    ``If-Match: <etag>`` (only over that version). Called right before the
+    rename, with no await in between, so one server decides atomically."""
+    assert handler.bucket is not None and handler.key is not None
+    headers = handler.request.headers
+    if_none_match = headers.get("If-None-Match")
+    if_match = headers.get("If-Match")
+    if if_none_match is None and if_match is None:
+        return
+    current = handler.storage.stat_object(handler.bucket, handler.key)
+    if if_none_match is not None:
+        if if_none_match.strip() != "*":
+            raise S3Error("NotImplemented", "If-None-Match on a write accepts only '*'.")
+        if current is not None:
+            raise S3Error("PreconditionFailed", Condition="If-None-Match")
+    if if_match is not None:
+        if current is None:
+            raise S3Error("NoSuchKey", Key=handler.key)
+        if not _etag_list_matches(if_match, current.etag):
+            raise S3Error("PreconditionFailed", Condition="If-Match")
+
+
 def put_object(handler: S3Handler) -> asyncio.Future[None] | None:
     if "x-amz-copy-source" in handler.request.headers:
         return asyncio.ensure_future(copy_object(handler))
@@ -162,6 +185,7 @@ def put_object(handler: S3Handler) -> asyncio.Future[None] | None:
     writer = handler.writer
     assert writer is not None
     writer.seal(meta)
+    check_write_preconditions(handler)
     handler.storage.commit(writer, handler.bucket, handler.key)
     handler.set_header("ETag", quoted(meta.etag))
     for algorithm, value in meta.checksums.items():

@@ -44,7 +44,7 @@ class UploadBody:
         payload = headers.get("x-amz-content-sha256", UNSIGNED_PAYLOAD)
         self.sha256 = None
         self.expected_sha256 = ""
-        if len(payload) == _HEX_SHA256_LENGTH and context is not None:
+        if len(payload) == _HEX_SHA256_LENGTH:
             self.sha256 = hashlib.sha256()
             self.expected_sha256 = payload.lower()
         self.decoder: AwsChunkedDecoder | None = None
@@ -114,7 +114,7 @@ class UploadBody:
             self.decoder.finish()
             if self.decoded_length is not None and self.decoded_length != self.size:
                 raise S3Error("IncompleteBody")
-        if self.sha256 is not None and self.sha256.hexdigest() != self.expected_sha256:
+        if self.sha256 is not None and self.sha256.hexdigest() != self.expected_sha256.lower():
             raise S3Error(
                 "XAmzContentSHA256Mismatch",
                 ClientComputedContentSHA256=self.expected_sha256,

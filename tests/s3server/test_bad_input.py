@@ -203,3 +203,22 @@ def test_limits_and_unknown_things(s3: Any, bucket: str, server: ServerThread) -
     status, response = signed(server, "POST", f"/{bucket}/k")
     assert (status, error_code_of(response)) == (405, "MethodNotAllowed")
     assert only_bucket_marker(server, bucket)
+
+
+def test_key_that_is_not_utf8(server: ServerThread, bucket: str) -> None:
+    status, response = signed(server, "PUT", f"/{bucket}/bad%FFkey", b"x")
+    assert (status, error_code_of(response)) == (400, "InvalidArgument")
+    assert only_bucket_marker(server, bucket)
+
+
+def test_signed_chunks_out_of_frame(server: ServerThread, bucket: str) -> None:
+    # A streaming upload whose framing is broken: S3's IncompleteBody.
+    host = f"127.0.0.1:{server.port}"
+    headers = [("content-encoding", "aws-chunked"), ("x-amz-decoded-content-length", "5")]
+    path, all_headers = crt_sign(
+        "PUT", host, f"/{bucket}/framed", headers, body_value="STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+    )
+    for body in [b"zz\r\nhello\r\n0\r\n\r\n", b"5\r\nhelloEXTRA\r\n0\r\n\r\n", b"5\r\nhel"]:
+        status, _, response = raw_request(server.port, "PUT", path, all_headers, body)
+        assert (status, error_code_of(response)) == (400, "IncompleteBody"), body
+    assert only_bucket_marker(server, bucket)

@@ -575,3 +575,58 @@ def test_start_and_stale_temporaries(tmp_path: Any) -> None:
         server.stop()
     assert not stale.exists()
     assert fresh.exists()
+
+
+def test_conditional_writes(s3: Any, bucket: str) -> None:
+    first = s3.put_object(Bucket=bucket, Key="once", Body=b"first", IfNoneMatch="*")["ETag"]
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="once", Body=b"second", IfNoneMatch="*")
+    assert (status(e), error_code(e)) == (412, "PreconditionFailed")
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="once", Body=b"second", IfMatch='"0000"')
+    assert error_code(e) == "PreconditionFailed"
+    s3.put_object(Bucket=bucket, Key="once", Body=b"second", IfMatch=first)
+    assert s3.get_object(Bucket=bucket, Key="once")["Body"].read() == b"second"
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="absent", Body=b"x", IfMatch=first)
+    assert error_code(e) == "NoSuchKey"
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="once")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="once", UploadId=upload, PartNumber=1, Body=b"p")[
+        "ETag"
+    ]
+    with pytest.raises(ClientError) as e:
+        s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key="once",
+            UploadId=upload,
+            IfNoneMatch="*",
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+        )
+    assert error_code(e) == "PreconditionFailed"
+    assert s3.get_object(Bucket=bucket, Key="once")["Body"].read() == b"second"
+
+
+def test_anonymous_server_decodes_signed_chunks(s3root: Any) -> None:
+    # Without credentials nothing is verified, but aws-chunked framing is
+    # still undone: the stored object is the payload, not the frames.
+    from s3_helpers import ServerThread, raw_request
+
+    thread = ServerThread(str(s3root)).start()
+    try:
+        assert raw_request(thread.port, "PUT", "/anon")[0] == 200
+        body = (
+            b"5;chunk-signature=" + b"0" * 64 + b"\r\nhello\r\n"
+            b"0;chunk-signature=" + b"0" * 64 + b"\r\n\r\n"
+        )
+        headers = [
+            ("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", "5"),
+        ]
+        assert raw_request(thread.port, "PUT", "/anon/k", headers, body)[0] == 200
+        assert raw_request(thread.port, "GET", "/anon/k")[2] == b"hello"
+        bad_hash = [("x-amz-content-sha256", "0" * 64)]
+        status_code, _, response = raw_request(thread.port, "PUT", "/anon/h", bad_hash, b"x")
+        assert status_code == 400 and b"XAmzContentSHA256Mismatch" in response
+    finally:
+        thread.stop()
