@@ -200,8 +200,9 @@ def test_conditional_get_and_head(s3: Any, bucket: str) -> None:
     after = modified + datetime.timedelta(hours=1)
     assert s3.get_object(Bucket=bucket, Key="c", IfMatch=etag)["Body"].read() == b"conditional"
     assert s3.get_object(Bucket=bucket, Key="c", IfNoneMatch='"other"')["Body"].read()
-    s3.get_object(Bucket=bucket, Key="c", IfModifiedSince=before)
-    s3.get_object(Bucket=bucket, Key="c", IfUnmodifiedSince=after)
+    # Every body is read: an unread one would leave its socket to the GC.
+    assert s3.get_object(Bucket=bucket, Key="c", IfModifiedSince=before)["Body"].read()
+    assert s3.get_object(Bucket=bucket, Key="c", IfUnmodifiedSince=after)["Body"].read()
     for kwargs, code in [
         ({"IfMatch": '"other"'}, 412),
         ({"IfUnmodifiedSince": before}, 412),
@@ -216,7 +217,9 @@ def test_conditional_get_and_head(s3: Any, bucket: str) -> None:
         s3.get_object(Bucket=bucket, Key="c", IfMatch='"other"')
     assert error_code(e) == "PreconditionFailed"
     # If-Match wins over If-Unmodified-Since; If-None-Match over If-Modified-Since.
-    s3.get_object(Bucket=bucket, Key="c", IfMatch=etag, IfUnmodifiedSince=before)
+    assert s3.get_object(Bucket=bucket, Key="c", IfMatch=etag, IfUnmodifiedSince=before)[
+        "Body"
+    ].read()
     with pytest.raises(ClientError) as e:
         s3.get_object(Bucket=bucket, Key="c", IfNoneMatch=etag, IfModifiedSince=before)
     assert status(e) == 304
@@ -234,6 +237,7 @@ def test_response_header_overrides(s3: Any, bucket: str) -> None:
     assert got["ContentType"] == "application/json"
     assert got["ContentDisposition"] == "inline"
     assert got["CacheControl"] == "no-cache"
+    assert got["Body"].read() == b"x"
 
 
 # -- copy ----------------------------------------------------------------------------
@@ -261,6 +265,7 @@ def test_copy_object_with_metadata_directive(s3: Any, bucket: str) -> None:
         Metadata={"b": "2"},
     )
     got = s3.get_object(Bucket=bucket, Key="replaced")
+    assert got["Body"].read() == b"copy me"
     assert got["ContentType"] == "text/x-new"
     assert got["Metadata"] == {"b": "2"}
     # Copying onto itself needs REPLACE.
