@@ -36,6 +36,8 @@ def _page(
     last = ""
     count = 0
     truncated = False
+    if limit == 0:
+        return contents, prefixes, False, last  # S3: an empty, complete page
     for key in keys:
         if key <= after:
             continue
