@@ -46,6 +46,11 @@ def head_bucket(handler: S3Handler) -> None:
 def delete_bucket(handler: S3Handler) -> None:
     assert handler.bucket is not None
     handler.storage.delete_bucket(handler.bucket)
+    # Unfinished uploads go with it: a new bucket of that name starts clean.
+    uploads = handler.s3.uploads
+    for upload_id, record in uploads.all():
+        if record["bucket"] == handler.bucket:
+            uploads.abort(upload_id)
     handler.set_status(204)
     handler.finish()
 

@@ -635,3 +635,15 @@ def test_anonymous_server_decodes_signed_chunks(s3root: Any) -> None:
         assert status_code == 400 and b"XAmzContentSHA256Mismatch" in response
     finally:
         thread.stop()
+
+
+def test_location_versioning_and_bucket_deletion_with_uploads(s3: Any, bucket: str) -> None:
+    assert s3.get_bucket_location(Bucket=bucket)["LocationConstraint"] is None
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
+    s3.create_multipart_upload(Bucket=bucket, Key="unfinished")
+    s3.delete_bucket(Bucket=bucket)
+    s3.create_bucket(Bucket=bucket)
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_location(Bucket="missing-bucket")
+    assert error_code(e) == "NoSuchBucket"
