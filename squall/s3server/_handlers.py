@@ -35,6 +35,13 @@ MAX_STREAMED_BODY_BYTES = MAX_OBJECT_BYTES + MAX_OBJECT_BYTES // 64
 # 1 KiB each, CompleteMultipartUpload at most 10000 parts; 8 MiB holds either.
 MAX_XML_BODY_BYTES = 8 * 1024 * 1024
 
+# A request refused at its headers is answered once its body is in, when
+# that body is at most this big: clients that send a whole body before
+# reading (no Expect: 100-continue, e.g. http.client, urllib) would
+# otherwise see a reset connection instead of S3's error. Bigger bodies
+# are refused at once and the connection closed, as nginx stops lingering.
+MAX_DISCARDED_BODY_BYTES = 64 * 1024 * 1024
+
 # Query parameters that name a sub-resource we do not implement: S3 answers
 # those with NotImplemented rather than treating them as a plain GET/PUT.
 _UNSUPPORTED_SUBRESOURCES = frozenset(
@@ -75,6 +82,7 @@ class S3Handler(RequestHandler):
         self.bucket = self.key = None
         self.body = None
         self.body_error = None
+        self.deferred_error: S3Error | None = None
         self.writer = None
         self.auth = None
         self.query = {}
@@ -111,14 +119,30 @@ class S3Handler(RequestHandler):
 
     def prepare(self) -> None:
         raw_path = self.raw_path = _origin_form_path(self.request.uri.partition("?")[0])
-        self.bucket, self.key = self._locate(raw_path)
-        self.query = dict(query_pairs(self.request.query))
-        if self.s3.credentials:
-            self.auth = authenticate(self.request, raw_path, self.s3.credentials)
-            if self.auth is None:
-                raise S3Error("AccessDenied", "Anonymous requests are not allowed.")
-        if self.request.method in ("PUT", "POST"):
-            self._prepare_body()
+        try:
+            self.bucket, self.key = self._locate(raw_path)
+            self.query = dict(query_pairs(self.request.query))
+            if self.s3.credentials:
+                self.auth = authenticate(self.request, raw_path, self.s3.credentials)
+                if self.auth is None:
+                    raise S3Error("AccessDenied", "Anonymous requests are not allowed.")
+            if self.request.method in ("PUT", "POST"):
+                self._prepare_body()
+        except S3Error as e:
+            if not self._answer_after_body():
+                raise
+            # Read the body into nowhere, then answer (see the constant).
+            self._abort_writer()
+            self.body = None
+            self.deferred_error = e
+
+    def _answer_after_body(self) -> bool:
+        """Whether a refusal waits for the body (see MAX_DISCARDED_BODY_BYTES)."""
+        headers = self.request.headers
+        if headers.get("Expect", "").lower() == "100-continue":
+            return False  # the client waits for our word before sending it
+        length = headers.get("Content-Length", "0")
+        return length.isdigit() and 0 < int(length) <= MAX_DISCARDED_BODY_BYTES
 
     def _locate(self, raw_path: str) -> tuple[str | None, str | None]:
         """(bucket, key) from the Host header and the path."""
@@ -232,6 +256,8 @@ class S3Handler(RequestHandler):
         return operation
 
     async def _run(self) -> None:
+        if self.deferred_error is not None:
+            raise self.deferred_error
         result = self._operation()(self)
         if result is not None:
             await result

@@ -222,3 +222,29 @@ def test_signed_chunks_out_of_frame(server: ServerThread, bucket: str) -> None:
         status, _, response = raw_request(server.port, "PUT", path, all_headers, body)
         assert (status, error_code_of(response)) == (400, "IncompleteBody"), body
     assert only_bucket_marker(server, bucket)
+
+
+def test_error_before_a_large_body(server: ServerThread, s3: Any) -> None:
+    # Refused at the headers (no such bucket), without Expect: 100-continue;
+    # the body that follows must not wedge the connection or the server.
+    body = os.urandom(8 * MiB)
+    status, response = signed(server, "PUT", "/no-such-bucket/key", body)
+    assert (status, error_code_of(response)) == (404, "NoSuchBucket")
+    assert s3.list_buckets()["Buckets"] == []
+
+
+def test_virtual_host_domains(s3root: Path) -> None:
+    from s3_helpers import ServerThread as Thread
+
+    thread = Thread(str(s3root), domains=("s3.test",)).start()
+    try:
+        host = "vh-bucket.s3.test"
+        assert raw_request(thread.port, "PUT", "/", host=host)[0] == 200
+        assert raw_request(thread.port, "PUT", "/a/b", body=b"virtual", host=host)[0] == 200
+        assert raw_request(thread.port, "GET", "/a/b", host=host)[2] == b"virtual"
+        # Path style still works next to it, and the two name the same object.
+        assert raw_request(thread.port, "GET", "/vh-bucket/a/b")[2] == b"virtual"
+        status, _, body = raw_request(thread.port, "GET", "/", host="bad_name.s3.test")
+        assert (status, error_code_of(body)) == (400, "InvalidBucketName")
+    finally:
+        thread.stop()
