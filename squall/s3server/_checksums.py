@@ -17,7 +17,7 @@ from collections.abc import Callable
 from squall.s3server._errors import S3Error
 
 try:
-    from awscrt import checksums as _crt  # type: ignore[import-untyped]
+    from awscrt import checksums as _crt  # type: ignore[import-untyped, import-not-found, unused-ignore]
 except ImportError:  # pragma: no cover - the s3 extra installs it
     _crt = None
 
