@@ -23,6 +23,7 @@ import secrets
 import shutil
 from typing import TYPE_CHECKING, Any
 
+from squall.httputil import _parse_request_range
 from squall.s3server._buckets import OWNER
 from squall.s3server._checksums import Checksum, new_checksum
 from squall.s3server._errors import S3Error
@@ -196,17 +197,17 @@ def upload_part(handler: S3Handler) -> asyncio.Future[None] | None:
 
 
 def _copy_range(handler: S3Handler, size: int) -> tuple[int, int]:
+    """x-amz-copy-source-range as [start, end): S3 wants both bounds."""
     header = handler.request.headers.get("x-amz-copy-source-range")
     if header is None:
         return 0, size
-    unit, _, spec = header.partition("=")
-    first, dash, last = spec.partition("-")
-    if unit.strip() != "bytes" or not dash or not first.isdigit() or not last.isdigit():
+    bounds = _parse_request_range(header)  # the one Range parser, httputil's
+    start, end = bounds if bounds is not None else (None, None)
+    if start is None or start < 0 or end is None:
         raise S3Error(
             "InvalidArgument",
             "The x-amz-copy-source-range value must be of the form bytes=first-last.",
         )
-    start, end = int(first), int(last) + 1
     if start >= end or end > size:
         raise S3Error("InvalidRange", ActualObjectSize=str(size), RangeRequested=header)
     return start, end

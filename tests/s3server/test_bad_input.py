@@ -248,3 +248,26 @@ def test_virtual_host_domains(s3root: Path) -> None:
         assert (status, error_code_of(body)) == (400, "InvalidBucketName")
     finally:
         thread.stop()
+
+
+def test_bad_copy_source_range(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="src", Body=b"0123456789")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="dst")["UploadId"]
+    for value, expected in [
+        ("bytes=5-", "InvalidArgument"),
+        ("bytes=-3", "InvalidArgument"),
+        ("items=0-3", "InvalidArgument"),
+        ("bytes=0-10", "InvalidRange"),
+        ("bytes=4-2", "InvalidRange"),
+    ]:
+        with pytest.raises(ClientError) as e:
+            s3.upload_part_copy(
+                Bucket=bucket,
+                Key="dst",
+                UploadId=upload,
+                PartNumber=1,
+                CopySource={"Bucket": bucket, "Key": "src"},
+                CopySourceRange=value,
+            )
+        assert code(e) == expected, value
+    assert s3.list_parts(Bucket=bucket, Key="dst", UploadId=upload).get("Parts", []) == []
