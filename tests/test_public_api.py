@@ -168,6 +168,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "OpenIdMixin",
         "TwitterMixin",
     ],
+    "squall.s3server": ["S3Application", "S3Error", "S3Handler", "start"],
     "squall.web": [
         "DEFAULT_SIGNED_VALUE_MIN_VERSION",
         "DEFAULT_SIGNED_VALUE_VERSION",
