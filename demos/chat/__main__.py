@@ -1,4 +1,5 @@
-"""``python -m demos.chat [--port=N] [--address=A] [--processes=N] [--cookie-secret=S]``."""
+"""``python -m demos.chat [--port=N] [--address=A] [--processes=N] [--cookie-secret=S]
+[--pubsub=URL]``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ def run(argv: list[str]) -> None:
             address=options.address,
             processes=options.processes,
             cookie_secret=options.cookie_secret or None,
+            pubsub_url=options.pubsub,
         )
     except KeyboardInterrupt:
         pass
