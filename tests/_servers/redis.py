@@ -80,8 +80,19 @@ class RedisServer:
             stop_process(self.proc, signal.SIGKILL)
             self.proc = None
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open, nothing
+        answers, as with a peer lost behind a dead network link."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)  # a paused server cannot stop
             stop_process(self.proc, signal.SIGTERM)
             self.proc = None
 

@@ -198,6 +198,42 @@ async def test_redis_killed_and_restarted_mid_stream(
         late.unsubscribe()
 
 
+async def test_a_cut_listener_connection_reconnects_with_a_gap(
+    redis_server: RedisServer, redis_url: str, hubs: list[pubsub.Hub]
+) -> None:
+    a, b = await two_hubs(redis_url, hubs)
+    async with b.subscribe("cut") as sub:
+        with ExpectLog(logging.getLogger("squall.general"), "pubsub: .*", required=False):
+            redis_server.command("CLIENT", "KILL", "TYPE", "pubsub")
+            gap = await next_event(sub)
+        assert isinstance(gap, Gap) and gap.channels == frozenset({"cut"})
+        await until(lambda: a.connected)
+        await a.publish("cut", "still here")
+        assert (await next_event(sub)).data == "still here"  # type: ignore[union-attr]
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_server_that_stops_answering_is_noticed(
+    redis_server: RedisServer, redis_url: str, hubs: list[pubsub.Hub]
+) -> None:
+    # The connection stays open but nothing answers: only the listener's
+    # PING (every health_check_interval when idle) can tell.
+    hub = pubsub.connect(redis_url, health_check_interval=0.2, **FAST)
+    hubs.append(hub)
+    async with hub.subscribe("frozen") as sub:
+        with ExpectLog(logging.getLogger("squall.general"), "pubsub: .* unreachable .*PING"):
+            redis_server.pause()
+            try:
+                await until(lambda: not hub.connected)
+            finally:
+                redis_server.resume()
+        gap = await next_event(sub, timeout=30)
+        assert isinstance(gap, Gap) and gap.reason == "reconnected"
+        await until(lambda: hub.connected)
+        await hub.publish("frozen", "thawed")
+        assert (await next_event(sub)).data == "thawed"  # type: ignore[union-attr]
+
+
 async def test_a_server_that_is_not_there(hubs: list[pubsub.Hub]) -> None:
     hub = pubsub.connect(f"redis://127.0.0.1:{free_port()}/0", **FAST)
     hubs.append(hub)
