@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import secrets
+import signal
 from typing import Any
 
 from demos.chat.buffer import CACHE_SIZE, MessageBuffer
@@ -128,6 +129,14 @@ def main(
     # After the fork: each process has its own connection to the backend.
     hub = pubsub.connect(pubsub_url, history=CACHE_SIZE)
     io_loop = IOLoop.current()
+
+    def stop(signum: int, frame: object) -> None:
+        # Between callbacks, not as a KeyboardInterrupt inside one: the
+        # room is left cleanly (the hub's connections closed).
+        io_loop.add_callback_from_signal(io_loop.stop)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     io_loop.run_sync(lambda: buffer.attach(hub))
 
     async def leave_the_room() -> None:

@@ -117,6 +117,53 @@ async def test_a_gap_reloads_the_history_and_wakes_the_waiting_clients(
             await hub.close()
 
 
+@pytest.fixture
+def buffer() -> MessageBuffer:
+    return MessageBuffer()
+
+
+@pytest.fixture
+def app(buffer: MessageBuffer) -> Any:
+    from demos.chat.app import make_app
+
+    return make_app(cookie_secret=SECRET, buffer=buffer)
+
+
+async def test_posting_while_the_rooms_redis_is_down_answers_503(
+    fetch: Any, buffer: MessageBuffer
+) -> None:
+    hub = pubsub.connect(f"redis://127.0.0.1:{free_port()}/0", history=10, **FAST)
+    try:
+        with ExpectLog(logging.getLogger("squall"), ".*", required=False):
+            await buffer.attach(hub)  # returns: the backend is known to be down
+            login = await fetch("/auth/login")
+            xsrf = next(
+                h.split(";", 1)[0].split("=", 1)[1]
+                for h in login.headers.get_list("Set-Cookie")
+                if h.startswith("_xsrf=")
+            )
+            user = create_signed_value(SECRET, "chat_user", "ann").decode()
+            response = await fetch(
+                "/a/message/new",
+                method="POST",
+                body="body=hello",
+                headers={
+                    "Cookie": f"_xsrf={xsrf}; chat_user={user}",
+                    "X-XSRFToken": xsrf,
+                    "Content-Type": "application/x-www-form-urlencoded",
+                },
+            )
+        assert response.code == 503
+        assert json.loads(response.body) == {
+            "error": "Chat room unavailable, try again",
+            "status": 503,
+        }
+        assert not buffer.cache
+    finally:
+        buffer.detach()
+        await hub.close()
+
+
 # -- two server processes on one Redis -------------------------------------------
 
 
