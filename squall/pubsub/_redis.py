@@ -292,10 +292,11 @@ class RedisBackend(Backend):
                     connection, self._commands = self._commands, None
                     if connection is not None:
                         await connection.disconnect()
-                    error = BackendUnavailableError(f"{self._where}: {e}")
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(error)
+                    _fail(batch, BackendUnavailableError(f"{self._where}: {e}"))
+                except asyncio.CancelledError:
+                    # close() while this batch was on the wire.
+                    _fail(batch, HubClosedError(f"the hub for {self._where} is closed"))
+                    raise
         finally:
             self._writer_task = None
 
@@ -377,9 +378,7 @@ class RedisBackend(Backend):
                 except asyncio.CancelledError:
                     pass
         outbox, self._outbox = self._outbox, []
-        for _, future in outbox:
-            if not future.done():
-                future.set_exception(HubClosedError(f"the hub for {self._where} is closed"))
+        _fail(outbox, HubClosedError(f"the hub for {self._where} is closed"))
         if self._writer_task is not None:
             self._writer_task.cancel()
             try:
@@ -391,3 +390,9 @@ class RedisBackend(Backend):
             self._commands = None
         self.connected = False
         await self._pool.disconnect()
+
+
+def _fail(batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]], error: Exception) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(error)

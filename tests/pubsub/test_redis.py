@@ -234,6 +234,35 @@ async def test_a_server_that_stops_answering_is_noticed(
         assert (await next_event(sub)).data == "thawed"  # type: ignore[union-attr]
 
 
+async def test_a_cut_command_connection_fails_one_publish_and_the_next_reconnects(
+    redis_server: RedisServer, redis_url: str, hubs: list[pubsub.Hub]
+) -> None:
+    a, b = await two_hubs(redis_url, hubs)
+    async with b.subscribe("cmd") as sub, a.subscribe("cmd-a"):
+        await a.publish("cmd", "one")
+        # Only the command connections (subscribed listeners are of type
+        # pubsub).
+        redis_server.command("CLIENT", "KILL", "TYPE", "normal")
+        with pytest.raises(pubsub.BackendUnavailableError, match="closed"):
+            await a.publish("cmd", "lost")
+        assert a.connected  # the listener never noticed anything
+        await a.publish("cmd", "two")
+        got = [await next_event(sub), await next_event(sub)]
+    assert [e.data for e in got if isinstance(e, Message)] == ["one", "two"]
+
+
+async def test_closing_with_publications_in_flight(redis_url: str, hubs: list[pubsub.Hub]) -> None:
+    hub = pubsub.connect(redis_url)
+    await hub.wait_connected()
+    in_flight = [asyncio.ensure_future(hub.publish("bye", n)) for n in range(1000)]
+    await asyncio.sleep(0)
+    await hub.close()
+    results = await asyncio.gather(*in_flight, return_exceptions=True)
+    # Each either went out before the close or says the hub closed.
+    assert {type(r) for r in results} <= {type(None), pubsub.HubClosedError}
+    assert isinstance(results[-1], pubsub.HubClosedError)
+
+
 async def test_a_server_that_is_not_there(hubs: list[pubsub.Hub]) -> None:
     hub = pubsub.connect(f"redis://127.0.0.1:{free_port()}/0", **FAST)
     hubs.append(hub)
