@@ -48,17 +48,17 @@ __all__ = [
     "RedisBackend",
 ]
 
-# A Redis on the same network accepts in milliseconds; 5 s (redis-py's
-# own socket timeout in its connection examples) means it is down.
+# A Redis on the same network accepts in milliseconds; five seconds without
+# an answer means it is down or unreachable.
 CONNECT_TIMEOUT = 5.0
 # A command the server has not answered in this long is treated as a lost
 # connection; the same bound as the connect.
 COMMAND_TIMEOUT = 5.0
 # First wait after a failure, doubled per failure up to the cap: a restart
 # of a local Redis is caught within a fraction of a second, and a long
-# outage costs one attempt every 10 s per process (redis-py's default
-# backoff caps at 10 s too). Each wait is jittered down to half so that
-# many processes do not reconnect in lockstep.
+# outage costs one attempt every 10 s per process, so a hundred processes
+# knock ten times a second on a server that is coming back, not thousands.
+# Each wait is jittered down to half so that they do not knock in lockstep.
 MIN_RECONNECT_DELAY = 0.1
 MAX_RECONNECT_DELAY = 10.0
 # An idle listener PINGs after this long and counts the connection dead if
