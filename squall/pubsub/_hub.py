@@ -242,9 +242,9 @@ class Hub:
         for name in channels:
             state = self._channels.get(name)
             if state is None:
-                # Subscribed while the backend is down after having been up:
-                # publications from other processes are being missed.
-                lost = self._ever_connected and not self._backend.connected
+                # Subscribed while the backend is known to be down (ready()
+                # returns at once): a Gap when it is back says what that cost.
+                lost = self._backend.attempted and not self._backend.connected
                 state = self._channels[name] = _Channel(needs_gap=lost)
                 state.subscribers[subscriber] = None
                 self._backend.add_channel(name)

@@ -170,12 +170,13 @@ class RedisBackend(Backend):
             connection = self._connection()
             try:
                 await connection.connect()  # type: ignore[no-untyped-call]
+                # The channels wanted now, and from here on add/remove_channel
+                # write to this connection (no await in between: none missed).
                 channels = list(self._sink.wanted_channels())
-                if channels:
-                    await connection.send_command("SUBSCRIBE", *channels, check_health=False)
-                # From here on, add/remove_channel write to this connection.
                 self._listener = connection
                 self._subscribe_queue.clear()
+                if channels:
+                    await connection.send_command("SUBSCRIBE", *channels, check_health=False)
                 self.connected = True
                 self.attempted = True
                 self._attempted.set()

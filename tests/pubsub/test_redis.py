@@ -263,6 +263,33 @@ async def test_closing_with_publications_in_flight(redis_url: str, hubs: list[pu
     assert isinstance(results[-1], pubsub.HubClosedError)
 
 
+@pytest.mark.gen_test(timeout=60)
+async def test_a_hub_started_before_its_server(hubs: list[pubsub.Hub]) -> None:
+    from tests._servers.redis import find_binary
+
+    binary = find_binary()
+    if binary is None:
+        pytest.skip("needs Debian's redis-server package")
+    server = RedisServer(binary)  # its port is chosen, nothing listens yet
+    hub = pubsub.connect(server.url(0), **FAST)
+    hubs.append(hub)
+    try:
+        with ExpectLog(logging.getLogger("squall.general"), "pubsub: .* unreachable"):
+            assert await hub.wait_connected() is False
+            async with hub.subscribe("early") as sub:
+                with ExpectLog(logging.getLogger("squall.general"), "pubsub: .* reachable again"):
+                    server.start()
+                    gap = await next_event(sub, timeout=30)
+                assert isinstance(gap, Gap) and gap.channels == frozenset({"early"})
+                assert hub.connected
+                other = pubsub.connect(server.url(0))
+                hubs.append(other)
+                await other.publish("early", "at last")
+                assert (await next_event(sub)).data == "at last"  # type: ignore[union-attr]
+    finally:
+        server.cleanup()
+
+
 async def test_a_server_that_is_not_there(hubs: list[pubsub.Hub]) -> None:
     hub = pubsub.connect(f"redis://127.0.0.1:{free_port()}/0", **FAST)
     hubs.append(hub)
