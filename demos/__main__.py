@@ -50,6 +50,18 @@ def _stop_cleanly_on_signals() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
+def _check_pubsub_url(parser: argparse.ArgumentParser, url: str) -> None:
+    """A URL no backend serves stops the launcher with a usage error."""
+    try:
+        from squall import pubsub
+    except ImportError:
+        return  # no pub/sub in this checkout: the demo ignores the option
+    try:
+        pubsub.connect(url)
+    except (ValueError, ImportError) as e:
+        parser.error(f"--pubsub: {e}")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m demos", description=__doc__)
     parser.add_argument("--port", type=int, default=8888)
@@ -61,6 +73,8 @@ def main(argv: list[str]) -> int:
         help="the chat's pub/sub hub: memory:// (default) or redis://host:port/db",
     )
     args = parser.parse_args(argv)
+    if args.pubsub is not None:
+        _check_pubsub_url(parser, args.pubsub)
     _stop_cleanly_on_signals()
     for module_name, requires in CANDIDATES:
         if _available(module_name, requires):

@@ -303,3 +303,26 @@ async def test_a_message_posted_to_one_process_reaches_the_clients_of_another(
     await asyncio.sleep(0.2)
     reply = await second.post("/a/message/new", body="and back")
     assert await asyncio.wait_for(poll, DELIVERY_BOUND) == {"messages": [reply]}
+
+
+@pytest.mark.parametrize(
+    ("argv", "exit_code"),
+    [
+        # argparse's usage error
+        (["demos", "--port", "0", "--pubsub", "amqp://127.0.0.1/"], 2),
+        # sys.exit(message)
+        (["demos.chat", "--port=0", "--pubsub=amqp://127.0.0.1/"], 1),
+    ],
+)
+def test_a_pubsub_url_no_backend_serves_is_a_usage_error(argv: list[str], exit_code: int) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", *argv],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == exit_code
+    assert "--pubsub: no pub/sub backend for 'amqp://127.0.0.1/'" in out.stderr
+    assert "Traceback" not in out.stderr
