@@ -28,15 +28,15 @@ import collections
 import functools
 import os
 import socket
-import time
 from collections.abc import Awaitable, Callable
-from email.utils import formatdate
 from typing import Any
 
 import httptools
 
-from squall import _http1_rules as rules
-from squall.concurrent import future_set_result_unless_cancelled
+from squall._http1 import _heads as heads
+from squall._http1 import _requests as rules
+from squall._http1._flow import APPLICATION_BEHIND, FlowControl
+from squall._http1._inflate import BoundedInflater, InflateError, InflateLimitError
 from squall.httputil import (
     HTTPConnection,
     HTTPHeaders,
@@ -50,7 +50,6 @@ from squall.httputil import (
     responses,
 )
 from squall.log import app_log, gen_log
-from squall.util import GzipDecompressor
 
 __all__ = ["HTTP1Connection", "HTTP1ConnectionParameters", "HTTP1ServerProtocol"]
 
@@ -73,6 +72,17 @@ DEFAULT_CHUNK_SIZE = 64 * 1024
 DEFAULT_HEADER_TIMEOUT = 60.0
 # Time a kept-alive connection may sit idle between requests: Tornado's 3600 s.
 DEFAULT_IDLE_CONNECTION_TIMEOUT = 3600.0
+# Without an explicit body_timeout, a request body must arrive at a minimum
+# rate: Apache mod_reqtimeout's default (``body=20,MinRate=500``): 20 s, then
+# one more second for every 500 bytes received. A body trickled at a byte
+# every few seconds (slow POST) times out; a slow but honest upload does not.
+BODY_RATE_GRACE = 20.0
+BODY_MIN_RATE = 500
+# A peer that half-closes (shutdown(SHUT_WR), ``nc -N``) still gets the
+# answers to what it sent, but a response must have begun within this long
+# of the EOF, or the peer is taken to have gone (a long-polling client that
+# closed its socket looks the same on the wire). No standard sets it.
+HALF_CLOSE_GRACE = 1.0
 # Requests parsed ahead while an earlier one is answered; past this, reading
 # pauses (uvicorn and nginx also bound pipelining depth; 16 is ample for
 # real clients, which pipeline a handful at most).
@@ -120,7 +130,7 @@ class HTTP1ConnectionParameters:
 # Events buffered for a request whose delegate is not ready for them yet.
 _HEADERS, _BODY, _END = 0, 1, 2
 # What a connection's deadline is for.
-_NO_DEADLINE, _IDLE_DEADLINE, _HEADER_DEADLINE, _BODY_DEADLINE = 0, 1, 2, 3
+_NO_DEADLINE, _IDLE_DEADLINE, _HEADER_DEADLINE, _BODY_DEADLINE, _BODY_RATE_DEADLINE = 0, 1, 2, 3, 4
 
 
 class HTTP1Connection(HTTPConnection):
@@ -135,13 +145,13 @@ class HTTP1Connection(HTTPConnection):
         "_chunked",
         "_close_after",
         "_close_callback",
-        "_decompressor",
         "_delivered_end",
         "_events",
         "_expect_continue",
         "_expected_length",
         "_failed",
         "_head_request",
+        "_inflater",
         "_protocol",
         "_request_complete",
         "_response_finished",
@@ -181,7 +191,7 @@ class HTTP1Connection(HTTPConnection):
         self._delivered_end = False
         self._body_started = False
         self._expect_continue = False
-        self._decompressor: GzipDecompressor | None = None
+        self._inflater: BoundedInflater | None = None
         # Response side.
         self._response_started = False
         self._response_finished = False
@@ -243,10 +253,15 @@ class HTTP1Connection(HTTPConnection):
         elif request_version == "HTTP/1.0":
             headers["Connection"] = "Keep-Alive"
         if "Date" not in fields:
-            fields["Date"] = [_date_header()]
+            fields["Date"] = [heads.http_date()]
         if "Server" not in fields:
             fields["Server"] = [_SERVER_HEADER]
-        head = _format_head(start_line, headers)  # raises on header injection
+        try:
+            head = heads.format_response_head(
+                start_line.version, start_line.code, start_line.reason, fields
+            )
+        except heads.InvalidHead as e:  # header injection, caught before a byte is sent
+            raise HTTPOutputError(str(e)) from None
         self._response_started = True
         if chunk and not self._head_request:
             head += self._frame(chunk)
@@ -268,6 +283,13 @@ class HTTP1Connection(HTTPConnection):
             return
         if not self._response_started:
             raise HTTPOutputError("finish called before write_headers")
+        if self._protocol._closed:
+            # The client left mid-response: nothing to frame, nobody to
+            # tell. Not an application error (the documented pattern is to
+            # catch StreamClosedError and return, which lands here).
+            self._response_finished = True
+            self._close_callback = None
+            return
         if (
             self._expected_length is not None
             and self._written < self._expected_length
@@ -280,7 +302,7 @@ class HTTP1Connection(HTTPConnection):
             )
         self._response_finished = True
         if self._chunked:
-            self._protocol.write(b"0\r\n\r\n")
+            self._protocol.write(heads.LAST_CHUNK)
         self._close_callback = None
         self._protocol.response_finished(self)
 
@@ -371,7 +393,7 @@ class HTTP1Connection(HTTPConnection):
             self._protocol.abort()
             raise HTTPOutputError("Tried to write more data than Content-Length")
         if self._chunked:
-            return b"%x\r\n%b\r\n" % (len(chunk), chunk)
+            return heads.frame_chunk(chunk)
         return chunk
 
     def _connection_lost(self) -> None:
@@ -401,31 +423,9 @@ def _canonical_name(name: bytes) -> str:
     return key
 
 
-_STATUS_LINES: dict[tuple[str, int, str], bytes] = {}
 # RequestStartLine from a (method, target, version) tuple, skipping the
 # NamedTuple constructor's Python-level argument handling.
 _new_start_line = functools.partial(tuple.__new__, RequestStartLine)
-
-
-def _format_head(start_line: ResponseStartLine, headers: HTTPHeaders) -> bytes:
-    key = (start_line.version, start_line.code, start_line.reason)
-    status = _STATUS_LINES.get(key)
-    if status is None:
-        if "\r" in start_line.reason or "\n" in start_line.reason:
-            raise HTTPOutputError("newline in reason phrase")
-        status = f"{start_line.version} {start_line.code} {start_line.reason}\r\n".encode("latin-1")
-        if len(_STATUS_LINES) < 1000:  # bounded: reasons may be app-supplied
-            _STATUS_LINES[key] = status
-    lines = [f"{name}: {value}" for name, values in headers._lists.items() for value in values]
-    # A CR or LF in a name or value would start a new header on the wire
-    # (header injection). Two scans of the lines run together are far
-    # cheaper than a check per value.
-    flat = "".join(lines)
-    if "\n" in flat or "\r" in flat:
-        raise HTTPOutputError("newline in header name or value")
-    if not lines:
-        return status + b"\r\n"
-    return status + "\r\n".join(lines).encode("utf-8") + b"\r\n\r\n"
 
 
 class HTTP1ServerProtocol(asyncio.Protocol):
@@ -435,15 +435,19 @@ class HTTP1ServerProtocol(asyncio.Protocol):
     # the connection is kept alive: slots keep it small and compact in memory.
     __slots__ = (
         "__weakref__",
+        "_body_clock",
+        "_body_parts",
+        "_body_pending",
         "_chunk",
         "_closed",
         "_context_factory",
         "_current",
         "_deadline",
         "_done_future",
-        "_drain_waiters",
+        "_eof_timer",
         "_exchanges",
         "_fields",
+        "_flow",
         "_head_tail",
         "_header_bytes",
         "_header_count",
@@ -458,7 +462,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         "_packet_end",
         "_packet_idle",
         "_parser",
-        "_paused_reading",
+        "_peer_eof",
         "_pending_refusal",
         "_phase",
         "_problem",
@@ -470,7 +474,6 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         "_upgrade_exchange",
         "_url",
         "_version",
-        "_writing_paused",
         "context",
         "delegate",
         "params",
@@ -493,9 +496,15 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self._exchanges: collections.deque[HTTP1Connection] = collections.deque()
         self._closed = False
-        self._paused_reading = False
-        self._writing_paused = False
-        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._flow = FlowControl()
+        # Body bytes parsed from the current packet, handed on merged once
+        # the packet is parsed (or at chunk_size): a body sent as 1-byte
+        # chunks becomes one delegate call per packet, not one per byte.
+        self._body_parts: list[bytes] = []
+        self._body_pending = 0
+        self._body_clock = 0.0  # when the current body's rate deadline started
+        self._peer_eof = False  # the peer half-closed; we answer, then close
+        self._eof_timer: asyncio.TimerHandle | None = None
         self._done_future: asyncio.Future[None] | None = None
         self._loop = asyncio.get_event_loop()
         # Parser state for the message being parsed.
@@ -537,8 +546,14 @@ class HTTP1ServerProtocol(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:  # pragma: no cover - the peer may be gone already
                 pass
+        self._flow.attach(transport)  # type: ignore[arg-type]
         self.context = self._context_factory(transport)
-        self._arm(_IDLE_DEADLINE, self.params.idle_connection_timeout)
+        # The first request's head is due within the header timeout of the
+        # accept, as nginx's client_header_timeout counts: a connection
+        # that sends nothing is not held for the whole idle timeout.
+        self._arm(
+            _HEADER_DEADLINE, self.params.header_timeout or self.params.idle_connection_timeout
+        )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
@@ -546,26 +561,48 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         exchanges, self._exchanges = self._exchanges, collections.deque()
         for exchange in exchanges:
             exchange._connection_lost()
-        for waiter in self._drain_waiters:
-            future_set_result_unless_cancelled(waiter, None)
-        self._drain_waiters = []
+        if self._eof_timer is not None:
+            self._eof_timer.cancel()
+            self._eof_timer = None
+        self._flow.wake_writers()
         if self._on_close is not None:
             self._on_close(self)
 
     def eof_received(self) -> bool | None:
-        # A peer that half-closes has gone (browsers never half-close while
-        # waiting): treat it as a close, as Tornado does, so long-polling
-        # handlers learn of it.
-        return None
+        # The peer will send nothing more. Requests it sent whole are still
+        # answered (``nc -N`` and some proxies half-close after the request),
+        # then the connection closes. Otherwise (idle, or a request cut
+        # short) it closes now.
+        transport = self.transport
+        if (
+            self._closed
+            or not self._exchanges
+            or self._current is not None
+            or self._in_headers
+            or transport is None
+            or transport.get_extra_info("sslcontext") is not None  # TLS closes on EOF
+        ):
+            return None
+        self._peer_eof = True
+        self._stop_reading = True
+        self._cancel_timer()
+        if not self._exchanges[0]._response_started:
+            self._eof_timer = self._loop.call_later(HALF_CLOSE_GRACE, self._on_eof_grace)
+        return True
+
+    def _on_eof_grace(self) -> None:
+        # No answer began soon after the peer's EOF: most likely it closed
+        # its socket altogether (a long poll given up); let the handlers
+        # know, as a close would have.
+        self._eof_timer = None
+        if self._exchanges and not self._exchanges[0]._response_started:
+            self.abort()
 
     def pause_writing(self) -> None:
-        self._writing_paused = True
+        self._flow.pause_writing()
 
     def resume_writing(self) -> None:
-        self._writing_paused = False
-        waiters, self._drain_waiters = self._drain_waiters, []
-        for waiter in waiters:
-            future_set_result_unless_cancelled(waiter, None)
+        self._flow.resume_writing()
 
     def data_received(self, data: bytes) -> None:
         if self._stop_reading:
@@ -603,6 +640,8 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         except httptools.HttpParserError as e:
             if self._problem is None:
                 self._problem = rules.reject_for_parser_error(e, self._parser, data)
+        if self._body_parts:
+            self._flush_body()
         if self._in_headers and self._problem is None:
             if self._phase != _HEADER_DEADLINE:
                 self._arm(_HEADER_DEADLINE, self.params.header_timeout)
@@ -700,7 +739,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         if self.params.decompress and "Content-Encoding" in fields:
             encoding = fields.pop("Content-Encoding")
             if encoding[-1].strip().lower() == "gzip":
-                exchange._decompressor = GzipDecompressor()
+                exchange._inflater = BoundedInflater(exchange.max_body_size)
                 fields["X-Consumed-Content-Encoding"] = encoding
             else:
                 fields["Content-Encoding"] = encoding
@@ -726,7 +765,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             self._call(exchange, _HEADERS, None)
         else:
             if len(exchanges) > MAX_PIPELINED_REQUESTS:
-                self._pause_reading()
+                self._flow.pause_reading(APPLICATION_BEHIND)
             self._deliver(exchange, _HEADERS, None)
         length = fields.get("Content-Length")
         if length is not None:
@@ -740,8 +779,11 @@ class HTTP1ServerProtocol(asyncio.Protocol):
                 return
         elif "Transfer-Encoding" not in fields:
             return  # no body: the message is complete already
-        if self.params.body_timeout is not None and not exchange._request_complete:
+        if self.params.body_timeout is not None:
             self._arm(_BODY_DEADLINE, self.params.body_timeout)
+        else:
+            self._body_clock = self._loop.time()
+            self._arm(_BODY_RATE_DEADLINE, BODY_RATE_GRACE)
 
     def on_body(self, body: bytes) -> None:
         exchange = self._current
@@ -751,17 +793,38 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         if exchange._body_received > exchange.max_body_size:
             self._problem = rules.Reject(413, "request body too large")
             return
-        if exchange._decompressor is not None:
-            try:
-                body = self._inflate(exchange, body)
-            except rules.Reject as r:
-                self._problem = r
-                return
-            if not body:
-                return
-        self._deliver(exchange, _BODY, body)
+        self._body_parts.append(body)
+        self._body_pending += len(body)
+        if self._body_pending >= self.params.chunk_size:
+            self._flush_body()
+
+    def _flush_body(self) -> None:
+        """Hand the body bytes parsed so far to the delegate, as one piece."""
+        parts, self._body_parts = self._body_parts, []
+        self._body_pending = 0
+        exchange = self._current
+        if exchange is None or self._problem is not None:
+            return
+        body = parts[0] if len(parts) == 1 else b"".join(parts)
+        inflater = exchange._inflater
+        if inflater is None:
+            self._deliver(exchange, _BODY, body)
+            return
+        inflater.limit = exchange.max_body_size
+        try:
+            pieces = inflater.inflate(body)
+        except InflateLimitError:
+            self._problem = rules.Reject(413, "request body too large after decompression")
+            return
+        except InflateError:
+            self._problem = rules.Reject(400, "malformed gzip request body")
+            return
+        for piece in pieces:
+            self._deliver(exchange, _BODY, piece)
 
     def on_message_complete(self) -> None:
+        if self._body_parts:
+            self._flush_body()
         exchange = self._current
         self._current = None
         self._phase = _NO_DEADLINE
@@ -830,16 +893,6 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         blank = (before + chunk).find(b"\r\n\r\n")
         self._next_line_at = len(chunk) if blank < 0 else max(0, blank + 4 - len(before))
 
-    def _inflate(self, exchange: HTTP1Connection, body: bytes) -> bytes:
-        assert exchange._decompressor is not None
-        try:
-            out = exchange._decompressor.decompress(body, exchange.max_body_size + 1)
-        except Exception:
-            raise rules.Reject(400, "malformed gzip request body") from None
-        if exchange._decompressor.unconsumed_tail or len(out) > exchange.max_body_size:
-            raise rules.Reject(413, "request body too large after decompression")
-        return out
-
     # -- dispatching to delegates ----------------------------------------------
 
     def _deliver(self, exchange: HTTP1Connection, kind: int, payload: Any) -> None:
@@ -855,7 +908,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             if kind == _BODY:
                 exchange._buffered_body += len(payload)
                 if exchange._buffered_body > BODY_BUFFER_HIGH_WATER:
-                    self._pause_reading()
+                    self._flow.pause_reading(APPLICATION_BEHIND)
             return
         self._call(exchange, kind, payload)
 
@@ -869,8 +922,8 @@ class HTTP1ServerProtocol(asyncio.Protocol):
                 exchange._buffered_body -= len(payload)
             if not self._call(exchange, kind, payload):
                 return
-        if self._paused_reading and self._can_resume():
-            self._resume_reading()
+        if self._flow.is_paused_for(APPLICATION_BEHIND) and self._can_resume():
+            self._flow.resume_reading(APPLICATION_BEHIND)
 
     def _call(self, exchange: HTTP1Connection, kind: int, payload: Any) -> bool:
         """One delegate call; False if delivery must stop for now."""
@@ -882,7 +935,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
                     # RFC 9110 §10.1.1: the delegate wants the body; tell
                     # the client to send it (never to HTTP/1.0: see above).
                     exchange._expect_continue = False
-                    self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    self.write(heads.CONTINUE_100)
             elif kind == _BODY:
                 assert exchange.delegate is not None
                 result = exchange.delegate.data_received(payload)
@@ -974,10 +1027,12 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         elif self._pending_refusal is not None:
             self._send_error(self._pending_refusal.status, self._pending_refusal.message)
             self._close_when_written()
+        elif self._peer_eof:
+            self._close_when_written()  # every request the peer sent is answered
         elif not self._closed and self._current is None:
             self._arm(_IDLE_DEADLINE, self.params.idle_connection_timeout)
-        if self._paused_reading and self._can_resume():
-            self._resume_reading()
+        if self._flow.is_paused_for(APPLICATION_BEHIND) and self._can_resume():
+            self._flow.resume_reading(APPLICATION_BEHIND)
 
     # -- upgrades ---------------------------------------------------------------
 
@@ -1017,9 +1072,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         on_close, self._on_close = self._on_close, None
         if on_close is not None:
             on_close(self)
-        if self._paused_reading:
-            self._paused_reading = False
-            transport.resume_reading()
+        self._flow.release()
         return IOStream._from_transport(transport, initial_data=data)
 
     # -- writing ------------------------------------------------------------------
@@ -1038,18 +1091,13 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             return future
         if data:
             transport.write(data)
-        if self._writing_paused:
-            waiter: asyncio.Future[None] = self._loop.create_future()
-            self._drain_waiters.append(waiter)
-            return waiter
+        if self._flow.writing_paused:
+            return self._flow.drain(self._loop)
         done = self._done_future
         if done is None:
             done = self._done_future = self._loop.create_future()
             done.set_result(None)
         return done
-
-    def server_date(self) -> str:
-        return _date_header()
 
     def _close_when_written(self) -> None:
         self._stop_reading = True
@@ -1093,15 +1141,20 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._close_when_written()
 
     def _send_error(self, status: int, message: str) -> None:
-        body = f"{status} {responses.get(status, 'Error')}: {message}\n".encode()
-        head = (
-            f"HTTP/1.1 {status} {responses.get(status, 'Error')}\r\n"
-            f"Content-Type: text/plain; charset=utf-8\r\n"
-            f"Content-Length: {len(body)}\r\n"
-            f"Connection: close\r\n"
-            f"Date: {_date_header()}\r\n"
-            f"Server: {_SERVER_HEADER}\r\n\r\n"
-        ).encode("latin-1")
+        reason = responses.get(status, "Error")
+        body = f"{status} {reason}: {message}\n".encode()
+        head = heads.format_response_head(
+            "HTTP/1.1",
+            status,
+            reason,
+            {
+                "Content-Type": ["text/plain; charset=utf-8"],
+                "Content-Length": [str(len(body))],
+                "Connection": ["close"],
+                "Date": [heads.http_date()],
+                "Server": [_SERVER_HEADER],
+            },
+        )
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(head + body)
 
@@ -1125,9 +1178,6 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             self._timer = self._loop.call_at(deadline, self._on_timer)
             self._timer_when = deadline
 
-    def _disarm(self) -> None:
-        self._phase = _NO_DEADLINE
-
     def _cancel_timer(self) -> None:
         self._phase = _NO_DEADLINE
         if self._timer is not None:
@@ -1143,6 +1193,8 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             self._timer = self._loop.call_at(self._deadline, self._on_timer)
             self._timer_when = self._deadline
             return
+        if phase == _BODY_RATE_DEADLINE and not self._body_rate_missed():
+            return
         self._phase = _NO_DEADLINE
         if phase == _IDLE_DEADLINE:
             self._on_idle_timeout()
@@ -1151,12 +1203,39 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         else:
             self._on_body_timeout()
 
+    def _body_rate_missed(self) -> bool:
+        """Whether the body has fallen below the minimum rate; if not, the
+        deadline moves to where the rate says it is."""
+        exchange = self._current
+        if exchange is None:
+            return True  # _on_body_timeout finds nothing to do
+        now = self._loop.time()
+        if self._flow.reading_paused:
+            # We stopped reading, not the peer sending: start the clock over.
+            self._body_clock = now
+            allowed = now + BODY_RATE_GRACE
+        else:
+            allowed = self._body_clock + BODY_RATE_GRACE + exchange._body_received / BODY_MIN_RATE
+        if now >= allowed:
+            return True
+        self._deadline = allowed
+        self._timer = self._loop.call_at(allowed, self._on_timer)
+        self._timer_when = allowed
+        return False
+
     def _on_idle_timeout(self) -> None:
         if not self._exchanges and self._current is None and not self._in_headers:
             self._close_when_written()
 
     def _on_header_timeout(self) -> None:
-        if self._in_headers and not self._closed:
+        if self._closed:
+            return
+        if not self._in_headers and not self._exchanges and self._current is None:
+            # Not a byte since the accept: close without an answer to nothing.
+            gen_log.debug("Closing silent connection from %s", _peer(self))
+            self._close_when_written()
+            return
+        if self._in_headers:
             gen_log.info("Timeout reading request headers from %s", _peer(self))
             self._stop_reading = True
             if not self._exchanges:
@@ -1176,20 +1255,10 @@ class HTTP1ServerProtocol(asyncio.Protocol):
                 self._send_error(408, "timed out reading request body")
             self._close_when_written()
 
-    def _pause_reading(self) -> None:
-        if not self._paused_reading and self.transport is not None:
-            self._paused_reading = True
-            self.transport.pause_reading()
-
     def _can_resume(self) -> bool:
         if len(self._exchanges) > MAX_PIPELINED_REQUESTS // 2:
             return False
         return all(ex._buffered_body <= BODY_BUFFER_HIGH_WATER // 2 for ex in self._exchanges)
-
-    def _resume_reading(self) -> None:
-        if self._paused_reading and self.transport is not None and not self._closed:
-            self._paused_reading = False
-            self.transport.resume_reading()
 
 
 def _is_stream_closed(exc: BaseException) -> bool:
@@ -1199,23 +1268,17 @@ def _is_stream_closed(exc: BaseException) -> bool:
 
 
 def _is_done(result: Any) -> bool:
-    return isinstance(result, asyncio.Future) and result.done() and not result.exception()
+    """A delegate call's result that needs no waiting: a finished future
+    that neither failed nor was cancelled (``exception()`` would raise
+    CancelledError for that one, inside data_received)."""
+    return (
+        isinstance(result, asyncio.Future)
+        and result.done()
+        and not result.cancelled()
+        and result.exception() is None
+    )
 
 
 def _peer(protocol: HTTP1ServerProtocol) -> str:
     context = protocol.context
     return str(getattr(context, "remote_ip", None) or "unknown peer")
-
-
-_date_second = 0
-_date_value = ""
-
-
-def _date_header() -> str:
-    """The Date header value, formatted at most once a second."""
-    global _date_second, _date_value
-    now = int(time.time())
-    if now != _date_second:
-        _date_value = formatdate(now, usegmt=True)
-        _date_second = now
-    return _date_value

@@ -23,6 +23,7 @@ from squall.http1connection import HTTP1ServerProtocol
 from squall.httpserver import HTTPRequest, HTTPServer
 from squall.httputil import (
     HTTPHeaders,
+    HTTPInputError,
     HTTPMessageDelegate,
     HTTPServerConnectionDelegate,
     HTTPServerRequest,
@@ -513,8 +514,8 @@ async def test_write_errors(serve, blocking):
                 ResponseStartLine("HTTP/1.1", 200, "OK"),
                 HTTPHeaders({"X-Bad": "a\r\nInjected: yes"}),
             )
-        except Exception as e:
-            errors.append(type(e).__name__)
+        except HTTPInputError:
+            errors.append("HTTPInputError")
         conn.write_headers(
             ResponseStartLine("HTTP/1.1", 200, "OK"), HTTPHeaders({"Content-Length": "3"})
         )
@@ -525,7 +526,9 @@ async def test_write_errors(serve, blocking):
 
     port = serve(app)
     data = await blocking(raw_exchange, port, GET)
-    assert errors == ["HTTPOutputError", "HTTPOutputError", "HTTPOutputError"]
+    # The CR LF is refused as the headers are built (issue 15), before any
+    # head is formatted.
+    assert errors == ["HTTPOutputError", "HTTPInputError", "HTTPOutputError"]
     assert b"Injected" not in data
 
 
