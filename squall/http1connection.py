@@ -37,6 +37,7 @@ from squall._http1 import _heads as heads
 from squall._http1 import _requests as rules
 from squall._http1._flow import APPLICATION_BEHIND, FlowControl
 from squall._http1._inflate import BoundedInflater, InflateError, InflateLimitError
+from squall._http1._states import Life, Message
 from squall.httputil import (
     HTTPConnection,
     HTTPHeaders,
@@ -130,6 +131,10 @@ class HTTP1ConnectionParameters:
 # Events buffered for a request whose delegate is not ready for them yet.
 _HEADERS, _BODY, _END = 0, 1, 2
 # What a connection's deadline is for.
+# The connection's states (see squall._http1._states), as module names.
+BETWEEN, HEAD, BODY = Message.BETWEEN, Message.HEAD, Message.BODY
+OPEN, UPGRADING, ANSWERING, CLOSED = Life.OPEN, Life.UPGRADING, Life.ANSWERING, Life.CLOSED
+
 _NO_DEADLINE, _IDLE_DEADLINE, _HEADER_DEADLINE, _BODY_DEADLINE, _BODY_RATE_DEADLINE = 0, 1, 2, 3, 4
 
 
@@ -283,7 +288,7 @@ class HTTP1Connection(HTTPConnection):
             return
         if not self._response_started:
             raise HTTPOutputError("finish called before write_headers")
-        if self._protocol._closed:
+        if self._protocol._life is CLOSED:
             # The client left mid-response: nothing to frame, nobody to
             # tell. Not an application error (the documented pattern is to
             # catch StreamClosedError and return, which lands here).
@@ -439,7 +444,6 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         "_body_parts",
         "_body_pending",
         "_chunk",
-        "_closed",
         "_context_factory",
         "_current",
         "_deadline",
@@ -451,23 +455,22 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         "_head_tail",
         "_header_bytes",
         "_header_count",
-        "_in_headers",
         "_in_request_line",
+        "_life",
         "_line_at_start",
         "_line_end",
         "_loop",
+        "_message",
         "_method",
         "_next_line_at",
         "_on_close",
         "_packet_end",
         "_packet_idle",
         "_parser",
-        "_peer_eof",
         "_pending_refusal",
         "_phase",
         "_problem",
         "_raw_header_bytes",
-        "_stop_reading",
         "_timer",
         "_timer_when",
         "_upgrade_data",
@@ -495,7 +498,8 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self.context: Any = None
         self._parser = httptools.HttpRequestParser(self)
         self._exchanges: collections.deque[HTTP1Connection] = collections.deque()
-        self._closed = False
+        self._life = OPEN
+        self._message = BETWEEN
         self._flow = FlowControl()
         # Body bytes parsed from the current packet, handed on merged once
         # the packet is parsed (or at chunk_size): a body sent as 1-byte
@@ -503,7 +507,6 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._body_parts: list[bytes] = []
         self._body_pending = 0
         self._body_clock = 0.0  # when the current body's rate deadline started
-        self._peer_eof = False  # the peer half-closed; we answer, then close
         self._eof_timer: asyncio.TimerHandle | None = None
         self._done_future: asyncio.Future[None] | None = None
         self._loop = asyncio.get_event_loop()
@@ -513,7 +516,6 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._header_bytes = 0
         self._header_count = 0
         self._in_request_line = False
-        self._in_headers = False
         self._head_tail = b""
         self._chunk: bytes = b""
         self._packet_idle = False
@@ -528,7 +530,6 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._timer_when = 0.0
         self._deadline = 0.0
         self._phase = _NO_DEADLINE
-        self._stop_reading = False
         self._raw_header_bytes = 0
         self._method = b""  # of the request being parsed, once its line is read
         self._version = ""
@@ -556,7 +557,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         )
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._closed = True
+        self._life = CLOSED
         self._cancel_timer()
         exchanges, self._exchanges = self._exchanges, collections.deque()
         for exchange in exchanges:
@@ -575,16 +576,14 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         # short) it closes now.
         transport = self.transport
         if (
-            self._closed
+            self._life is not OPEN
             or not self._exchanges
-            or self._current is not None
-            or self._in_headers
+            or self._message is not BETWEEN
             or transport is None
             or transport.get_extra_info("sslcontext") is not None  # TLS closes on EOF
         ):
             return None
-        self._peer_eof = True
-        self._stop_reading = True
+        self._life = ANSWERING
         self._cancel_timer()
         if not self._exchanges[0]._response_started:
             self._eof_timer = self._loop.call_later(HALF_CLOSE_GRACE, self._on_eof_grace)
@@ -605,13 +604,12 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._flow.resume_writing()
 
     def data_received(self, data: bytes) -> None:
-        if self._stop_reading:
+        if self._life is not OPEN:
+            if self._life is UPGRADING:
+                self._upgrade_data = (self._upgrade_data or b"") + data
             return  # after Connection: close or an error: drop, never answer
-        if self._upgrade_data is not None:
-            self._upgrade_data += data
-            return
         # Whether a message starting in this packet starts at its first byte.
-        self._packet_idle = self._current is None and not self._in_headers
+        self._packet_idle = self._message is BETWEEN
         self._line_at_start = False
         # What is left of a Content-Length body the last packet began.
         self._next_line_at = max(0, self._next_line_at - len(self._chunk))
@@ -624,6 +622,8 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             # after it belong to whoever takes the connection over.
             offset = e.args[0] if e.args else len(data)
             self._upgrade_data = data[offset:]
+            if self._life is OPEN:
+                self._life = UPGRADING
             upgrading = self._upgrade_exchange
             if upgrading is not None and upgrading not in self._exchanges:
                 # Already answered normally while feed_data ran.
@@ -642,7 +642,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
                 self._problem = rules.reject_for_parser_error(e, self._parser, data)
         if self._body_parts:
             self._flush_body()
-        if self._in_headers and self._problem is None:
+        if self._message is HEAD and self._problem is None:
             if self._phase != _HEADER_DEADLINE:
                 self._arm(_HEADER_DEADLINE, self.params.header_timeout)
             # httptools buffers a header value until it ends, so count what a
@@ -677,7 +677,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         self._header_bytes = 0
         self._header_count = 0
         self._in_request_line = True
-        self._in_headers = True
+        self._message = HEAD
         self._head_tail = b""
         self._raw_header_bytes = 0
         # No idle deadline while a request is under way. The header deadline
@@ -716,7 +716,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         if self._in_request_line:
             self._check_request_line()
-        self._in_headers = False
+        self._message = BODY
         self._phase = _NO_DEADLINE
         self._check_header_limits()
         if self._problem is not None:
@@ -827,13 +827,14 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             self._flush_body()
         exchange = self._current
         self._current = None
+        self._message = BETWEEN
         self._phase = _NO_DEADLINE
         if exchange is None or self._problem is not None:
             return
         exchange._request_complete = True
         if exchange._close_after:
             # Anything after a request that closes the connection is dropped.
-            self._stop_reading = True
+            self._stop_reading()
         if (
             exchange._waiting is None
             and not exchange._events
@@ -916,7 +917,12 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         """Deliver queued events to the exchange's delegate, in order,
         pausing whenever a delegate call returns an unfinished awaitable."""
         events = exchange._events
-        while events and exchange._waiting is None and not exchange._failed and not self._closed:
+        while (
+            events
+            and exchange._waiting is None
+            and not exchange._failed
+            and self._life is not CLOSED
+        ):
             kind, payload = events.popleft()
             if kind == _BODY:
                 exchange._buffered_body -= len(payload)
@@ -965,7 +971,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             self._bad_input(exchange, future.exception())  # type: ignore[arg-type]
             return
         exc = None if future.cancelled() else future.exception()
-        if exc is not None and self._closed and _is_stream_closed(exc):
+        if exc is not None and self._life is CLOSED and _is_stream_closed(exc):
             # The client left while the application was still writing to
             # it: nothing to report, nobody to answer.
             return
@@ -980,7 +986,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
 
     def _bad_input(self, exchange: HTTP1Connection, error: HTTPInputError) -> None:
         exchange._failed = True
-        self._stop_reading = True
+        self._stop_reading()
         # Raised while the request was being interpreted (too many
         # arguments, a malformed multipart body...): the client's fault.
         gen_log.info("Malformed HTTP request from %s: %s", _peer(self), error)
@@ -992,7 +998,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
 
     def _fail_exchange(self, exchange: HTTP1Connection) -> None:
         exchange._failed = True
-        self._stop_reading = True
+        self._stop_reading()
         if exchange._response_started:
             self.abort()  # the response is cut short; its framing is lost
         else:
@@ -1027,9 +1033,9 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         elif self._pending_refusal is not None:
             self._send_error(self._pending_refusal.status, self._pending_refusal.message)
             self._close_when_written()
-        elif self._peer_eof:
+        elif self._life is ANSWERING:
             self._close_when_written()  # every request the peer sent is answered
-        elif not self._closed and self._current is None:
+        elif self._life is not CLOSED and self._current is None:
             self._arm(_IDLE_DEADLINE, self.params.idle_connection_timeout)
         if self._flow.is_paused_for(APPLICATION_BEHIND) and self._can_resume():
             self._flow.resume_reading(APPLICATION_BEHIND)
@@ -1040,6 +1046,8 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         """The app answered an Upgrade (or CONNECT) request normally: go on
         speaking HTTP/1.1 with a fresh parser, unless that could desync."""
         data, self._upgrade_data = self._upgrade_data, None
+        if self._life is UPGRADING:
+            self._life = OPEN
         self._upgrade_exchange = None
         headers = exchange.headers
         if (
@@ -1062,11 +1070,11 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         assert self.transport is not None
         data = self._upgrade_data or b""
         self._upgrade_data = None
-        self._stop_reading = True
+        self._stop_reading()
         self._cancel_timer()
         self._exchanges.clear()
         transport, self.transport = self.transport, None
-        self._closed = True
+        self._life = CLOSED
         # The connection now belongs to the caller, not to the HTTP server:
         # it must not wait for it in close_all_connections.
         on_close, self._on_close = self._on_close, None
@@ -1079,7 +1087,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
 
     def write(self, data: bytes) -> asyncio.Future[None]:
         transport = self.transport
-        if transport is None or self._closed or transport.is_closing():
+        if transport is None or self._life is CLOSED or transport.is_closing():
             from squall.iostream import StreamClosedError
 
             future: asyncio.Future[None] = self._loop.create_future()
@@ -1099,19 +1107,24 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             done.set_result(None)
         return done
 
+    def _stop_reading(self) -> None:
+        """Read nothing more: answer what came, then close (ANSWERING)."""
+        if self._life is not CLOSED:
+            self._life = ANSWERING
+
     def _close_when_written(self) -> None:
-        self._stop_reading = True
+        self._stop_reading()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()  # asyncio flushes buffered data first
 
     def abort(self) -> None:
-        self._stop_reading = True
+        self._stop_reading()
         if self.transport is not None:
             self.transport.abort()
 
     def close(self) -> None:
         """Close the connection once pending output is written."""
-        if self.transport is None and not self._closed:
+        if self.transport is None and self._life is not CLOSED:
             # Never connected (or detached): nothing will call connection_lost.
             self.connection_lost(None)
             return
@@ -1121,7 +1134,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
 
     def _refuse(self, problem: rules.Reject) -> None:
         """Answer a bad request with its 4xx, after the good requests before it."""
-        self._stop_reading = True
+        self._stop_reading()
         self._cancel_timer()
         gen_log.info("Malformed HTTP request from %s: %s", _peer(self), problem.message)
         self._current = None
@@ -1187,7 +1200,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
     def _on_timer(self) -> None:
         self._timer = None
         phase = self._phase
-        if phase == _NO_DEADLINE or self._closed:
+        if phase == _NO_DEADLINE or self._life is CLOSED:
             return
         if self._loop.time() < self._deadline:
             self._timer = self._loop.call_at(self._deadline, self._on_timer)
@@ -1224,29 +1237,29 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         return False
 
     def _on_idle_timeout(self) -> None:
-        if not self._exchanges and self._current is None and not self._in_headers:
+        if not self._exchanges and self._current is None and self._message is not HEAD:
             self._close_when_written()
 
     def _on_header_timeout(self) -> None:
-        if self._closed:
+        if self._life is CLOSED:
             return
-        if not self._in_headers and not self._exchanges and self._current is None:
+        if self._message is not HEAD and not self._exchanges and self._current is None:
             # Not a byte since the accept: close without an answer to nothing.
             gen_log.debug("Closing silent connection from %s", _peer(self))
             self._close_when_written()
             return
-        if self._in_headers:
+        if self._message is HEAD:
             gen_log.info("Timeout reading request headers from %s", _peer(self))
-            self._stop_reading = True
+            self._stop_reading()
             if not self._exchanges:
                 self._send_error(408, "timed out reading request headers")
             self._close_when_written()
 
     def _on_body_timeout(self) -> None:
         exchange = self._current
-        if exchange is not None and not exchange._request_complete and not self._closed:
+        if exchange is not None and not exchange._request_complete and self._life is not CLOSED:
             gen_log.info("Timeout reading request body from %s", _peer(self))
-            self._stop_reading = True
+            self._stop_reading()
             if (
                 not exchange._response_started
                 and self._exchanges
