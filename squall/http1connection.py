@@ -47,9 +47,9 @@ from squall.httputil import (
     HTTPServerConnectionDelegate,
     RequestStartLine,
     ResponseStartLine,
-    _normalize_header,
     responses,
 )
+from squall.httputil._headers import _normalize_header
 from squall.log import app_log, gen_log
 
 __all__ = ["HTTP1Connection", "HTTP1ConnectionParameters", "HTTP1ServerProtocol"]

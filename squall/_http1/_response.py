@@ -11,7 +11,8 @@ from __future__ import annotations
 import httptools
 
 from squall._http1._persistence import keeps_alive
-from squall.httputil import HTTPHeaders, _normalize_header
+from squall.httputil import HTTPHeaders
+from squall.httputil._headers import _normalize_header
 
 __all__ = ["ResponseError", "ResponseHead", "ResponseParser"]
 

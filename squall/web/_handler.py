@@ -72,7 +72,6 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
     SUPPORTED_METHODS: tuple[str, ...] = tuple("GET HEAD POST DELETE PATCH PUT OPTIONS".split())
 
     _stream_request_body = False
-    _template_loader_lock = None
 
     # Response state every handler starts with (instance attributes once
     # changed): nothing sent, nothing finished; finish() runs by itself
@@ -297,7 +296,10 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
         self._finished = True
         self.on_finish()
         if "_ui" in self.__dict__:
-            del self._ui  # see _break_cycles
+            # The UI modules refer back to the handler: breaking that cycle
+            # frees the handler by reference counting, which matters for
+            # servers holding many long requests.
+            del self._ui
         return sent
 
     def _complete_headers(self) -> None:
@@ -328,11 +330,6 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
         # headers about the (absent) body would be wrong.
         for name in ("Content-Encoding", "Content-Language", "Content-Type"):
             self.clear_header(name)
-
-    def _break_cycles(self) -> None:
-        # The UI modules refer back to the handler; freeing the handler
-        # promptly matters for servers holding many long requests.
-        self.__dict__.pop("_ui", None)
 
     def detach(self) -> iostream.IOStream:
         """Take over the connection as an IOStream; HTTP stops serving it."""
