@@ -262,9 +262,7 @@ class HTTP1Connection(HTTPConnection):
         if "Server" not in fields:
             fields["Server"] = [_SERVER_HEADER]
         try:
-            head = heads.format_response_head(
-                start_line.version, start_line.code, start_line.reason, fields
-            )
+            head = heads.format_response_head(start_line, fields)
         except heads.InvalidHead as e:  # header injection, caught before a byte is sent
             raise HTTPOutputError(str(e)) from None
         self._response_started = True
@@ -928,7 +926,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
                 exchange._buffered_body -= len(payload)
             if not self._call(exchange, kind, payload):
                 return
-        if self._flow.is_paused_for(APPLICATION_BEHIND) and self._can_resume():
+        if self._flow.reasons & APPLICATION_BEHIND and self._can_resume():
             self._flow.resume_reading(APPLICATION_BEHIND)
 
     def _call(self, exchange: HTTP1Connection, kind: int, payload: Any) -> bool:
@@ -1037,7 +1035,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
             self._close_when_written()  # every request the peer sent is answered
         elif self._life is not CLOSED and self._current is None:
             self._arm(_IDLE_DEADLINE, self.params.idle_connection_timeout)
-        if self._flow.is_paused_for(APPLICATION_BEHIND) and self._can_resume():
+        if self._flow.reasons & APPLICATION_BEHIND and self._can_resume():
             self._flow.resume_reading(APPLICATION_BEHIND)
 
     # -- upgrades ---------------------------------------------------------------
@@ -1157,9 +1155,7 @@ class HTTP1ServerProtocol(asyncio.Protocol):
         reason = responses.get(status, "Error")
         body = f"{status} {reason}: {message}\n".encode()
         head = heads.format_response_head(
-            "HTTP/1.1",
-            status,
-            reason,
+            ("HTTP/1.1", status, reason),
             {
                 "Content-Type": ["text/plain; charset=utf-8"],
                 "Content-Length": [str(len(body))],

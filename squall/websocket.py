@@ -141,7 +141,7 @@ class WebSocketHandler(RequestHandler):
                 response["Sec-WebSocket-Extensions"], deflate = agreed
 
         # Formatted (and checked) before the connection is taken over.
-        head = format_response_head("HTTP/1.1", 101, "Switching Protocols", response._lists)
+        head = format_response_head(("HTTP/1.1", 101, "Switching Protocols"), response._lists)
         self._status_code = 101
         self._log()
         stream = self.detach()

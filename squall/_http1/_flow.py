@@ -25,11 +25,13 @@ PEER_BEHIND = 2
 
 
 class FlowControl:
-    __slots__ = ("_reasons", "_transport", "_waiters", "writing_paused")
+    __slots__ = ("_transport", "_waiters", "reasons", "writing_paused")
 
     def __init__(self) -> None:
         self._transport: asyncio.Transport | None = None
-        self._reasons = 0
+        # Why reading is paused (a bit per reason; 0: it is not). Read
+        # directly on the hot path, where a method call would cost more.
+        self.reasons = 0
         self._waiters: list[asyncio.Future[None]] = []
         self.writing_paused = False
 
@@ -38,23 +40,20 @@ class FlowControl:
 
     @property
     def reading_paused(self) -> bool:
-        return self._reasons != 0
-
-    def is_paused_for(self, reason: int) -> bool:
-        return bool(self._reasons & reason)
+        return self.reasons != 0
 
     def pause_reading(self, reason: int) -> None:
-        was = self._reasons
-        self._reasons = was | reason
+        was = self.reasons
+        self.reasons = was | reason
         if not was and self._transport is not None and not self._transport.is_closing():
             self._transport.pause_reading()
 
     def resume_reading(self, reason: int) -> None:
-        was = self._reasons
+        was = self.reasons
         if not was & reason:
             return
-        self._reasons = was & ~reason
-        if not self._reasons and self._transport is not None and not self._transport.is_closing():
+        self.reasons = was & ~reason
+        if not self.reasons and self._transport is not None and not self._transport.is_closing():
             self._transport.resume_reading()
 
     # -- the transport's write buffer (asyncio.Protocol's callbacks) ---------
@@ -82,6 +81,6 @@ class FlowControl:
     def release(self) -> None:
         """Hand the transport on (detach): reading back on, no reasons left."""
         transport, self._transport = self._transport, None
-        if self._reasons and transport is not None:
-            self._reasons = 0
+        if self.reasons and transport is not None:
+            self.reasons = 0
             transport.resume_reading()

@@ -66,44 +66,38 @@ def check_fields(fields: dict[str, list[str]]) -> None:
 
 
 def _field_lines(fields: dict[str, list[str]]) -> str:
-    lines = [f"{name}: {value}" for name, values in fields.items() for value in values]
-    block = "\r\n".join(lines)
-    # One pass over the joined block finds any CR, LF or NUL cheaply; only
-    # then is the culprit looked for. The joins add CR LF of their own, so
-    # the block is checked with them counted.
-    if (
-        block.count("\r") != len(lines) - 1
-        or "\x00" in block
-        or block.count("\n") != len(lines) - 1
-    ):
-        check_fields(fields)
-    for name in fields:
-        if not is_token(name):
-            check_fields(fields)
-    return block
+    check_fields(fields)
+    return "\r\n".join(f"{name}: {value}" for name, values in fields.items() for value in values)
 
 
-def format_response_head(
-    version: str, code: int, reason: str, fields: dict[str, list[str]]
-) -> bytes:
-    """A status line and header block, ending with the blank line.
+def format_response_head(start_line: tuple[str, int, str], fields: dict[str, list[str]]) -> bytes:
+    """A status line (``(version, code, reason)``, such as a
+    ``ResponseStartLine``) and header block, ending with the blank line.
 
-    Field lines are encoded as UTF-8 (as squall's server always has);
-    the status line as Latin-1.
+    Field lines are encoded as UTF-8 (as squall's server always has); the
+    status line as Latin-1.
     """
-    key = (version, code, reason)
-    status = _STATUS_LINES.get(key)
+    status = _STATUS_LINES.get(start_line)
     if status is None:
+        version, code, reason = start_line
         if has_forbidden_char(reason):
             raise InvalidHead(f"Illegal characters in reason phrase {reason!r}")
         if version not in ("HTTP/1.1", "HTTP/1.0") or not 100 <= code <= 999:
             raise InvalidHead(f"Invalid status line {version} {code}")
         status = f"{version} {code} {reason}\r\n".encode("latin-1")
         if len(_STATUS_LINES) < _STATUS_LINES_MAX:
-            _STATUS_LINES[key] = status
-    if not fields:
+            _STATUS_LINES[(version, code, reason)] = status
+    # Once per response, so kept lean: CR and LF (what would inject a
+    # header) are looked for in all the lines at once. NUL and non-token
+    # names are refused earlier, by every HTTPHeaders setter and by the web
+    # handler's; only a caller editing the private field lists skips those.
+    lines = [f"{name}: {value}" for name, values in fields.items() for value in values]
+    if not lines:
         return status + b"\r\n"
-    return status + _field_lines(fields).encode("utf-8") + b"\r\n\r\n"
+    flat = "".join(lines)
+    if "\r" in flat or "\n" in flat:
+        check_fields(fields)
+    return status + "\r\n".join(lines).encode("utf-8") + b"\r\n\r\n"
 
 
 def format_request_head(

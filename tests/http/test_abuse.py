@@ -420,14 +420,14 @@ async def test_websocket_connect_sends_nothing_for_an_injected_header(io_loop):
         listener.close()
 
 
-async def test_server_response_with_nul_in_a_header_is_never_sent(serve, blocking):
+async def test_server_response_with_cr_lf_in_a_header_is_never_sent(serve, blocking):
     class Bad(HTTPMessageDelegate):
         def __init__(self, connection):
             self.connection = connection
 
         def finish(self):
             headers = HTTPHeaders({"Content-Length": "2"})
-            headers._lists["X-B"] = ["a\x00b"]
+            headers._lists["X-B"] = ["a\r\nInjected: yes"]  # past every setter's check
             self.connection.write_headers(ResponseStartLine("HTTP/1.1", 200, "OK"), headers, b"ok")
 
     class Server(HTTPServerConnectionDelegate):
@@ -438,7 +438,25 @@ async def test_server_response_with_nul_in_a_header_is_never_sent(serve, blockin
     with ExpectLog("squall.application", "Uncaught exception"):
         data = await blocking(raw_exchange, port, GET)
     (response,) = split_responses(data)
-    assert response.status == 500 and b"\x00" not in data
+    assert response.status == 500 and b"Injected" not in data
+
+
+async def test_web_handler_refuses_nul_in_a_header(serve, blocking):
+    errors = []
+
+    class Nul(web.RequestHandler):
+        def get(self):
+            try:
+                self.set_header("X-B", "a\x00b")
+            except ValueError as e:
+                errors.append(e)
+            self.write("ok")
+
+    port = serve(web.Application([("/", Nul)]))
+    request = GET.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+    (response,) = split_responses(await blocking(raw_exchange, port, request))
+    assert response.status == 200 and response.header("X-B") is None
+    assert len(errors) == 1
 
 
 # -- 2: one token-based Connection rule --------------------------------------------------------
