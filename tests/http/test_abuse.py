@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 from httptest_helpers import raw_exchange, split_responses
 
-from squall import http1connection, iostream, web, websocket
+from squall import _http1_dispatch, http1connection, iostream, web, websocket
+from squall._http1 import _limits
 from squall.httpclient import HTTPRequest
 from squall.httputil import (
     HTTPHeaders,
@@ -271,8 +272,8 @@ def test_header_timeout_default_is_nginx_client_header_timeout():
 async def test_trickled_body_times_out_by_default(serve, blocking, monkeypatch):
     # Apache mod_reqtimeout's defaults, scaled down: a grace period, then
     # a minimum rate that a byte every few seconds never reaches.
-    monkeypatch.setattr(http1connection, "BODY_RATE_GRACE", 0.3)
-    monkeypatch.setattr(http1connection, "BODY_MIN_RATE", 500)
+    monkeypatch.setattr(_limits, "BODY_RATE_GRACE", 0.3)
+    monkeypatch.setattr(_limits, "BODY_MIN_RATE", 500)
     port = serve()
 
     def client():
@@ -298,7 +299,7 @@ async def test_trickled_body_times_out_by_default(serve, blocking, monkeypatch):
 
 
 async def test_body_at_a_fair_rate_is_accepted(serve, blocking, monkeypatch):
-    monkeypatch.setattr(http1connection, "BODY_RATE_GRACE", 0.3)
+    monkeypatch.setattr(_limits, "BODY_RATE_GRACE", 0.3)
     port = serve()
 
     def client():
@@ -338,7 +339,7 @@ def test_is_done_on_a_cancelled_future_does_not_raise():
     try:
         future = loop.create_future()
         future.cancel()
-        assert http1connection._is_done(future) is False
+        assert _http1_dispatch._is_done(future) is False
     finally:
         loop.close()
 
