@@ -15,21 +15,12 @@ from squall.web._signing import SigningMixin
 from squall.web._xsrf import XsrfMixin
 
 if TYPE_CHECKING:
-    from squall.httputil import HTTPServerRequest
+    pass
 
 
 class SecurityMixin(SigningMixin, XsrfMixin):
     """Signed cookies, ``current_user``, XSRF and ``static_url``, mixed into
     RequestHandler."""
-
-    request: HTTPServerRequest
-
-    if TYPE_CHECKING:
-
-        @property
-        def settings(self) -> dict[str, Any]: ...
-
-        def require_setting(self, name: str, feature: str = ...) -> None: ...
 
     # -- users -------------------------------------------------------------------
 
