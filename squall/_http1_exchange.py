@@ -181,18 +181,19 @@ class HTTP1Connection(HTTPConnection):
             return
         if not self._response_started:
             raise HTTPOutputError("finish called before write_headers")
-        if self._protocol._life is CLOSED:
-            # The client left mid-response: nothing to frame, nobody to
-            # tell. Not an application error (the documented pattern is to
-            # catch StreamClosedError and return, which lands here).
-            self._response_finished = True
-            self._close_callback = None
-            return
         if (
             self._expected_length is not None
             and self._written < self._expected_length
             and not self._head_request
         ):
+            if self._protocol._life is CLOSED:
+                # The client left mid-response: nothing to frame, nobody
+                # to tell. Not an application error (the documented
+                # pattern is to catch StreamClosedError and return, which
+                # lands here).
+                self._response_finished = True
+                self._close_callback = None
+                return
             self._protocol.abort()
             raise HTTPOutputError(
                 f"Tried to write {self._expected_length - self._written} bytes less "
