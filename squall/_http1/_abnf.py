@@ -14,6 +14,7 @@ __all__ = [
     "BAD_TARGET_RE",
     "FORBIDDEN_IN_FIELD",
     "HOST_RE",
+    "TOKEN",
     "TOKEN_RE",
     "TOKEN_RE_BYTES",
     "VISIBLE_VALUE_RE",
@@ -23,8 +24,10 @@ __all__ = [
 ]
 
 # RFC 9110 §5.6.2: token = 1*tchar; methods and field names are tokens.
-TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-TOKEN_RE_BYTES = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+# TOKEN is the pattern, for larger expressions built on it.
+TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+TOKEN_RE = re.compile(TOKEN + r"\Z")
+TOKEN_RE_BYTES = re.compile(TOKEN.encode() + rb"\Z")
 # RFC 9110 §5.5: CR, LF and NUL are never allowed in a field value; a
 # sender must not generate them (and one that did would inject a header).
 FORBIDDEN_IN_FIELD = ("\r", "\n", "\x00")

@@ -7,6 +7,7 @@ import re
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, NamedTuple
 
+from squall._http1._abnf import TOKEN
 from squall.httputil._headers import HTTPHeaders, HTTPInputError
 
 if TYPE_CHECKING:
@@ -120,9 +121,7 @@ class ResponseStartLine(NamedTuple):
 # RFC 9112 section 3: method SP request-target SP HTTP-version, where the
 # method is a token and the target has no whitespace or control characters
 # (visible ASCII and obs-text only).
-_REQUEST_LINE_RE = re.compile(
-    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e\x80-\xff]+) (HTTP/[0-9]\.[0-9])"
-)
+_REQUEST_LINE_RE = re.compile(f"({TOKEN}) " + r"([\x21-\x7e\x80-\xff]+) (HTTP/[0-9]\.[0-9])")
 # RFC 9112 section 4: HTTP-version SP 3DIGIT SP [reason-phrase], the reason
 # being HTAB, SP, visible ASCII and obs-text. Only HTTP/1.x is spoken here.
 _RESPONSE_LINE_RE = re.compile(r"(HTTP/1\.[0-9]) ([0-9]{3}) ([\t\x20-\x7e\x80-\xff]*)")
