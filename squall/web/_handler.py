@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from squall import gen, iostream
+from squall._http1._abnf import is_token
 from squall.concurrent import future_set_result_unless_cancelled
 from squall.escape import json_encode, utf8, xhtml_escape
 from squall.httputil import (
@@ -51,8 +52,6 @@ _START_LINES: dict[tuple[int, str], ResponseStartLine] = {}
 # Header values may not carry control characters other than tab (CR and LF
 # above all: they would start a new header on the wire).
 _UNSAFE_HEADER_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-# RFC 9110 §5.6.2: a header name is a token.
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 # A reason phrase shown in an error page must not be able to inject markup;
 # Tornado 6.6 falls back to "Unknown" for these, and so do we.
 _UNSAFE_REASON = re.compile(r"[<>\x00-\x08\x0a-\x1f\x7f]")
@@ -190,7 +189,7 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
     @staticmethod
     def _check_header_name(name: str) -> str:
         if name not in _CHECKED_NAMES:
-            if not _HEADER_NAME.match(name):
+            if not is_token(name):  # RFC 9110 §5.6.2, the HTTP/1 core's grammar
                 raise ValueError(f"Invalid header name {name!r}")
             if len(_CHECKED_NAMES) < _CHECKED_NAMES_MAX:
                 _CHECKED_NAMES.add(name)
