@@ -5,9 +5,14 @@ bytes to httptools (llhttp) and turns its callbacks into calls on an
 ``httputil.HTTPServerConnectionDelegate``. llhttp parses strictly (no
 leniency flag is ever enabled); squall adds the checks llhttp leaves to the
 application (``squall._http1._requests``) and the limits in
-``squall._http1._limits``. Parser callbacks never
-raise: they record a problem, and the protocol answers after ``feed_data``
-returns.
+``squall._http1._limits``. Parser callbacks never raise: they record a
+problem, and the protocol answers after ``feed_data`` returns.
+
+This module is a facade: the protocol and its parser callbacks are in
+``_http1_server``, the delivery to delegates, writing and timeouts in
+``_http1_dispatch``, ``HTTP1Connection`` in ``_http1_exchange``; the named
+connection states in ``_http1._states`` and flow control in
+``_http1._flow``.
 
 Per request there is one ``HTTP1Connection`` (Tornado's name for the object a
 delegate writes its response to): ``write_headers``, ``write``, ``finish``.
