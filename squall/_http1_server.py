@@ -258,8 +258,14 @@ class HTTP1ServerProtocol(_Dispatcher):
             self._check_request_line()
         self._message = BODY
         self._phase = _NO_DEADLINE
-        self._check_header_limits()
+        # _check_header_limits, inlined: this runs once per request.
         if self._problem is not None:
+            return
+        if self._header_count > MAX_HEADER_COUNT:
+            self._problem = rules.Reject(431, "too many header lines")
+            return
+        if self._header_bytes > self.params.max_header_size:
+            self._problem = rules.Reject(431, "header block too large")
             return
         self._find_next_line_start()
         fields = self._fields
