@@ -33,6 +33,7 @@ from squall.routing import (
 )
 from squall.util import ObjectDict
 from squall.web._handler import RequestHandler
+from squall.web._static import StaticFileHandler
 from squall.web._transforms import GZipContentEncoding, OutputTransform
 from squall.web._uimodules import DEFAULT_UI_MODULES, ModuleNamespace
 
@@ -130,8 +131,6 @@ class Application(ReversibleRouter):
         and ``/favicon.ico``, served by ``static_handler_class`` with
         ``static_handler_args``.
         """
-        from squall.web._static import StaticFileHandler
-
         settings = self.settings
         settings.setdefault("static_handler_class", StaticFileHandler)
         path = settings.get("static_path")
