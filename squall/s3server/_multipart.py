@@ -23,7 +23,7 @@ import secrets
 import shutil
 from typing import TYPE_CHECKING, Any
 
-from squall.httputil import _parse_request_range
+from squall.httputil._ranges import parse_byte_ranges
 from squall.s3server._buckets import OWNER
 from squall.s3server._checksums import Checksum, new_checksum
 from squall.s3server._errors import S3Error
@@ -201,15 +201,17 @@ def _copy_range(handler: S3Handler, size: int) -> tuple[int, int]:
     header = handler.request.headers.get("x-amz-copy-source-range")
     if header is None:
         return 0, size
-    bounds = _parse_request_range(header)  # the one Range parser, httputil's
-    start, end = bounds if bounds is not None else (None, None)
-    if start is None or start < 0 or end is None:
+    # S3 wants both positions ("bytes=first-last"), unlike a Range header.
+    first, _, last = header.removeprefix("bytes=").partition("-")
+    if not (header.startswith("bytes=") and first.isdigit() and last.isdigit()):
         raise S3Error(
             "InvalidArgument",
             "The x-amz-copy-source-range value must be of the form bytes=first-last.",
         )
-    if start >= end or end > size:
+    ranges = parse_byte_ranges(header, size, max_ranges=1)
+    if not ranges or ranges[0][1] != int(last) + 1:
         raise S3Error("InvalidRange", ActualObjectSize=str(size), RangeRequested=header)
+    start, end = ranges[0]
     return start, end
 
 

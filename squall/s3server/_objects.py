@@ -9,7 +9,8 @@ import hashlib
 import urllib.parse
 from typing import TYPE_CHECKING
 
-from squall.httputil import HTTPHeaders, _parse_request_range, format_timestamp
+from squall.httputil import HTTPHeaders, format_timestamp
+from squall.httputil._ranges import parse_byte_ranges
 from squall.iostream import StreamClosedError
 from squall.s3server._errors import S3Error
 from squall.s3server._storage import ObjectMeta, StoredObject, TempWriter, now
@@ -324,28 +325,21 @@ async def get_object(handler: S3Handler) -> None:
         size = meta.size
         start, end = 0, size
         header = handler.request.headers.get("Range")
-        bounds = _parse_request_range(header) if header is not None else None
-        if bounds is not None and bounds[0] is not None and bounds[1] is not None:
-            if bounds[0] >= 0 and bounds[1] <= bounds[0]:
-                bounds = None  # RFC 9110 §14.1.1: last < first is invalid, ignored
-        if bounds is not None:
-            first, last = bounds
-            if first is None or first < 0:
-                # A suffix range: the final -first bytes ("-0" has none).
-                first = max(size + first, 0) if first is not None else size
-                last = size
-            if first >= size or (last is not None and last <= first):
+        # S3 serves one range per request; a list of several is ignored.
+        ranges = parse_byte_ranges(header, size, max_ranges=1) if header is not None else None
+        if ranges is not None:
+            if not ranges:
                 raise S3Error(
                     "InvalidRange", ActualObjectSize=str(size), RangeRequested=header or ""
                 )
-            start, end = first, min(last if last is not None else size, size)
+            start, end = ranges[0]
             handler.set_status(206)
             handler.set_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
         _object_headers(handler, meta)
         for parameter, name in _RESPONSE_OVERRIDES.items():
             if parameter in handler.query:
                 handler.set_header(name, handler.query[parameter])
-        whole = bounds is None
+        whole = ranges is None
         if whole and handler.request.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED":
             for algorithm, value in meta.checksums.items():
                 if "-" not in value:
