@@ -201,11 +201,16 @@ class OAuthMixin(HandlerBase):
             client, self._oauth_access_token_url(request_token), "Fetching the OAuth access token"
         )
         access_token = parse_token_response(response.body, "Fetching the OAuth access token")
-        user = await self._oauth_get_user_future(access_token)
-        if not user:
-            raise AuthError("Error getting user")
-        user["access_token"] = access_token
-        return user
+        return await self._account_with_token(access_token)
+
+    async def _account_with_token(self, access_token: dict[str, Any]) -> dict[str, Any]:
+        """The subclass's account record, carrying the token that fetched it
+        (an empty record means the provider gave us nobody)."""
+        account = await self._oauth_get_user_future(access_token)
+        if account:
+            account.update(access_token=access_token)
+            return account
+        raise AuthError("Error getting user")
 
     def _oauth_access_token_url(self, request_token: dict[str, Any]) -> str:
         """The signed URL of the access-token request (section 2.3)."""

@@ -35,6 +35,16 @@ AX_TYPES = {
     "language": "http://axschema.org/pref/language",
     "username": "http://axschema.org/namePerson/friendly",
 }
+# Where each AX attribute lands in the user record get_authenticated_user
+# returns (the keys Tornado's OpenIdMixin documents).
+AX_USER_KEYS = {
+    "firstname": "first_name",
+    "lastname": "last_name",
+    "fullname": "name",
+    "email": "email",
+    "language": "locale",
+    "username": "username",
+}
 # "name" asks for the three name attributes.
 _AX_REQUEST_NAMES = {"name": ("firstname", "fullname", "lastname")}
 
@@ -50,6 +60,22 @@ def parse_key_value(body: bytes) -> dict[str, str]:
         if sep:
             fields[key.strip()] = value.strip()
     return fields
+
+
+def user_record_from_ax(ax_values: dict[str, str]) -> dict[str, str]:
+    """The user record built from the received AX attributes (by AX name).
+
+    Locales compare case-insensitively (BCP 47), so ``locale`` is lowered;
+    without a full name, the given and family names make one.
+    """
+    record = {AX_USER_KEYS[ax]: got for ax, got in ax_values.items() if ax in AX_USER_KEYS}
+    if "locale" in record:
+        record["locale"] = record["locale"].lower()
+    if "name" not in record:
+        parts = [record[k] for k in ("first_name", "last_name") if record.get(k)]
+        if parts:
+            record["name"] = " ".join(parts)
+    return record
 
 
 class OpenIdMixin(HandlerBase):
@@ -209,22 +235,7 @@ class OpenIdMixin(HandlerBase):
                 for ax_name, uri in AX_TYPES.items():
                     if uri == type_uri and value is not None:
                         values[ax_name] = value
-            if "firstname" in values:
-                user["first_name"] = values["firstname"]
-            if "lastname" in values:
-                user["last_name"] = values["lastname"]
-            if "fullname" in values:
-                user["name"] = values["fullname"]
-            elif "firstname" in values or "lastname" in values:
-                user["name"] = " ".join(
-                    v for v in (values.get("firstname"), values.get("lastname")) if v
-                )
-            if "email" in values:
-                user["email"] = values["email"]
-            if "language" in values:
-                user["locale"] = values["language"].lower()
-            if "username" in values:
-                user["username"] = values["username"]
+            user.update(user_record_from_ax(values))
         claimed_id = fields.get("openid.claimed_id")
         if claimed_id:
             user["claimed_id"] = claimed_id

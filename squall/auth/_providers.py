@@ -20,6 +20,12 @@ from squall.httpclient import HTTPClientError
 
 __all__ = ["FacebookGraphMixin", "GoogleOAuth2Mixin", "TwitterMixin"]
 
+# The profile fields get_authenticated_user always asks the Graph API for
+# (the set Tornado's FacebookGraphMixin documents); extra_fields adds to them.
+FACEBOOK_PROFILE_FIELDS = frozenset(
+    {"id", "name", "first_name", "last_name", "locale", "picture", "link"}
+)
+
 
 class TwitterMixin(OAuthMixin):
     """Sign-in with Twitter (OAuth 1.0a) and its REST API.
@@ -180,9 +186,7 @@ class FacebookGraphMixin(OAuth2Mixin):
         )
         session = token_answer(json_object(response, "Exchanging the Facebook code"))
         access_token = session["access_token"]
-        fields = {"id", "name", "first_name", "last_name", "locale", "picture", "link"}
-        if extra_fields:
-            fields.update(extra_fields)
+        wanted = FACEBOOK_PROFILE_FIELDS.union(extra_fields or ())
         # Graph API "appsecret_proof": HMAC-SHA256 of the token, keyed with
         # the app secret, so a stolen token is useless without the secret.
         proof = hmac.new(
@@ -190,7 +194,7 @@ class FacebookGraphMixin(OAuth2Mixin):
         ).hexdigest()
         try:
             user = await self.facebook_request(  # type: ignore[misc]
-                "/me", access_token=access_token, appsecret_proof=proof, fields=",".join(fields)
+                "/me", access_token=access_token, appsecret_proof=proof, fields=",".join(wanted)
             )
         except HTTPClientError as e:
             raise AuthError(f"Fetching the Facebook user failed: {e.code}") from e
@@ -198,10 +202,15 @@ class FacebookGraphMixin(OAuth2Mixin):
             return None
         if not isinstance(user, dict):
             raise AuthError("Facebook's user answer is not an object")
-        fieldmap = {name: user.get(name) for name in fields}
-        fieldmap["access_token"] = access_token
-        fieldmap["session_expires"] = str(session.get("expires_in"))
-        return fieldmap
+        # Every asked-for field is present (None when Facebook left it out),
+        # and the token travels with the profile, as 1.x callers expect.
+        profile: dict[str, Any] = dict.fromkeys(wanted)
+        profile.update((name, value) for name, value in user.items() if name in wanted)
+        return {
+            **profile,
+            "access_token": access_token,
+            "session_expires": str(session.get("expires_in")),
+        }
 
     def facebook_request(
         self,
