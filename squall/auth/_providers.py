@@ -66,24 +66,17 @@ class TwitterMixin(OAuthMixin):
         signed with ``access_token``. The decoded JSON answer."""
         if callable(access_token):  # 1.x: twitter_request(path, callback, ...)
             callback, access_token = access_token, args.pop("access_token", None)
-        if path.startswith(("http:", "https:")):
-            url = path
-        else:
-            url = self._TWITTER_BASE_URL + path + ".json"
-        query = dict(args)
-        if access_token:
-            method = "POST" if post_args is not None else "GET"
-            signed = {**query, **(post_args or {})}
-            query.update(self._oauth_request_parameters(url, access_token, signed, method=method))
+        # Full URLs (the paging links Twitter's answers carry) are used as
+        # they are; a path is relative to the versioned API root.
+        is_full_url = path.partition(":")[0] in ("http", "https")
+        url = path if is_full_url else f"{self._TWITTER_BASE_URL}{path}.json"
+        query = self._signed_api_query(url, access_token, args, post_args)
         return deliver(api_fetch(self.get_auth_http_client(), url, query, post_args), callback)
 
     def _oauth_consumer_token(self) -> dict[str, Any]:
-        self.require_setting("twitter_consumer_key", "Twitter OAuth")
-        self.require_setting("twitter_consumer_secret", "Twitter OAuth")
-        return {
-            "key": self.settings["twitter_consumer_key"],
-            "secret": self.settings["twitter_consumer_secret"],
-        }
+        return self._consumer_token_from_settings(
+            "twitter_consumer_key", "twitter_consumer_secret", "Twitter OAuth"
+        )
 
     async def _oauth_get_user_future(self, access_token: dict[str, Any]) -> dict[str, Any]:
         try:
