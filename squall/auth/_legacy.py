@@ -113,20 +113,13 @@ class FriendFeedMixin(OAuthMixin):
         """Call the API: ``path`` like ``"/entry"``; GET with ``args`` or
         POST ``post_args``, signed with ``access_token``."""
         url = self._FRIENDFEED_API_URL + path
-        query = dict(args)
-        if access_token:
-            method = "POST" if post_args is not None else "GET"
-            signed = {**query, **(post_args or {})}
-            query.update(self._oauth_request_parameters(url, access_token, signed, method=method))
+        query = self._signed_api_query(url, access_token, args, post_args)
         return deliver(api_fetch(self.get_auth_http_client(), url, query, post_args), callback)
 
     def _oauth_consumer_token(self) -> dict[str, Any]:
-        self.require_setting("friendfeed_consumer_key", "FriendFeed OAuth")
-        self.require_setting("friendfeed_consumer_secret", "FriendFeed OAuth")
-        return {
-            "key": self.settings["friendfeed_consumer_key"],
-            "secret": self.settings["friendfeed_consumer_secret"],
-        }
+        return self._consumer_token_from_settings(
+            "friendfeed_consumer_key", "friendfeed_consumer_secret", "FriendFeed OAuth"
+        )
 
     async def _oauth_get_user_future(self, access_token: dict[str, Any]) -> dict[str, Any]:
         if "username" not in access_token:

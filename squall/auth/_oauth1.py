@@ -201,11 +201,16 @@ class OAuthMixin(HandlerBase):
             client, self._oauth_access_token_url(request_token), "Fetching the OAuth access token"
         )
         access_token = parse_token_response(response.body, "Fetching the OAuth access token")
-        user = await self._oauth_get_user_future(access_token)
-        if not user:
-            raise AuthError("Error getting user")
-        user["access_token"] = access_token
-        return user
+        return await self._account_with_token(access_token)
+
+    async def _account_with_token(self, access_token: dict[str, Any]) -> dict[str, Any]:
+        """The subclass's account record, carrying the token that fetched it
+        (an empty record means the provider gave us nobody)."""
+        account = await self._oauth_get_user_future(access_token)
+        if account:
+            account.update(access_token=access_token)
+            return account
+        raise AuthError("Error getting user")
 
     def _oauth_access_token_url(self, request_token: dict[str, Any]) -> str:
         """The signed URL of the access-token request (section 2.3)."""
@@ -256,3 +261,32 @@ class OAuthMixin(HandlerBase):
         """
         own = {k: str(v) for k, v in parameters.items()}
         return signed_parameters(method, url, self._oauth_consumer_token(), access_token, own)
+
+    # -- helpers for the provider mixins -------------------------------------------
+
+    def _consumer_token_from_settings(
+        self, key_setting: str, secret_setting: str, service: str
+    ) -> dict[str, Any]:
+        """Client credentials kept in two application settings; a missing
+        one is reported naming ``service``."""
+        for setting in (key_setting, secret_setting):
+            self.require_setting(setting, service)
+        return {"key": self.settings[key_setting], "secret": self.settings[secret_setting]}
+
+    def _signed_api_query(
+        self,
+        url: str,
+        access_token: dict[str, Any] | None,
+        query: dict[str, Any],
+        post_args: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        """``query``, plus the ``oauth_*`` fields that sign the call when
+        there is a token. Section 3.4.1.3.1: the signature covers the query
+        and the form body alike, so both go into it."""
+        if not access_token:
+            return dict(query)
+        covered = dict(query)
+        covered.update(post_args or {})
+        verb = "GET" if post_args is None else "POST"
+        oauth = self._oauth_request_parameters(url, access_token, covered, method=verb)
+        return {**query, **oauth}

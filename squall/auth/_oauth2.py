@@ -69,15 +69,7 @@ class OAuth2Mixin(HandlerBase):
         scope: list[str] | None,
         response_type: str,
     ) -> None:
-        args: dict[str, Any] = {"response_type": response_type}
-        if redirect_uri is not None:
-            args["redirect_uri"] = redirect_uri
-        if client_id is not None:
-            args["client_id"] = client_id
-        if extra_params:
-            args.update(extra_params)
-        if scope:
-            args["scope"] = " ".join(scope)
+        args = authorization_query(response_type, redirect_uri, client_id, extra_params, scope)
         cookie = self._OAUTH_STATE_COOKIE
         if cookie is not None:
             saved = {"state": str(args.get("state") or secrets.token_urlsafe(32))}
@@ -197,6 +189,29 @@ class OAuth2Mixin(HandlerBase):
         if access_token:
             query["access_token"] = access_token
         return deliver(api_fetch(self.get_auth_http_client(), url, query, post_args), callback)
+
+
+def authorization_query(
+    response_type: str,
+    redirect_uri: str | None,
+    client_id: str | None,
+    extra_params: dict[str, Any] | None,
+    scope: list[str] | None,
+) -> dict[str, Any]:
+    """Section 4.1.1's query, in the order providers see it: the fixed
+    fields first, then the caller's ``extra_params`` (which may override
+    them), and the space-joined ``scope`` (section 3.3) last, over any
+    ``scope`` in ``extra_params``."""
+    fixed = (
+        ("response_type", response_type),
+        ("redirect_uri", redirect_uri),
+        ("client_id", client_id),
+    )
+    query: dict[str, Any] = {name: value for name, value in fixed if value is not None}
+    query.update(extra_params or {})
+    if scope:
+        query["scope"] = " ".join(scope)
+    return query
 
 
 def token_answer(answer: dict[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,16 @@ AX_TYPES = {
     "language": "http://axschema.org/pref/language",
     "username": "http://axschema.org/namePerson/friendly",
 }
+# Where each AX attribute lands in the user record get_authenticated_user
+# returns (the keys Tornado's OpenIdMixin documents).
+AX_USER_KEYS = {
+    "firstname": "first_name",
+    "lastname": "last_name",
+    "fullname": "name",
+    "email": "email",
+    "language": "locale",
+    "username": "username",
+}
 # "name" asks for the three name attributes.
 _AX_REQUEST_NAMES = {"name": ("firstname", "fullname", "lastname")}
 
@@ -50,6 +60,56 @@ def parse_key_value(body: bytes) -> dict[str, str]:
         if sep:
             fields[key.strip()] = value.strip()
     return fields
+
+
+def user_record_from_ax(ax_values: dict[str, str]) -> dict[str, str]:
+    """The user record built from the received AX attributes (by AX name).
+
+    Empty attributes are left out. Locales compare case-insensitively
+    (BCP 47), so ``locale`` is lowered. ``name`` is the full name, else the
+    given and family names joined, else the e-mail address's local part
+    (what Tornado returns in each case).
+    """
+    record = {AX_USER_KEYS[ax]: got for ax, got in ax_values.items() if got and ax in AX_USER_KEYS}
+    if "locale" in record:
+        record["locale"] = record["locale"].lower()
+    if "name" not in record:
+        parts = [record[k] for k in ("first_name", "last_name") if k in record]
+        if parts:
+            record["name"] = " ".join(parts)
+        elif "email" in record:
+            record["name"] = record["email"].partition("@")[0]
+    return record
+
+
+def checkid_setup_fields(return_to: str) -> dict[str, str]:
+    """Section 9.1: ask the provider to let the visitor pick an identity
+    (identifier_select) and to send them back to ``return_to``; the realm
+    is that URL's site root."""
+    return {
+        "openid.ns": OPENID_NS,
+        "openid.claimed_id": IDENTIFIER_SELECT,
+        "openid.identity": IDENTIFIER_SELECT,
+        "openid.return_to": return_to,
+        "openid.realm": urllib.parse.urljoin(return_to, "/"),
+        "openid.mode": "checkid_setup",
+    }
+
+
+def ax_fetch_fields(requested: Iterable[str]) -> dict[str, str]:
+    """An Attribute Exchange 1.0 fetch request for ``requested`` (names
+    Tornado accepts; ``"name"`` stands for the three name parts), all
+    required. No names: no AX fields at all."""
+    ax_names = [part for want in requested for part in _AX_REQUEST_NAMES.get(want, (want,))]
+    unknown = [n for n in ax_names if n not in AX_TYPES]
+    if unknown:
+        raise ValueError(f"Unknown AX attribute {unknown[0]!r}")
+    if not ax_names:
+        return {}
+    fetch = {"openid.ns.ax": AX_NS, "openid.ax.mode": "fetch_request"}
+    fetch.update({f"openid.ax.type.{n}": AX_TYPES[n] for n in ax_names})
+    fetch["openid.ax.required"] = ",".join(ax_names)
+    return fetch
 
 
 class OpenIdMixin(HandlerBase):
@@ -76,31 +136,20 @@ class OpenIdMixin(HandlerBase):
     ) -> dict[str, str]:
         """The ``checkid_setup`` request (section 9.1) with AX and, for the
         Google hybrid, the OAuth extension."""
-        url = absolute_url(self, callback_uri)
-        args = {
-            "openid.ns": OPENID_NS,
-            "openid.claimed_id": IDENTIFIER_SELECT,
-            "openid.identity": IDENTIFIER_SELECT,
-            "openid.return_to": url,
-            "openid.realm": urllib.parse.urljoin(url, "/"),
-            "openid.mode": "checkid_setup",
-        }
-        names: list[str] = []
-        for attr in ax_attrs:
-            names.extend(_AX_REQUEST_NAMES.get(attr, (attr,)))
-        if names:
-            args["openid.ns.ax"] = AX_NS
-            args["openid.ax.mode"] = "fetch_request"
-            for name in names:
-                if name not in AX_TYPES:
-                    raise ValueError(f"Unknown AX attribute {name!r}")
-                args["openid.ax.type." + name] = AX_TYPES[name]
-            args["openid.ax.required"] = ",".join(names)
+        return_to = absolute_url(self, callback_uri)
+        fields = checkid_setup_fields(return_to)
+        fields.update(ax_fetch_fields(ax_attrs))
         if oauth_scope:
-            args["openid.ns.oauth"] = OAUTH_EXT_NS
-            args["openid.oauth.consumer"] = self.request.host.split(":")[0]
-            args["openid.oauth.scope"] = oauth_scope
-        return args
+            # The OpenID+OAuth hybrid names this site (no port) as the consumer.
+            consumer = self.request.host.partition(":")[0]
+            fields.update(
+                {
+                    "openid.ns.oauth": OAUTH_EXT_NS,
+                    "openid.oauth.consumer": consumer,
+                    "openid.oauth.scope": oauth_scope,
+                }
+            )
+        return fields
 
     def get_authenticated_user(
         self,
@@ -209,22 +258,7 @@ class OpenIdMixin(HandlerBase):
                 for ax_name, uri in AX_TYPES.items():
                     if uri == type_uri and value is not None:
                         values[ax_name] = value
-            if "firstname" in values:
-                user["first_name"] = values["firstname"]
-            if "lastname" in values:
-                user["last_name"] = values["lastname"]
-            if "fullname" in values:
-                user["name"] = values["fullname"]
-            elif "firstname" in values or "lastname" in values:
-                user["name"] = " ".join(
-                    v for v in (values.get("firstname"), values.get("lastname")) if v
-                )
-            if "email" in values:
-                user["email"] = values["email"]
-            if "language" in values:
-                user["locale"] = values["language"].lower()
-            if "username" in values:
-                user["username"] = values["username"]
+            user.update(user_record_from_ax(values))
         claimed_id = fields.get("openid.claimed_id")
         if claimed_id:
             user["claimed_id"] = claimed_id

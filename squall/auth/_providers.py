@@ -20,6 +20,12 @@ from squall.httpclient import HTTPClientError
 
 __all__ = ["FacebookGraphMixin", "GoogleOAuth2Mixin", "TwitterMixin"]
 
+# The profile fields get_authenticated_user always asks the Graph API for
+# (the set Tornado's FacebookGraphMixin documents); extra_fields adds to them.
+FACEBOOK_PROFILE_FIELDS = frozenset(
+    {"id", "name", "first_name", "last_name", "locale", "picture", "link"}
+)
+
 
 class TwitterMixin(OAuthMixin):
     """Sign-in with Twitter (OAuth 1.0a) and its REST API.
@@ -60,24 +66,17 @@ class TwitterMixin(OAuthMixin):
         signed with ``access_token``. The decoded JSON answer."""
         if callable(access_token):  # 1.x: twitter_request(path, callback, ...)
             callback, access_token = access_token, args.pop("access_token", None)
-        if path.startswith(("http:", "https:")):
-            url = path
-        else:
-            url = self._TWITTER_BASE_URL + path + ".json"
-        query = dict(args)
-        if access_token:
-            method = "POST" if post_args is not None else "GET"
-            signed = {**query, **(post_args or {})}
-            query.update(self._oauth_request_parameters(url, access_token, signed, method=method))
+        # Full URLs (the paging links Twitter's answers carry) are used as
+        # they are; a path is relative to the versioned API root.
+        is_full_url = path.partition(":")[0] in ("http", "https")
+        url = path if is_full_url else f"{self._TWITTER_BASE_URL}{path}.json"
+        query = self._signed_api_query(url, access_token, args, post_args)
         return deliver(api_fetch(self.get_auth_http_client(), url, query, post_args), callback)
 
     def _oauth_consumer_token(self) -> dict[str, Any]:
-        self.require_setting("twitter_consumer_key", "Twitter OAuth")
-        self.require_setting("twitter_consumer_secret", "Twitter OAuth")
-        return {
-            "key": self.settings["twitter_consumer_key"],
-            "secret": self.settings["twitter_consumer_secret"],
-        }
+        return self._consumer_token_from_settings(
+            "twitter_consumer_key", "twitter_consumer_secret", "Twitter OAuth"
+        )
 
     async def _oauth_get_user_future(self, access_token: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -180,9 +179,7 @@ class FacebookGraphMixin(OAuth2Mixin):
         )
         session = token_answer(json_object(response, "Exchanging the Facebook code"))
         access_token = session["access_token"]
-        fields = {"id", "name", "first_name", "last_name", "locale", "picture", "link"}
-        if extra_fields:
-            fields.update(extra_fields)
+        wanted = FACEBOOK_PROFILE_FIELDS.union(extra_fields or ())
         # Graph API "appsecret_proof": HMAC-SHA256 of the token, keyed with
         # the app secret, so a stolen token is useless without the secret.
         proof = hmac.new(
@@ -190,7 +187,7 @@ class FacebookGraphMixin(OAuth2Mixin):
         ).hexdigest()
         try:
             user = await self.facebook_request(  # type: ignore[misc]
-                "/me", access_token=access_token, appsecret_proof=proof, fields=",".join(fields)
+                "/me", access_token=access_token, appsecret_proof=proof, fields=",".join(wanted)
             )
         except HTTPClientError as e:
             raise AuthError(f"Fetching the Facebook user failed: {e.code}") from e
@@ -198,10 +195,15 @@ class FacebookGraphMixin(OAuth2Mixin):
             return None
         if not isinstance(user, dict):
             raise AuthError("Facebook's user answer is not an object")
-        fieldmap = {name: user.get(name) for name in fields}
-        fieldmap["access_token"] = access_token
-        fieldmap["session_expires"] = str(session.get("expires_in"))
-        return fieldmap
+        # Every asked-for field is present (None when Facebook left it out),
+        # and the token travels with the profile, as 1.x callers expect.
+        profile: dict[str, Any] = dict.fromkeys(wanted)
+        profile.update((name, value) for name, value in user.items() if name in wanted)
+        return {
+            **profile,
+            "access_token": access_token,
+            "session_expires": str(session.get("expires_in")),
+        }
 
     def facebook_request(
         self,

@@ -17,20 +17,28 @@ class Row(dict[str, Any]):
 
     __slots__ = ()
 
+    # Only called for names that are not dict attributes, so a column
+    # named like a dict method ("items", "keys") is read as row["items"].
     def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"row has no column {name!r}") from None
+        if name not in self:
+            raise _no_column(name)
+        return self[name]
 
     def __setattr__(self, name: str, value: Any) -> None:
         self[name] = value
 
     def __delattr__(self, name: str) -> None:
-        try:
-            del self[name]
-        except KeyError:
-            raise AttributeError(f"row has no column {name!r}") from None
+        if self.pop(name, _ABSENT) is _ABSENT:
+            raise _no_column(name)
+
+
+_ABSENT = object()
+
+
+def _no_column(name: str) -> AttributeError:
+    # AttributeError (not KeyError) so getattr(row, name, default) and
+    # hasattr() behave as they do on any object.
+    return AttributeError(f"row has no column {name!r}")
 
 
 def normalize_params(params: tuple[Any, ...], named: Mapping[str, Any] | None = None) -> Params:
