@@ -68,3 +68,22 @@ def plain_callback(request: HTTPServerRequest) -> None:
 
 
 not_servable = 42
+
+
+class LongPoll(web.RequestHandler):
+    """Waits for a message that never comes, as a chat client's poll does;
+    ends when the client leaves (on_connection_close)."""
+
+    async def get(self) -> None:
+        self.waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        try:
+            await self.waiter
+        except asyncio.CancelledError:
+            return
+        self.write("message")
+
+    def on_connection_close(self) -> None:
+        self.waiter.cancel()
+
+
+app.add_handlers(".*", [(r"/poll", LongPoll)])
