@@ -37,6 +37,7 @@ from squall._client_auth import (
     digest_authorization,
     parse_digest_challenge,
 )
+from squall._http1._heads import LAST_CHUNK, frame_chunk
 from squall._http1_client import (
     Exchange,
     ResponseError,
@@ -583,7 +584,7 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
             header_callback=None,
         )
         try:
-            head, _parser, _events = await exchange.read_head()
+            head, _parser = await exchange.read_head()
         except ResponseError as e:
             raise HTTPConnectionError(f"proxy CONNECT failed: {e}") from None
         if not 200 <= head.code < 300:
@@ -809,14 +810,14 @@ async def _produce(
                 future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 future.set_result(None)
                 return future
-            chunk = b"%x\r\n%b\r\n" % (len(chunk), chunk)
+            chunk = frame_chunk(chunk)
         return stream.write(chunk)
 
     result = producer(write)
     if result is not None:
         await result
     if chunked:
-        await stream.write(b"0\r\n\r\n")
+        await stream.write(LAST_CHUNK)
     elif written < declared:
         raise HTTPOutputError(
             f"body_producer wrote {declared - written} bytes less than Content-Length"

@@ -32,6 +32,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from squall import escape, gen
+from squall._http1._abnf import comma_tokens
+from squall._http1._heads import format_request_head, format_response_head
+from squall._http1._response import ResponseError, ResponseParser
 from squall._websocket_conn import WebSocketClosedError, WebSocketConnection, WebSocketError
 from squall._websocket_frames import (
     FrameCodec,
@@ -95,8 +98,7 @@ class WebSocketHandler(RequestHandler):
         if headers.get("Upgrade", "").lower() != "websocket":
             self._refuse(400, 'Can "Upgrade" only to "WebSocket".')
             return
-        tokens = {t.strip().lower() for t in headers.get("Connection", "").split(",")}
-        if "upgrade" not in tokens:
+        if "upgrade" not in comma_tokens(headers.get_list("Connection")):
             self._refuse(400, '"Connection" must be "Upgrade".')
             return
         origin = headers.get("Origin") or headers.get("Sec-Websocket-Origin")
@@ -130,20 +132,29 @@ class WebSocketHandler(RequestHandler):
                     raise ValueError(f"select_subprotocol returned {selected!r}, not offered")
                 self._selected_subprotocol = selected
                 response["Sec-WebSocket-Protocol"] = selected
+        # A request connection with accept_websocket (squall.asgi's, under an
+        # ASGI server) answers the handshake and frames messages itself,
+        # compression included; it returns the connection to talk through.
+        accept_websocket = getattr(self.request.connection, "accept_websocket", None)
         deflate: PerMessageDeflate | None = None
         options = self.get_compression_options()
         extensions = headers.get("Sec-WebSocket-Extensions")
-        if options is not None and extensions:
+        if options is not None and extensions and accept_websocket is None:
             agreed = server_negotiate_deflate(extensions, options)
             if agreed is not None:
                 response["Sec-WebSocket-Extensions"], deflate = agreed
 
+        # Formatted (and checked) before the connection is taken over.
+        head = format_response_head(("HTTP/1.1", 101, "Switching Protocols"), response._lists)
         self._status_code = 101
         self._log()
+        if accept_websocket is not None:
+            self._finished = True
+            self.ws_connection = accept_websocket(self, response)
+            await self._open(args, kwargs)
+            return
         stream = self.detach()
-        lines = ["HTTP/1.1 101 Switching Protocols"]
-        lines.extend(f"{name}: {value}" for name, value in response.get_all())
-        stream.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        stream.write(head)
         codec = FrameCodec(is_client=False, max_message_size=self.max_message_size, deflate=deflate)
         self.ws_connection = WebSocketConnection(
             stream,
@@ -153,15 +164,20 @@ class WebSocketHandler(RequestHandler):
             ping_timeout=self.ping_timeout,
             log_name=self._request_summary(),
         )
+        await self._open(args, kwargs)
+
+    async def _open(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        connection = self.ws_connection
+        assert connection is not None
         try:
             opened = self.open(*args, **kwargs)
             if opened is not None and inspect.isawaitable(opened):
                 await opened
         except Exception:
             app_log.error("Uncaught exception in %s open", self._request_summary(), exc_info=True)
-            self.ws_connection.abort()
+            connection.abort()
             return
-        self.ws_connection.start()
+        connection.start()
 
     def _refuse(self, status: int, message: str) -> None:
         self.set_status(status)
@@ -385,21 +401,19 @@ class WebSocketClientConnection:
             headers["Sec-WebSocket-Protocol"] = ", ".join(self.subprotocols)
         if self.compression_options is not None:
             headers["Sec-WebSocket-Extensions"] = client_deflate_offer(self.compression_options)
-        lines = [f"GET {target} HTTP/1.1"]
-        lines.extend(f"{name}: {value}" for name, value in headers.get_all())
-        await stream.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        head = await stream.read_until(b"\r\n\r\n", max_bytes=MAX_HANDSHAKE_RESPONSE_BYTES)
-        status_line, _, rest = head.decode("latin-1").partition("\r\n")
-        parts = status_line.split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-            raise WebSocketError(f"invalid handshake response: {status_line!r}")
-        code = int(parts[1])
-        response = HTTPHeaders.parse(rest)
-        if code != 101:
-            raise HTTPClientError(code, parts[2] if len(parts) > 2 and parts[2] else None)
+        # Raises ValueError (header injection...) before a byte is sent.
+        await stream.write(format_request_head("GET", target, headers._lists))
+        data = await stream.read_until(b"\r\n\r\n", max_bytes=MAX_HANDSHAKE_RESPONSE_BYTES)
+        try:
+            head = ResponseParser().parse_head(data)
+        except ResponseError as e:
+            raise WebSocketError(f"invalid handshake response: {e}") from None
+        response = head.headers
+        if head.code != 101:
+            raise HTTPClientError(head.code, head.reason or None)
         if response.get("Upgrade", "").lower() != "websocket":
             raise WebSocketError("handshake response lacks Upgrade: websocket")
-        if "upgrade" not in {t.strip().lower() for t in response.get("Connection", "").split(",")}:
+        if "upgrade" not in comma_tokens(response.get_list("Connection")):
             raise WebSocketError("handshake response lacks Connection: Upgrade")
         if response.get("Sec-WebSocket-Accept") != accept_key(key):
             raise WebSocketError("invalid Sec-WebSocket-Accept in handshake response")

@@ -11,6 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
+# Real database servers, started once per session by whichever test needs
+# them first (tests/_servers): registered here so every directory shares one.
+from tests._servers.mariadb import mariadb_server  # noqa: F401
+from tests._servers.postgresql import postgresql_server  # noqa: F401
+
 
 class _ErrorCollector(logging.Handler):
     def __init__(self) -> None:

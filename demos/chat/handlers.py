@@ -4,7 +4,8 @@
 - ``GET/POST /auth/login``, ``POST /auth/logout``: a nickname in a signed cookie.
 - ``POST /a/message/new``: post a message; answers with it as JSON (its
   ``html`` is the escaped fragment the page inserts), or redirects back to
-  ``next`` when a browser without JavaScript submitted the form.
+  ``next`` when a browser without JavaScript submitted the form; 503 when
+  the room spans processes and its pub/sub backend is down.
 - ``POST /a/message/updates``: the long poll. Answers with the messages after
   ``cursor`` at once if there are some, else holds the request open until
   the next message, the client goes away, or ``LONG_POLL_TIMEOUT``.
@@ -20,6 +21,7 @@ import uuid
 from typing import Any
 
 from demos.chat.buffer import Message, MessageBuffer
+from squall import pubsub
 from squall.escape import to_unicode
 from squall.ioloop import IOLoop
 from squall.web import HTTPError, RequestHandler, UIModule, authenticated
@@ -132,7 +134,7 @@ class JSONHandler(BaseHandler):
 
 class MessageNewHandler(JSONHandler):
     @authenticated
-    def post(self) -> None:
+    async def post(self) -> None:
         body = self.get_argument("body")
         if not body:
             raise HTTPError(400, reason="Empty message")
@@ -141,7 +143,12 @@ class MessageNewHandler(JSONHandler):
         message: Message = {"id": uuid.uuid4().hex, "from": self.current_user, "body": body}
         # Rendered (and escaped) once here, not by every client.
         message["html"] = to_unicode(self.render_string("message.html", message=message))
-        self.buffer.add(message)
+        try:
+            await self.buffer.post(message)
+        except pubsub.BackendUnavailableError as e:
+            # The room spans processes and the hub's backend is down: the
+            # message did not reach the others. The page may post again.
+            raise HTTPError(503, reason="Chat room unavailable, try again") from e
         next_url = self.get_argument("next", None)
         if next_url is not None:
             self.redirect(_local_path(next_url))

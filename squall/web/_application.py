@@ -33,6 +33,7 @@ from squall.routing import (
 )
 from squall.util import ObjectDict
 from squall.web._handler import RequestHandler
+from squall.web._static import StaticFileHandler
 from squall.web._transforms import GZipContentEncoding, OutputTransform
 from squall.web._uimodules import DEFAULT_UI_MODULES, ModuleNamespace
 
@@ -77,6 +78,10 @@ class Application(ReversibleRouter):
     ``Rule`` objects. ``**settings`` are free-form: handlers read them as
     ``self.settings``, and some are squall's own (``debug``, ``cookie_secret``,
     ``template_path``, ``static_path``, ``compress_response``, ...).
+
+    ``on_startup`` and ``on_shutdown`` are lists of hooks (no arguments,
+    sync or async) for whatever serves the application to run when it
+    starts and after it stops, e.g. ``app.on_startup.append(open_pool)``.
     """
 
     def __init__(
@@ -102,6 +107,12 @@ class Application(ReversibleRouter):
             settings.setdefault("compiled_template_cache", False)
             settings.setdefault("static_hash_cache", False)
             settings.setdefault("serve_traceback", True)
+        # Lifespan hooks: callables taking no arguments, returning None or an
+        # awaitable, run in order when the server starts serving this
+        # application and after it stops (squall.asgi runs them on the ASGI
+        # lifespan events; a server or runner of squall's own may too).
+        self.on_startup: list[Callable[[], Awaitable[None] | None]] = []
+        self.on_shutdown: list[Callable[[], Awaitable[None] | None]] = []
         handlers = list(handlers or [])
         static_routes = self._static_routes()
         self.wildcard_router = _ApplicationRouter(self, static_routes + handlers)
@@ -120,8 +131,6 @@ class Application(ReversibleRouter):
         and ``/favicon.ico``, served by ``static_handler_class`` with
         ``static_handler_args``.
         """
-        from squall.web._static import StaticFileHandler
-
         settings = self.settings
         settings.setdefault("static_handler_class", StaticFileHandler)
         path = settings.get("static_path")

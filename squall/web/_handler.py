@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from squall import gen, iostream
+from squall._http1._abnf import is_token
 from squall.concurrent import future_set_result_unless_cancelled
 from squall.escape import json_encode, utf8, xhtml_escape
 from squall.httputil import (
@@ -51,8 +52,6 @@ _START_LINES: dict[tuple[int, str], ResponseStartLine] = {}
 # Header values may not carry control characters other than tab (CR and LF
 # above all: they would start a new header on the wire).
 _UNSAFE_HEADER_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-# RFC 9110 §5.6.2: a header name is a token.
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 # A reason phrase shown in an error page must not be able to inject markup;
 # Tornado 6.6 falls back to "Unknown" for these, and so do we.
 _UNSAFE_REASON = re.compile(r"[<>\x00-\x08\x0a-\x1f\x7f]")
@@ -72,7 +71,6 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
     SUPPORTED_METHODS: tuple[str, ...] = tuple("GET HEAD POST DELETE PATCH PUT OPTIONS".split())
 
     _stream_request_body = False
-    _template_loader_lock = None
 
     # Response state every handler starts with (instance attributes once
     # changed): nothing sent, nothing finished; finish() runs by itself
@@ -191,7 +189,7 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
     @staticmethod
     def _check_header_name(name: str) -> str:
         if name not in _CHECKED_NAMES:
-            if not _HEADER_NAME.match(name):
+            if not is_token(name):  # RFC 9110 §5.6.2, the HTTP/1 core's grammar
                 raise ValueError(f"Invalid header name {name!r}")
             if len(_CHECKED_NAMES) < _CHECKED_NAMES_MAX:
                 _CHECKED_NAMES.add(name)
@@ -297,7 +295,10 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
         self._finished = True
         self.on_finish()
         if "_ui" in self.__dict__:
-            del self._ui  # see _break_cycles
+            # The UI modules refer back to the handler: breaking that cycle
+            # frees the handler by reference counting, which matters for
+            # servers holding many long requests.
+            del self._ui
         return sent
 
     def _complete_headers(self) -> None:
@@ -328,11 +329,6 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
         # headers about the (absent) body would be wrong.
         for name in ("Content-Encoding", "Content-Language", "Content-Type"):
             self.clear_header(name)
-
-    def _break_cycles(self) -> None:
-        # The UI modules refer back to the handler; freeing the handler
-        # promptly matters for servers holding many long requests.
-        self.__dict__.pop("_ui", None)
 
     def detach(self) -> iostream.IOStream:
         """Take over the connection as an IOStream; HTTP stops serving it."""

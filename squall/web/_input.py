@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any, overload
 from squall.escape import to_unicode
 from squall.httputil import format_timestamp
 from squall.web._errors import HTTPError, MissingArgumentError
+from squall.web._host import HandlerHost
 
 if TYPE_CHECKING:
-    from squall.httputil import HTTPServerRequest
+    pass
 
 # Control characters other than whitespace are replaced in argument values:
 # they have no business in form input and confuse logs and templates.
@@ -32,10 +33,8 @@ class _ArgDefaultMarker:
 _ARG_DEFAULT: Any = _ArgDefaultMarker()
 
 
-class InputMixin:
+class InputMixin(HandlerHost):
     """Arguments (query and body) and cookies, for ``RequestHandler``."""
-
-    request: HTTPServerRequest
 
     # -- arguments -------------------------------------------------------------
 

@@ -19,13 +19,12 @@ from squall import locale as _locale_module
 from squall import template
 from squall.escape import to_unicode, xhtml_escape
 from squall.template import _TrustedHTML
+from squall.web._host import HandlerHost
 from squall.web._uimodules import active_modules
 
 if TYPE_CHECKING:
     import asyncio
 
-    from squall.httputil import HTTPServerRequest
-    from squall.web._application import Application
 
 # Guards the creation of shared loaders (handlers may render on threads).
 _LOADERS_LOCK = threading.Lock()
@@ -37,25 +36,10 @@ _EMBED_JS_START = b'<script type="text/javascript">\n//<![CDATA[\n'
 _EMBED_JS_END = b"\n//]]>\n</script>"
 
 
-class RenderMixin:
+class RenderMixin(HandlerHost):
     """Template rendering and localization, mixed into RequestHandler."""
 
     _template_loaders: dict[str, template.BaseLoader] = {}
-
-    if TYPE_CHECKING:
-        application: Application
-        request: HTTPServerRequest
-        _finished: bool
-
-        @property
-        def settings(self) -> dict[str, Any]: ...
-
-        @property
-        def ui(self) -> Any: ...
-
-        def finish(self, chunk: Any = None) -> asyncio.Future[None]: ...
-
-        def reverse_url(self, name: str, *args: Any) -> str: ...
 
     # -- rendering -------------------------------------------------------------
 

@@ -15,21 +15,12 @@ from squall.web._signing import SigningMixin
 from squall.web._xsrf import XsrfMixin
 
 if TYPE_CHECKING:
-    from squall.httputil import HTTPServerRequest
+    pass
 
 
 class SecurityMixin(SigningMixin, XsrfMixin):
     """Signed cookies, ``current_user``, XSRF and ``static_url``, mixed into
     RequestHandler."""
-
-    request: HTTPServerRequest
-
-    if TYPE_CHECKING:
-
-        @property
-        def settings(self) -> dict[str, Any]: ...
-
-        def require_setting(self, name: str, feature: str = ...) -> None: ...
 
     # -- users -------------------------------------------------------------------
 
@@ -67,9 +58,9 @@ class SecurityMixin(SigningMixin, XsrfMixin):
         handler class's ``make_static_url``.
         """
         self.require_setting("static_path", "static_url")
-        from squall.web._static import StaticFileHandler
-
-        handler_class = self.settings.get("static_handler_class", StaticFileHandler)
+        # Application sets the default (StaticFileHandler): reaching it
+        # through the settings keeps this module free of an import circle.
+        handler_class = self.settings["static_handler_class"]
         url = handler_class.make_static_url(self.settings, path, **kwargs)
         if include_host is None:
             include_host = getattr(self, "include_host", False)

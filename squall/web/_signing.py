@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any, Union
 
 from squall.escape import utf8
 from squall.log import gen_log
+from squall.web._host import HandlerHost
 
 if TYPE_CHECKING:
-    from squall.httputil import HTTPServerRequest
+    pass
 
 __all__ = [
     "DEFAULT_SIGNED_VALUE_MIN_VERSION",
@@ -268,21 +269,8 @@ def _decode_v2(
 # -- the RequestHandler methods ------------------------------------------------
 
 
-class SigningMixin:
+class SigningMixin(HandlerHost):
     """``set_signed_cookie``/``get_signed_cookie`` (and the ``secure`` names)."""
-
-    request: HTTPServerRequest
-
-    if TYPE_CHECKING:
-
-        @property
-        def settings(self) -> dict[str, Any]: ...
-
-        def require_setting(self, name: str, feature: str = ...) -> None: ...
-
-        def get_cookie(self, name: str, default: str | None = None) -> str | None: ...
-
-        def set_cookie(self, name: str, value: str | bytes, **kwargs: Any) -> None: ...
 
     def create_signed_value(
         self, name: str, value: str | bytes, version: int | None = None

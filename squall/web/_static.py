@@ -28,6 +28,7 @@ import threading
 from collections.abc import Awaitable, Generator
 from typing import Any
 
+from squall.httputil._ranges import parse_byte_ranges
 from squall.iostream import StreamClosedError
 from squall.log import gen_log
 from squall.web._errors import HTTPError
@@ -46,10 +47,6 @@ _CHUNK_SIZE = 64 * 1024
 # set-up (waiting for the head to drain, a descriptor to watch): measured
 # with bench/static_files.py on 4 KiB files.
 _SENDFILE_MIN_BYTES = _CHUNK_SIZE
-# Ranges honoured in one request, after Apache's MaxRanges default (200);
-# beyond it the Range header is ignored (RFC 9110 §14.2 allows that) rather
-# than letting one request ask for the file many times over.
-_MAX_RANGES = 200
 # Content-codings for which a precompressed sibling file may exist, in
 # order of preference, with the suffix of that file.
 _PRECOMPRESSED = (("br", ".br"), ("gzip", ".gz"))
@@ -218,37 +215,7 @@ class StaticFileHandler(RequestHandler):
         if_range = self.request.headers.get("If-Range")
         if if_range is not None and not self._if_range_matches(if_range):
             return None  # RFC 9110 §13.1.5: the client's copy is stale
-        unit, sep, specs = header.partition("=")
-        if not sep or unit.strip().lower() != "bytes":
-            return None
-        parts = specs.split(",")
-        if len(parts) > _MAX_RANGES:
-            return None
-        ranges = []
-        for part in parts:
-            first, dash, last = part.strip().partition("-")
-            if (
-                not dash
-                or not (first.isdigit() or first == "")
-                or not (last.isdigit() or last == "")
-            ):
-                return None  # RFC 9110 §14.1.1: an invalid set is ignored
-            if not first.isascii() or not last.isascii():
-                return None
-            if first == "":
-                if last == "":
-                    return None
-                suffix = int(last)
-                if suffix > 0 and size > 0:
-                    ranges.append((max(0, size - suffix), size))
-                continue
-            start = int(first)
-            if last and int(last) < start:
-                return None
-            if start < size:
-                end = size if last == "" else min(int(last) + 1, size)
-                ranges.append((start, end))
-        return ranges
+        return parse_byte_ranges(header, size)
 
     def _if_range_matches(self, if_range: str) -> bool:
         if if_range.startswith('"'):

@@ -24,13 +24,14 @@ import hmac
 import os
 import time
 import urllib.parse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from squall.escape import utf8, xhtml_escape
 from squall.web._errors import HTTPError
+from squall.web._host import HandlerHost
 
 if TYPE_CHECKING:
-    from squall.httputil import HTTPServerRequest
+    pass
 
 # Sizes of Tornado's token and mask (bytes); the wire format depends on them.
 _TOKEN_BYTES = 16
@@ -88,25 +89,9 @@ def _decode_token(value: str | bytes | None) -> _Decoded:
         return None, None, None
 
 
-class XsrfMixin:
+class XsrfMixin(HandlerHost):
     """``xsrf_token``, ``xsrf_form_html``, ``check_xsrf_cookie`` and the
     cross-origin check."""
-
-    request: HTTPServerRequest
-
-    if TYPE_CHECKING:
-
-        @property
-        def settings(self) -> dict[str, Any]: ...
-
-        @property
-        def current_user(self) -> Any: ...
-
-        def get_cookie(self, name: str, default: str | None = None) -> str | None: ...
-
-        def set_cookie(self, name: str, value: str | bytes, **kwargs: Any) -> None: ...
-
-        def get_argument(self, name: str, default: Any = ..., strip: bool = True) -> Any: ...
 
     @property
     def xsrf_token(self) -> bytes:

@@ -1,10 +1,10 @@
-"""squall's own request checks (_http1_rules), called directly."""
+"""squall's own request checks (squall._http1._requests), called directly."""
 
 from __future__ import annotations
 
 import pytest
 
-from squall import _http1_rules as rules
+from squall._http1 import _requests as rules
 
 
 def test_valid_hosts_are_remembered_but_the_memory_is_bounded(monkeypatch) -> None:

@@ -23,6 +23,7 @@ from squall.http1connection import HTTP1ServerProtocol
 from squall.httpserver import HTTPRequest, HTTPServer
 from squall.httputil import (
     HTTPHeaders,
+    HTTPInputError,
     HTTPMessageDelegate,
     HTTPServerConnectionDelegate,
     HTTPServerRequest,
@@ -513,8 +514,8 @@ async def test_write_errors(serve, blocking):
                 ResponseStartLine("HTTP/1.1", 200, "OK"),
                 HTTPHeaders({"X-Bad": "a\r\nInjected: yes"}),
             )
-        except Exception as e:
-            errors.append(type(e).__name__)
+        except HTTPInputError:
+            errors.append("HTTPInputError")
         conn.write_headers(
             ResponseStartLine("HTTP/1.1", 200, "OK"), HTTPHeaders({"Content-Length": "3"})
         )
@@ -525,7 +526,9 @@ async def test_write_errors(serve, blocking):
 
     port = serve(app)
     data = await blocking(raw_exchange, port, GET)
-    assert errors == ["HTTPOutputError", "HTTPOutputError", "HTTPOutputError"]
+    # The CR LF is refused as the headers are built (issue 15), before any
+    # head is formatted.
+    assert errors == ["HTTPOutputError", "HTTPInputError", "HTTPOutputError"]
     assert b"Injected" not in data
 
 
@@ -864,9 +867,16 @@ async def test_client_that_never_reads_costs_bounded_memory(serve, blocking, io_
 def test_no_lenient_httptools_flag_is_enabled():
     from pathlib import Path
 
-    import squall.http1connection as module
+    import squall
 
-    source = Path(module.__file__).read_text() + Path(module.rules.__file__).read_text()
+    package = Path(squall.__file__).parent
+    files = [
+        *package.glob("_http1*.py"),
+        *package.glob("_http1/*.py"),
+        package / "http1connection.py",
+    ]
+    source = "".join(path.read_text() for path in files)
+    assert "httptools" in source
     assert "set_dangerous_leniencies" not in source
     parser = httptools.HttpRequestParser(object())
     with pytest.raises(httptools.HttpParserError):

@@ -36,9 +36,7 @@ from squall.httputil import (
     RequestStartLine,
     ResponseStartLine,
     _encode_header,
-    _get_content_range,
     _parse_header,
-    _parse_request_range,
     encode_username_password,
     format_timestamp,
     parse_body_arguments,
@@ -937,7 +935,8 @@ def test_request_arguments_are_lazy(monkeypatch: pytest.MonkeyPatch) -> None:
         calls.append(qs)
         return real(qs, *args, **kwargs)
 
-    monkeypatch.setattr(httputil, "parse_qs_bytes", counting)
+    # Where HTTPServerRequest looks it up (httputil is a package).
+    monkeypatch.setattr(httputil._request, "parse_qs_bytes", counting)
     r = HTTPServerRequest("GET", "/?a=1&b=2")
     assert calls == []
     assert r.query_arguments == {"a": [b"1"], "b": [b"2"]}
@@ -1035,7 +1034,7 @@ def test_request_cookies() -> None:
 
 def test_request_cookies_drop_what_simplecookie_refuses() -> None:
     headers = HTTPHeaders(
-        {"Cookie": "a b=1; \x00bad=2; expires=3; path=/; ]_xsrf=4; ok=5; $Version=1"}
+        {"Cookie": "a b=1; \x01bad=2; expires=3; path=/; ]_xsrf=4; ok=5; $Version=1"}
     )
     cookies = HTTPServerRequest(headers=headers).cookies
     assert {k: v.value for k, v in cookies.items()} == {"ok": "5", "$Version": "1"}
@@ -1467,32 +1466,3 @@ def test_encode_username_password() -> None:
         encode_username_password(None, "p")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="Expected bytes"):
         encode_username_password("u", 5)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        ("bytes=1-2", (1, 3)),
-        ("bytes=-5", (-5, None)),
-        ("bytes=5-", (5, None)),
-        ("bytes=0-0", (0, 1)),
-        ("bytes=-0", (None, 0)),
-        ("bytes=", (None, None)),
-        ("bytes=-", (None, None)),
-        ("bytes=3-1", (3, 2)),
-        (" bytes = 1 - 2 ", (1, 3)),
-        ("bytes=1-2,3-4", None),
-        ("items=1-2", None),
-        ("BYTES=1-2", None),
-        ("bytes=a-b", None),
-    ],
-)
-def test_parse_request_range(header: str, expected: Any) -> None:
-    assert _parse_request_range(header) == expected
-
-
-def test_get_content_range() -> None:
-    assert _get_content_range(1, 3, 10) == "bytes 1-2/10"
-    assert _get_content_range(None, None, 10) == "bytes 0-9/10"
-    assert _get_content_range(None, 3, 10) == "bytes 0-2/10"
-    assert _get_content_range(0, 100, 10) == "bytes 0-99/10"

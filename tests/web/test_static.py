@@ -13,6 +13,7 @@ import urllib.parse
 import pytest
 
 from squall.httpserver import HTTPServer
+from squall.httputil import _ranges
 from squall.testing import bind_unused_port
 from squall.web import Application, RequestHandler, StaticFileHandler, _static
 
@@ -223,7 +224,7 @@ async def test_invalid_range_is_ignored(start, static_dir, header):
 
 async def test_too_many_ranges_are_ignored(start, static_dir):
     fetch = start(seed_app(static_dir))
-    header = "bytes=" + ",".join(["0-0"] * (_static._MAX_RANGES + 1))
+    header = "bytes=" + ",".join(["0-0"] * (_ranges.MAX_RANGES + 1))
     reply = await fetch("/static/foo.txt", headers={"Range": header})
     assert (reply.code, reply.body) == (200, FOO)
 

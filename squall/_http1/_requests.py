@@ -1,4 +1,4 @@
-"""The checks squall adds to llhttp's when parsing a request.
+"""The checks squall adds to llhttp's when parsing a request (server role).
 
 llhttp (through httptools, with no leniency flag) already rejects bad
 methods, control characters in the target, bad header names and values,
@@ -18,10 +18,20 @@ It accepts, and squall refuses here:
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httptools
+
+from squall._http1._abnf import HOST_RE, TOKEN_RE_BYTES
+from squall._http1._persistence import keeps_alive
+
+__all__ = [
+    "Reject",
+    "check_request",
+    "find_request_line",
+    "reject_for_parser_error",
+    "wants_keep_alive",
+]
 
 
 class Reject(Exception):
@@ -37,9 +47,6 @@ class Reject(Exception):
 # Bounded, as the values come from the network.
 _VALID_HOSTS_MAX = 1000
 _valid_hosts: set[str] = set()
-# RFC 3986 §3.2.2-3: reg-name (unreserved / pct-encoded / sub-delims) or an
-# IP-literal in brackets, then an optional port.
-_HOST_RE = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=%]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?\Z")
 
 
 def find_request_line(
@@ -96,7 +103,7 @@ def check_request(method: str, url: bytes, version: str, fields: dict[str, list[
         if version == "HTTP/1.1":
             raise Reject(400, "missing Host header")
     elif hosts[0] not in _valid_hosts:
-        if not _HOST_RE.match(hosts[0]):
+        if not HOST_RE.match(hosts[0]):
             raise Reject(400, "invalid Host header")
         if len(_valid_hosts) < _VALID_HOSTS_MAX:
             _valid_hosts.add(hosts[0])
@@ -109,18 +116,8 @@ def check_request(method: str, url: bytes, version: str, fields: dict[str, list[
 
 
 def wants_keep_alive(version: str, fields: dict[str, list[str]]) -> bool:
-    """RFC 9112 §9.3: 1.1 persists unless ``close``; 1.0 only on request."""
-    values = fields.get("Connection")
-    if values is None:
-        return version == "HTTP/1.1"
-    connection = ",".join(values).lower()
-    if version == "HTTP/1.1":
-        return "close" not in connection
-    return "keep-alive" in connection
-
-
-# RFC 9110 §9.1: a method is a token (RFC 9110 §5.6.2 tchar).
-_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+    """Whether the client lets the connection persist (see ``keeps_alive``)."""
+    return keeps_alive(version, fields.get("Connection"))
 
 
 def _unknown_method(chunk: bytes) -> bytes | None:
@@ -162,9 +159,13 @@ def reject_for_parser_error(error: Exception, parser: Any, chunk: bytes = b"") -
         # not know gets 405, as Tornado answers any method a handler lacks;
         # a method that is not even a token is malformed.
         method = _unknown_method(chunk)
-        if method is not None and _TOKEN.match(method):
+        if method is not None and TOKEN_RE_BYTES.match(method):
             return Reject(405, "method not supported")
         return Reject(400, "invalid method")
+    if message.startswith("Pause on PRI"):
+        # The HTTP/2 connection preface (RFC 9113 §3.4), which llhttp stops
+        # at with its own wording: this server speaks HTTP/1.x only.
+        return Reject(505, "HTTP/2 is not supported here")
     if message == "Invalid HTTP version":
         try:
             major = int(parser.get_http_version().split(".")[0])

@@ -1,0 +1,163 @@
+"""The interfaces between the HTTP/1.x connection and its users, and the
+start lines they exchange."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, NamedTuple
+
+from squall._http1._abnf import TOKEN
+from squall.httputil._headers import HTTPHeaders, HTTPInputError
+
+if TYPE_CHECKING:
+    from asyncio import Future
+
+
+# ---------------------------------------------------------------------------
+# Interfaces between the HTTP/1.x connection and its users
+
+
+class HTTPServerConnectionDelegate:
+    """What an HTTP server (``HTTPServer``) implements to serve connections."""
+
+    def start_request(
+        self, server_conn: object, request_conn: HTTPConnection
+    ) -> HTTPMessageDelegate:
+        """Called when a new request starts on a connection.
+
+        ``server_conn`` identifies the connection (requests on one keep-alive
+        connection share it); ``request_conn`` is the ``HTTPConnection`` to
+        answer this request on. Returns the ``HTTPMessageDelegate`` that
+        receives the request.
+        """
+        raise NotImplementedError()
+
+    def on_close(self, server_conn: object) -> None:
+        """Called when the connection ``server_conn`` has closed."""
+
+
+class HTTPMessageDelegate:
+    """Receives one HTTP message (a request or a response) as it arrives.
+
+    The methods are called in order: ``headers_received`` once, then
+    ``data_received`` for each body chunk, then ``finish``, unless the
+    connection drops first, in which case ``on_connection_close`` is called.
+    """
+
+    def headers_received(
+        self,
+        start_line: RequestStartLine | ResponseStartLine,
+        headers: HTTPHeaders,
+    ) -> Awaitable[None] | None:
+        """The start line and headers are in.
+
+        May return an awaitable; the connection reads no further (the body
+        waits) until it completes, which is how a handler applies flow
+        control.
+        """
+        return None
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        """A chunk of the body. May return an awaitable, as ``headers_received``."""
+        return None
+
+    def finish(self) -> None:
+        """The whole message has been received."""
+
+    def on_connection_close(self) -> None:
+        """The connection closed before the message was complete."""
+
+
+class HTTPConnection:
+    """How the application writes a response (or the client a request)."""
+
+    # Empty, so that subclasses may use slots (the server makes one per request).
+    __slots__ = ()
+
+    def write_headers(
+        self,
+        start_line: RequestStartLine | ResponseStartLine,
+        headers: HTTPHeaders,
+        chunk: bytes | None = None,
+    ) -> Future[None]:
+        """Send the start line and headers, and optionally the first body chunk.
+
+        The returned future resolves once the data is handed to the network,
+        which is the signal that more may be written without buffering
+        without bound.
+        """
+        raise NotImplementedError()
+
+    def write(self, chunk: bytes) -> Future[None]:
+        """Send a body chunk; the future resolves as for ``write_headers``."""
+        raise NotImplementedError()
+
+    def finish(self) -> None:
+        """The message is complete; nothing more will be written."""
+        raise NotImplementedError()
+
+
+# ---------------------------------------------------------------------------
+# Start lines
+
+
+class RequestStartLine(NamedTuple):
+    """The first line of a request: ``method``, ``path`` (the request target), ``version``."""
+
+    method: str
+    path: str
+    version: str
+
+
+class ResponseStartLine(NamedTuple):
+    """The first line of a response: ``version``, ``code``, ``reason``."""
+
+    version: str
+    code: int
+    reason: str
+
+
+# RFC 9112 section 3: method SP request-target SP HTTP-version, where the
+# method is a token and the target has no whitespace or control characters
+# (visible ASCII and obs-text only).
+_REQUEST_LINE_RE = re.compile(f"({TOKEN}) " + r"([\x21-\x7e\x80-\xff]+) (HTTP/[0-9]\.[0-9])")
+# RFC 9112 section 4: HTTP-version SP 3DIGIT SP [reason-phrase], the reason
+# being HTAB, SP, visible ASCII and obs-text. Only HTTP/1.x is spoken here.
+_RESPONSE_LINE_RE = re.compile(r"(HTTP/1\.[0-9]) ([0-9]{3}) ([\t\x20-\x7e\x80-\xff]*)")
+
+
+def parse_request_start_line(line: str) -> RequestStartLine:
+    """Parse ``"GET /path HTTP/1.1"`` into a ``RequestStartLine``.
+
+    Raises ``HTTPInputError`` if the line is malformed or its HTTP major
+    version is not 1.
+
+    >>> parse_request_start_line("GET /foo HTTP/1.1")
+    RequestStartLine(method='GET', path='/foo', version='HTTP/1.1')
+    """
+    match = _REQUEST_LINE_RE.fullmatch(line)
+    if match is None:
+        raise HTTPInputError("Malformed HTTP request line")
+    method, path, version = match.groups()
+    # RFC 9110 section 2.5: a different major version is a different protocol.
+    if version[5] != "1":
+        raise HTTPInputError(f"Unexpected HTTP version {version!r}")
+    return RequestStartLine(method, path, version)
+
+
+def parse_response_start_line(line: str) -> ResponseStartLine:
+    """Parse ``"HTTP/1.1 200 OK"`` into a ``ResponseStartLine``.
+
+    The reason phrase may be empty (``"HTTP/1.1 200 "``), but the space
+    before it is required. Raises ``HTTPInputError`` if the line is
+    malformed or the version is not HTTP/1.x.
+
+    >>> parse_response_start_line("HTTP/1.1 200 OK")
+    ResponseStartLine(version='HTTP/1.1', code=200, reason='OK')
+    """
+    match = _RESPONSE_LINE_RE.fullmatch(line)
+    if match is None:
+        raise HTTPInputError("Error parsing response start line")
+    version, code, reason = match.groups()
+    return ResponseStartLine(version, int(code), reason)
