@@ -9,6 +9,7 @@ exits at once with status 1.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import signal
@@ -69,6 +70,7 @@ def make_server(config: RunnerConfig, target: Servable) -> HTTPServer:
 
 async def _serve(config: RunnerConfig, sockets: list[socket.socket], ready: int | None) -> int:
     target = load_target(config.target, config.factory)
+    await _run_startup_hooks(target)
     server = make_server(config, target)
     server.add_sockets(sockets)
     loop = asyncio.get_running_loop()
@@ -97,6 +99,15 @@ async def _serve(config: RunnerConfig, sockets: list[socket.socket], ready: int 
     return 0
 
 
+async def _run_startup_hooks(target: Servable) -> None:
+    """An Application's on_startup hooks, before the first request; one
+    that fails stops the worker from starting (as ASGI lifespan does)."""
+    for hook in list(getattr(target, "on_startup", None) or ()):
+        result = hook()
+        if inspect.isawaitable(result):
+            await result
+
+
 def serve(config: RunnerConfig, sockets: list[socket.socket], ready: int | None = None) -> int:
     """Serve until a signal; the process's exit status.
 
@@ -105,7 +116,8 @@ def serve(config: RunnerConfig, sockets: list[socket.socket], ready: int | None 
     """
     io_loop = IOLoop(make_current=False)
     try:
-        return io_loop.run_sync(lambda: _serve(config, sockets, ready))
+        status: int = io_loop.run_sync(lambda: _serve(config, sockets, ready))
+        return status
     finally:
         io_loop.close(all_fds=True)
         sys.stdout.flush()

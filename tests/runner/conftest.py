@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,10 +34,12 @@ class Runner:
     """One ``python -m squall`` process."""
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None, **popen: object) -> None:
+        env = dict(env or {})
+        paths = [str(ROOT), env.pop("PYTHONPATH", ""), os.environ.get("PYTHONPATH", "")]
         full_env = dict(os.environ)
-        full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), full_env.get("PYTHONPATH", "")])
         full_env.pop("SQUALL_AS_TORNADO", None)
-        full_env.update(env or {})
+        full_env.update(env)
+        full_env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         self.args = args
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "squall", *args],
@@ -47,20 +50,33 @@ class Runner:
             text=True,
             **popen,  # type: ignore[call-overload]
         )
-        self.output = ""
+        # Read the output as it comes: a pipe nobody reads fills up and
+        # blocks the server's logging (access lines under load).
+        self._lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self._lines)
 
     def signal(self, signum: int) -> None:
         self.proc.send_signal(signum)
 
     def wait(self, timeout: float = EXIT_TIMEOUT) -> int:
         try:
-            out, _ = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            out, _ = self.proc.communicate()
-            self.output += out
+            self.proc.wait()
+            self._reader.join(5)
             raise AssertionError(f"runner did not exit; output:\n{self.output}") from None
-        self.output += out
+        self._reader.join(5)
         return self.proc.returncode
 
     def stop(self) -> None:
@@ -72,6 +88,8 @@ class Runner:
                 pass
         else:
             self.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def wait_for_port(port: int, runner: Runner | None = None, host: str = "127.0.0.1") -> None:

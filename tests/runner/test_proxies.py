@@ -22,7 +22,15 @@ def who(port: int, source: str, headers: dict[str, str]) -> dict[str, str]:
 def test_trusted_proxy_is_believed_and_others_are_not(start_runner) -> None:
     port = free_port()
     runner = start_runner(
-        ["tests.runner.app:app", "--port", str(port), "--host", "0.0.0.0", "--trusted-proxy", "127.0.0.2/32"]
+        [
+            "tests.runner.app:app",
+            "--port",
+            str(port),
+            "--host",
+            "0.0.0.0",
+            "--trusted-proxy",
+            "127.0.0.2/32",
+        ]
     )
     wait_for_port(port, runner)
     # 127.0.0.2 is a trusted proxy: its headers say who the client is.

@@ -34,11 +34,13 @@ def test_a_killed_worker_is_replaced(start_runner) -> None:
     wait_for_port(port, runner)
     victim = int(get(port, "/pid")[1])
     os.kill(victim, signal.SIGKILL)
+
     # The service keeps answering throughout, and a new worker appears.
     def replaced() -> bool:
-        status, body = get(port, "/pid")
+        status, _ = get(port, "/pid")
         assert status == 200
         return len(pids_seen(port, 10) - {victim}) == 2
+
     wait_for(replaced)
     runner.signal(signal.SIGTERM)
     assert runner.wait() == 0, runner.output
