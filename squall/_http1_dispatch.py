@@ -50,6 +50,7 @@ class _Dispatcher(asyncio.Protocol):
     # the connection is kept alive: slots keep it small and compact in memory.
     __slots__ = (
         "__weakref__",
+        "_accepted_at",
         "_body_clock",
         "_body_parts",
         "_body_pending",
@@ -134,6 +135,7 @@ class _Dispatcher(asyncio.Protocol):
         self._line_end = 0  # where the request line ended in _chunk (<= 0: before it)
         self._packet_end = b""  # the previous packet's last bytes
         self._current: HTTP1Connection | None = None
+        self._accepted_at = 0.0
         self._problem: rules.Reject | None = None
         self._upgrade_data: bytes | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -326,6 +328,47 @@ class _Dispatcher(asyncio.Protocol):
         """Read nothing more: answer what came, then close (ANSWERING)."""
         if self._life is not CLOSED:
             self._life = ANSWERING
+
+    def shutdown(self) -> None:
+        """The server is shutting down gracefully (``HTTPServer.shutdown``).
+
+        An idle connection closes now. Otherwise the requests already
+        received are answered, the last with ``Connection: close``, and
+        nothing more is read; a request still arriving is read to its end
+        (its head says close, from the server's ``no_keep_alive``). A
+        request whose delegate asks to end now (a long poll, see
+        ``HTTPMessageDelegate.on_server_shutdown``) closes the connection
+        at once, which its handler hears as ``on_connection_close``.
+        """
+        if self._life is not OPEN:
+            return  # closing already, or being taken over (an upgrade)
+        exchanges = self._exchanges
+        for exchange in exchanges:
+            delegate = exchange.delegate
+            if (
+                not exchange._response_started
+                and delegate is not None
+                and delegate.on_server_shutdown()
+            ):
+                self.abort()
+                return
+        if self._message is not BETWEEN:
+            current = self._current
+            if current is not None and not current._response_started:
+                current._close_after = True
+            return
+        if not exchanges:
+            if (
+                self._phase == _HEADER_DEADLINE
+                and self._loop.time() - self._accepted_at < _limits.SHUTDOWN_FIRST_REQUEST_GRACE
+            ):
+                return  # just accepted: its first request is likely on its way
+            self._close_when_written()
+            return
+        self._life = ANSWERING  # closes once the last one is answered (_advance)
+        last = exchanges[-1]
+        if not last._response_started:
+            last._close_after = True
 
     def _close_when_written(self) -> None:
         self._stop_reading()

@@ -88,6 +88,7 @@ class HTTP1ServerProtocol(_Dispatcher):
             except OSError:  # pragma: no cover - the peer may be gone already
                 pass
         self._flow.attach(transport)  # type: ignore[arg-type]
+        self._accepted_at = self._loop.time()
         self.context = self._context_factory(transport)
         # The first request's head is due within the header timeout of the
         # accept, as nginx's client_header_timeout counts: a connection

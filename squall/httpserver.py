@@ -20,14 +20,22 @@ is one) or a plain ``callable(request)`` that answers through
 
 With ``xheaders=True`` the server trusts ``X-Real-Ip``/``X-Forwarded-For``
 and ``X-Scheme``/``X-Forwarded-Proto`` from a reverse proxy (nginx in the
-seeds' deployment) for ``request.remote_ip`` and ``request.protocol``.
+seeds' deployment) for ``request.remote_ip`` and ``request.protocol``; with
+``trusted_proxies`` (a squall extension) only from those peers.
+
+``await server.shutdown(timeout)`` (a squall extension, which ``python -m
+squall`` uses on SIGTERM) stops the server gracefully: see its docstring
+and docs/deploy.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import ipaddress
 import socket
 import ssl
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -42,6 +50,7 @@ from squall.httputil import (
     RequestStartLine,
     ResponseStartLine,
 )
+from squall.log import gen_log
 from squall.tcpserver import TCPServer
 
 __all__ = ["HTTPRequest", "HTTPServer"]
@@ -51,6 +60,22 @@ HTTPRequest = HTTPServerRequest
 
 # Idle keep-alive connections are closed after this many seconds (Tornado's).
 DEFAULT_IDLE_CONNECTION_TIMEOUT = 3600.0
+
+# How long shutdown() lets requests in flight run before it cuts them:
+# gunicorn's graceful_timeout default.
+DEFAULT_SHUTDOWN_TIMEOUT = 30.0
+
+# How often shutdown() looks again at what is still open. WebSocket closing
+# handshakes have no future to wait on; a shutdown happens once per process,
+# so a short poll costs nothing that matters.
+_SHUTDOWN_POLL_INTERVAL = 0.05
+
+# The WebSocket close code and reason sent to clients on shutdown
+# (RFC 6455 §7.4.1: 1001, "going away", a server going down).
+_SHUTDOWN_CLOSE_CODE = 1001
+_SHUTDOWN_CLOSE_REASON = "server shutting down"
+
+ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class HTTPServer(TCPServer, HTTPServerConnectionDelegate):
@@ -80,6 +105,7 @@ class HTTPServer(TCPServer, HTTPServerConnectionDelegate):
         max_buffer_size: int | None = None,
         trusted_downstream: list[str] | None = None,
         header_timeout: float | None = None,
+        trusted_proxies: list[str] | None = None,
     ) -> None:
         super().__init__(
             ssl_options=ssl_options, max_buffer_size=max_buffer_size, read_chunk_size=chunk_size
@@ -88,6 +114,12 @@ class HTTPServer(TCPServer, HTTPServerConnectionDelegate):
         self.xheaders = xheaders
         self.protocol = protocol
         self.trusted_downstream = set(trusted_downstream or [])
+        # None: every peer may set the X- headers (Tornado's xheaders).
+        self.trusted_proxies: list[ProxyNetwork] | None = (
+            None
+            if trusted_proxies is None
+            else [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+        )
         self.conn_params = HTTP1ConnectionParameters(
             no_keep_alive=no_keep_alive,
             chunk_size=chunk_size,
@@ -100,6 +132,9 @@ class HTTPServer(TCPServer, HTTPServerConnectionDelegate):
         )
         self._connections: set[HTTP1ServerProtocol] = set()
         self._all_closed: asyncio.Future[None] | None = None
+        # Connections taken over from this server (WebSockets), told of a
+        # shutdown: see track_takeover().
+        self._takeovers: weakref.WeakSet[Any] = weakref.WeakSet()
 
     async def close_all_connections(self) -> None:
         """Close every open connection and wait until they are all gone."""
@@ -122,7 +157,81 @@ class HTTPServer(TCPServer, HTTPServerConnectionDelegate):
         return protocol
 
     def _make_context(self, transport: asyncio.BaseTransport) -> _HTTPRequestContext:
-        return _HTTPRequestContext(transport, self.protocol, self.trusted_downstream)
+        context = _HTTPRequestContext(
+            transport, self.protocol, self.trusted_downstream, self.trusted_proxies
+        )
+        context.track_takeover = self._takeovers.add
+        return context
+
+    # -- graceful shutdown ---------------------------------------------------------
+
+    async def shutdown(self, timeout: float = DEFAULT_SHUTDOWN_TIMEOUT) -> None:
+        """Stop gracefully, within ``timeout`` seconds (a squall extension).
+
+        In order: stop accepting; close idle keep-alive connections and
+        answer requests in flight with ``Connection: close``; send
+        WebSocket clients a 1001 close; end long polls (requests whose
+        delegate's ``on_server_shutdown`` says so: for ``web``, handlers
+        that override ``on_connection_close`` and wrote nothing); wait for
+        the rest to finish. What is still open after ``timeout`` is cut
+        (handlers get ``on_connection_close``) and logged. Last, the
+        application's ``on_shutdown`` hooks run.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self.stop()
+        # Requests whose heads arrive from now on are answered with close.
+        self.conn_params.no_keep_alive = True
+        for takeover in list(self._takeovers):
+            takeover._on_server_shutdown(_SHUTDOWN_CLOSE_CODE, _SHUTDOWN_CLOSE_REASON)
+        # Connections the loop accepted but has not set up yet come first.
+        await asyncio.sleep(0)
+        while True:
+            # Again on every pass: a connection idle now may have been busy,
+            # or just accepted, the time before.
+            for connection in list(self._connections):
+                connection.shutdown()
+            if not self._still_open() or loop.time() >= deadline:
+                break
+            await asyncio.sleep(_SHUTDOWN_POLL_INTERVAL)
+        left = self._still_open()
+        if left:
+            gen_log.warning(
+                "graceful timeout (%gs): cutting %d connection(s) still open", timeout, left
+            )
+            for connection in list(self._connections):
+                connection.abort()
+            for takeover in list(self._takeovers):
+                takeover._on_server_shutdown_timeout()
+            # Let the transports report their loss, so handlers hear of it
+            # before the hooks run.
+            for _ in range(3):
+                await asyncio.sleep(0)
+        await self._run_shutdown_hooks()
+
+    def track_takeover(self, connection: Any) -> None:
+        """Tell ``connection`` of a shutdown (a squall extension).
+
+        For connections taken over from this server (WebSocket handlers
+        register themselves). ``connection`` has ``_on_server_shutdown(code,
+        reason)`` to begin closing, ``_server_shutdown_done()``, and
+        ``_on_server_shutdown_timeout()`` to close at once.
+        """
+        self._takeovers.add(connection)
+
+    def _still_open(self) -> int:
+        pending = [t for t in self._takeovers if not t._server_shutdown_done()]
+        return len(self._connections) + len(pending)
+
+    async def _run_shutdown_hooks(self) -> None:
+        hooks = getattr(self.request_callback, "on_shutdown", None)
+        for hook in list(hooks or ()):
+            try:
+                result = hook()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                gen_log.error("Error in shutdown hook %r", hook, exc_info=True)
 
     def _connection_closed(self, protocol: HTTP1ServerProtocol) -> None:
         self._connections.discard(protocol)
@@ -216,8 +325,10 @@ class _HTTPRequestContext:
         "_orig_remote_ip",
         "address",
         "address_family",
+        "peer_trusted",
         "protocol",
         "remote_ip",
+        "track_takeover",
         "trusted_downstream",
     )
 
@@ -226,7 +337,9 @@ class _HTTPRequestContext:
         transport: asyncio.BaseTransport,
         protocol: str | None,
         trusted_downstream: set[str] | None = None,
+        trusted_proxies: list[ProxyNetwork] | None = None,
     ) -> None:
+        self.track_takeover: Callable[[Any], None] | None = None
         self.address = transport.get_extra_info("peername")
         sock = transport.get_extra_info("socket")
         self.address_family = sock.family if sock is not None else None
@@ -244,6 +357,19 @@ class _HTTPRequestContext:
         self._orig_remote_ip = self.remote_ip
         self._orig_protocol = self.protocol
         self.trusted_downstream = trusted_downstream or set()
+        self.peer_trusted = self._is_trusted_proxy(trusted_proxies)
+
+    def _is_trusted_proxy(self, trusted_proxies: list[ProxyNetwork] | None) -> bool:
+        """Whether this peer may set the client address and scheme."""
+        if trusted_proxies is None:
+            return True
+        if self.address_family not in (socket.AF_INET, socket.AF_INET6):
+            return True  # a Unix socket: only this host can connect
+        try:
+            peer = ipaddress.ip_address(self.remote_ip)
+        except ValueError:
+            return False
+        return any(peer in network for network in trusted_proxies)
 
     def __str__(self) -> str:
         if self.address_family in (socket.AF_INET, socket.AF_INET6):
@@ -280,12 +406,15 @@ class _ProxyAdapter(HTTPMessageDelegate):
         self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
     ) -> Awaitable[None] | None:
         context = getattr(self.connection, "context", None)
-        if isinstance(context, _HTTPRequestContext):
+        if isinstance(context, _HTTPRequestContext) and context.peer_trusted:
             context._apply_xheaders(headers)
         return self.delegate.headers_received(start_line, headers)
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
         return self.delegate.data_received(chunk)
+
+    def on_server_shutdown(self) -> bool:
+        return self.delegate.on_server_shutdown()
 
     def _restore_context(self) -> None:
         # Put the connection's own address/scheme back once the request is

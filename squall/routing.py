@@ -185,6 +185,9 @@ class _RoutingDelegate(HTTPMessageDelegate):
         if self.delegate is not None:
             self.delegate.on_connection_close()
 
+    def on_server_shutdown(self) -> bool:
+        return self.delegate is not None and self.delegate.on_server_shutdown()
+
 
 class _NotFoundDelegate(HTTPMessageDelegate):
     """Answers 404 once the request (and any body) has been read."""

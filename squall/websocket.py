@@ -178,6 +178,10 @@ class WebSocketHandler(RequestHandler):
             connection.abort()
             return
         connection.start()
+        # Taken over from the HTTP server: ask it to tell us of a shutdown.
+        track = getattr(getattr(self.request.connection, "context", None), "track_takeover", None)
+        if track is not None:
+            track(self)
 
     def _refuse(self, status: int, message: str) -> None:
         self.set_status(status)
@@ -293,6 +297,18 @@ class WebSocketHandler(RequestHandler):
     def on_connection_close(self) -> None:
         if self.ws_connection is None:
             super().on_connection_close()
+
+    # -- HTTPServer.shutdown ------------------------------------------------
+
+    def _on_server_shutdown(self, code: int, reason: str) -> None:
+        self.close(code, reason)
+
+    def _server_shutdown_done(self) -> bool:
+        return self._on_close_called
+
+    def _on_server_shutdown_timeout(self) -> None:
+        if self.ws_connection is not None:
+            self.ws_connection.abort()
 
 
 def _encode(message: bytes | str | dict[str, Any]) -> bytes:

@@ -39,6 +39,12 @@ BODY_MIN_RATE = 500
 # of the EOF, or the peer is taken to have gone (a long-polling client that
 # closed its socket looks the same on the wire). No standard sets it.
 HALF_CLOSE_GRACE = 1.0
+
+# On a graceful shutdown, a connection accepted moments before that has not
+# sent its first request yet is given this long to send it (it is answered
+# with Connection: close) rather than closed under a client that is
+# sending: the same order of time as HALF_CLOSE_GRACE. No standard sets it.
+SHUTDOWN_FIRST_REQUEST_GRACE = 1.0
 # Requests parsed ahead while an earlier one is answered; past this, reading
 # pauses (uvicorn and nginx also bound pipelining depth; 16 is ample for
 # real clients, which pipeline a handful at most).

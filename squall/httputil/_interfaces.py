@@ -68,6 +68,16 @@ class HTTPMessageDelegate:
     def on_connection_close(self) -> None:
         """The connection closed before the message was complete."""
 
+    def on_server_shutdown(self) -> bool:
+        """The server is shutting down gracefully, and this request has no
+        response yet (a squall extension, used by ``HTTPServer.shutdown``).
+
+        Return True to have the connection closed now, so that the request
+        ends (``on_connection_close`` follows): what a long poll wants. The
+        default, False, lets the request finish within the graceful timeout.
+        """
+        return False
+
 
 class HTTPConnection:
     """How the application writes a response (or the client a request)."""

@@ -505,6 +505,17 @@ class _HandlerDelegate(HTTPMessageDelegate):
         else:
             self.chunks = None
 
+    def on_server_shutdown(self) -> bool:
+        # A handler that overrides on_connection_close and has written
+        # nothing is waiting for an event (a long poll): end it, so its
+        # client polls again elsewhere instead of holding the shutdown up.
+        handler = self.handler
+        return (
+            handler is not None
+            and not handler._headers_written
+            and type(handler).on_connection_close is not RequestHandler.on_connection_close
+        )
+
     def execute(self) -> Awaitable[None] | None:
         application = self.application
         settings = application.settings
@@ -593,6 +604,11 @@ class _RequestDelegate(_HandlerDelegate):
             self.forward.on_connection_close()
         else:  # routed to a handler, or not routed yet (nothing to tell)
             _HandlerDelegate.on_connection_close(self)
+
+    def on_server_shutdown(self) -> bool:
+        if self.forward is not None:
+            return self.forward.on_server_shutdown()
+        return _HandlerDelegate.on_server_shutdown(self)
 
 
 def _reset_template_loaders() -> None:
