@@ -281,6 +281,16 @@ PUBLIC_API: dict[str, list[str]] = {
         "to_asyncio_future",
         "to_tornado_future",
     ],
+    "squall.compat": [
+        "ALIAS_ENV_VAR",
+        "TORNADO_VERSION",
+        "TORNADO_VERSION_INFO",
+        "TornadoAliasError",
+        "install_from_environment",
+        "install_tornado",
+        "is_installed",
+    ],
+    "squall.tornado": ["main"],
 }
 
 
