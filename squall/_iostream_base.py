@@ -35,7 +35,7 @@ from squall._iostream_reads import (
     ReadUntilClose,
     ReadUntilRegex,
 )
-from squall.ioloop import IOLoop
+from squall.ioloop import IOLoop, track_transport
 from squall.log import app_log, gen_log
 
 __all__ = ["BaseIOStream"]
@@ -105,6 +105,7 @@ class _StreamProtocol(asyncio.BufferedProtocol):
         self.data_received = stream._received  # type: ignore[method-assign]
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        track_transport(transport, self)
         self._stream._attach(transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:

@@ -27,6 +27,8 @@ from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from typing import Any, TypeVar, Union
 
 from squall.concurrent import (
+    Future,
+    ReturnValueIgnoredError,
     chain_future,
     future_add_done_callback,
     future_set_exception_unless_cancelled,
@@ -39,8 +41,10 @@ from squall.util import TimeoutError
 
 __all__ = [
     "BadYieldError",
+    "Future",
     "KeyReuseError",
     "LeakedCallbackError",
+    "Multi",
     "Return",
     "ReturnValueIgnoredError",
     "Task",
@@ -79,10 +83,6 @@ class LeakedCallbackError(Exception):
 
 class BadYieldError(Exception):
     """A generator coroutine yielded something that cannot be awaited."""
-
-
-class ReturnValueIgnoredError(Exception):
-    """Kept for compatibility; never raised by squall."""
 
 
 class Return(Exception):
@@ -297,6 +297,10 @@ def multi(
     the others are logged, except those of a ``quiet_exceptions`` type.
     """
     return multi_future(children, quiet_exceptions=quiet_exceptions)
+
+
+# The name multi() had when it was a yieldable class; kept for old code.
+Multi = multi
 
 
 def multi_future(

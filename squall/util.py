@@ -23,7 +23,10 @@ __all__ = [
     "ObjectDict",
     "TimeoutError",
     "basestring_type",
+    "bytes_type",
+    "doctests",
     "errno_from_exception",
+    "exec_in",
     "import_object",
     "raise_exc_info",
     "re_unescape",
@@ -38,6 +41,25 @@ TimeoutError = builtins.TimeoutError
 
 unicode_type = str
 basestring_type = str
+bytes_type = bytes
+
+
+def exec_in(code: Any, glob: dict[str, Any], loc: Any = None) -> None:
+    """Run ``code`` (source text or a code object) in the given namespaces.
+
+    Source is compiled on its own, without this module's ``__future__``
+    flags, so it means what it says wherever it is called from.
+    """
+    if isinstance(code, str):
+        code = compile(code, "<string>", "exec", dont_inherit=True)
+    exec(code, glob, loc)
+
+
+def doctests() -> Any:
+    """This module's doctests as a ``unittest`` suite."""
+    import doctest
+
+    return doctest.DocTestSuite(__name__)
 
 
 class ObjectDict(dict[str, Any]):

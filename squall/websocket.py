@@ -315,6 +315,8 @@ class WebSocketClientConnection:
         self.resolver = resolver
         self.protocol: WebSocketConnection | None = None
         self.headers: HTTPHeaders | None = None
+        # The handshake response's status: 101 once connected.
+        self.code: int | None = None
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self._selected_subprotocol: str | None = None
@@ -352,6 +354,7 @@ class WebSocketClientConnection:
             stream.close()
             raise
         self.headers = response
+        self.code = 101  # _handshake accepts no other status
         codec = FrameCodec(
             is_client=True, max_message_size=self.max_message_size, deflate=self._deflate
         )

@@ -79,6 +79,12 @@ class StaticFileHandler(RequestHandler):
     path: str
     absolute_path: str
     modified: datetime.datetime | None
+    # Class-level defaults, so that a subclass whose initialize() does not
+    # call this one's (it sets ``root`` itself) still serves files.
+    default_filename: str | None = None
+    allowed_symlink_directory: list[str] | None = None
+    _served_path: str | None = None
+    _stat_result: os.stat_result | None = None
 
     def initialize(
         self,
@@ -90,11 +96,15 @@ class StaticFileHandler(RequestHandler):
         links_to: str | list[str] = (
             path if allowed_symlink_directory is None else allowed_symlink_directory
         )
-        self.allowed_symlink_directory = [links_to] if isinstance(links_to, str) else list(links_to)
+        self.allowed_symlink_directory = (
+            [os.fspath(links_to)]
+            if isinstance(links_to, (str, os.PathLike))
+            else [os.fspath(d) for d in links_to]
+        )
         self.default_filename = default_filename
         self.root = path
-        self._served_path: str | None = None
-        self._stat_result: os.stat_result | None = None
+        self._served_path = None
+        self._stat_result = None
 
     @classmethod
     def reset(cls) -> None:
@@ -363,10 +373,10 @@ class StaticFileHandler(RequestHandler):
 
     def _inside_allowed(self, absolute_path: str) -> bool:
         real = os.path.realpath(absolute_path)
-        return any(
-            _is_inside(real, os.path.realpath(directory))
-            for directory in self.allowed_symlink_directory
-        )
+        allowed = self.allowed_symlink_directory
+        if allowed is None:
+            allowed = [os.fspath(self.root)]
+        return any(_is_inside(real, os.path.realpath(directory)) for directory in allowed)
 
     @classmethod
     def get_content(
@@ -445,6 +455,11 @@ class StaticFileHandler(RequestHandler):
         inside ``static_path`` (so no hash of an outside file leaks)."""
         static_dir = settings["static_path"]
         target = cls.get_absolute_path(static_dir, path)
+        if not isinstance(static_dir, (str, os.PathLike)):
+            # A root squall cannot read (several directories, say): the
+            # subclass's own get_absolute_path decided where the file is.
+            return cls._get_cached_version(target)
+        static_dir = os.fspath(static_dir)
         contained = (
             "\x00" not in target
             and _is_inside(target, os.path.abspath(static_dir))

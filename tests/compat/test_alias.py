@@ -227,14 +227,25 @@ def test_runner_rejects_bad_usage(tmp_path: Path) -> None:
     assert _run("", "-m", "squall.tornado", "-m").returncode == 2
 
 
-def _pip_install(source: Path, prefix: Path, *, editable: bool) -> Path:
-    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--prefix", str(prefix)]
+def _install_into_fresh_venv(source: Path, venv: Path, *, editable: bool) -> Path:
+    """Install ``source`` into a new, empty venv; the running one is never touched.
+
+    (``pip install --prefix`` would uninstall squall from the running
+    environment first, so the target is a venv of its own.)
+    """
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)],
+        check=True,
+        timeout=CHILD_TIMEOUT,
+    )
+    python = venv / "bin" / "python"
+    cmd = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps"]
     cmd += ["-e", str(source)] if editable else [str(source)]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT, check=False)
     if result.returncode != 0 and "network" in result.stderr.lower():
         pytest.skip("no package index to fetch the build backend from")
     assert result.returncode == 0, result.stderr
-    found = list(prefix.glob("lib/python*/site-packages"))
+    found = list(venv.glob("lib/python*/site-packages"))
     assert len(found) == 1
     return found[0]
 
@@ -252,20 +263,36 @@ def test_pth_hook_is_installed_and_inert_without_the_variable(
     shutil.copytree(
         ROOT / "squall", source / "squall", ignore=shutil.ignore_patterns("__pycache__")
     )
-    site_dir = _pip_install(source, tmp_path / "prefix", editable=editable)
+    venv = tmp_path / "venv"
+    site_dir = _install_into_fresh_venv(source, venv, editable=editable)
     assert (site_dir / "squall-tornado-alias.pth").is_file()
-    # addsitedir processes the directory's .pth files as interpreter start does.
-    probe = f"""
-        import json, site, sys
-        site.addsitedir({str(site_dir)!r})
-        import tornado
-        print(json.dumps({{"squall": "squall" in sys.modules,
-                           "version": tornado.version,
-                           "alias": type(tornado).__module__}}))
+    # A fresh interpreter of that venv reads the .pth at start; the venv has
+    # no real Tornado, so without the variable "import tornado" fails.
+    probe = textwrap.dedent(
         """
+        import json, sys
+        try:
+            import tornado
+            found = [tornado.version, type(tornado).__module__]
+        except ModuleNotFoundError:
+            found = None
+        print(json.dumps({"squall": "squall" in sys.modules, "tornado": found}))
+        """
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("SQUALL_AS_TORNADO", "PYTHONPATH")}
-    on = _json(probe, env={**env, "SQUALL_AS_TORNADO": "1"})
-    assert on == {"squall": True, "version": "6.6.1", "alias": "squall.compat"}
-    off = _json(probe, env=env)
-    assert off["alias"] == "builtins"  # type: ignore[index]
-    assert off["squall"] is False  # type: ignore[index]
+    python = str(venv / "bin" / "python")
+    results = {}
+    for label, extra in (("on", {"SQUALL_AS_TORNADO": "1"}), ("off", {})):
+        run = subprocess.run(
+            [python, "-c", probe],
+            capture_output=True,
+            text=True,
+            env={**env, **extra},
+            cwd=str(tmp_path),
+            timeout=CHILD_TIMEOUT,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        results[label] = json.loads(run.stdout)
+    assert results["on"] == {"squall": True, "tornado": ["6.6.1", "squall.compat"]}
+    assert results["off"] == {"squall": False, "tornado": None}

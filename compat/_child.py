@@ -1,0 +1,149 @@
+"""One Tornado test module, run with squall standing in for tornado.
+
+Started by run_tornado_suite.py as ``python _child.py TEST_ROOT MODULE OUT``:
+TEST_ROOT holds the extracted ``tornado/test`` package, MODULE is its short
+name (``web_test``), OUT a file that receives one JSON line per test as it
+finishes, so the parent keeps every result up to a hang.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import logging
+import os
+import sys
+import traceback
+import unittest
+import warnings
+from typing import Any, TextIO
+
+from squall.compat import install_tornado
+
+
+class MissingPrivateName:
+    """Stands in for a private Tornado helper squall does not have.
+
+    Importing it succeeds, so the rest of the test module still runs; any use
+    fails, and so do the tests that need it.
+    """
+
+    def __init__(self, module: str, name: str) -> None:
+        self._where = f"{module}.{name}"
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"harness stand-in: squall has no private {self._where}")
+
+    __call__ = _fail
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self._fail()
+
+    def __repr__(self) -> str:
+        return f"<missing {self._where}>"
+
+
+def serve_private_names(test_file: str) -> None:
+    """Give every ``from tornado.X import _name`` a stand-in if squall lacks it."""
+    with open(test_file, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or not node.module:
+            continue
+        if not node.module.startswith("tornado") or node.module.startswith("tornado.test"):
+            continue
+        try:
+            module = importlib.import_module(node.module)
+        except ImportError:
+            continue
+        for alias in node.names:
+            if alias.name.startswith("_") and not hasattr(module, alias.name):
+                setattr(module, alias.name, MissingPrivateName(node.module, alias.name))
+
+
+class LineResult(unittest.TestResult):
+    """Writes each finished test's outcome as a JSON line."""
+
+    def __init__(self, out: TextIO) -> None:
+        super().__init__()
+        self._out = out
+
+    def _write(self, test: unittest.TestCase, outcome: str, detail: str = "") -> None:
+        self._out.write(json.dumps({"id": test.id(), "outcome": outcome, "detail": detail}) + "\n")
+        self._out.flush()
+
+    def addSuccess(self, test: unittest.TestCase) -> None:
+        super().addSuccess(test)
+        self._write(test, "pass")
+
+    def addFailure(self, test: unittest.TestCase, err: Any) -> None:
+        super().addFailure(test, err)
+        self._write(test, "fail", self.failures[-1][1])
+
+    def addError(self, test: unittest.TestCase, err: Any) -> None:
+        super().addError(test, err)
+        self._write(test, "error", self.errors[-1][1])
+
+    def addSkip(self, test: unittest.TestCase, reason: str) -> None:
+        super().addSkip(test, reason)
+        self._write(test, "skip", reason)
+
+    def addExpectedFailure(self, test: unittest.TestCase, err: Any) -> None:
+        super().addExpectedFailure(test, err)
+        self._write(test, "pass", "expected failure")
+
+    def addUnexpectedSuccess(self, test: unittest.TestCase) -> None:
+        super().addUnexpectedSuccess(test)
+        self._write(test, "fail", "unexpected success")
+
+
+def _all_ids(suite: unittest.TestSuite) -> list[str]:
+    ids: list[str] = []
+    for item in suite:
+        if isinstance(item, unittest.TestSuite):
+            ids.extend(_all_ids(item))
+        else:
+            ids.append(item.id())
+    return ids
+
+
+def main() -> int:
+    test_root, module_name, out_path = sys.argv[1:4]
+    real = os.environ.get("SQUALL_COMPAT_REAL") == "1"
+    if not real:
+        install_tornado()
+    import tornado
+
+    # The test package comes from the wheel; under the alias everything else
+    # under the name is squall (in a baseline run, the installed Tornado).
+    tornado.__path__.append(os.path.join(test_root, "tornado"))
+    # As Tornado's runner does: warnings are errors, except the ones its
+    # suite provokes on purpose.
+    warnings.filterwarnings("error")
+    warnings.filterwarnings("ignore", category=ResourceWarning, module="asyncio")
+    # Tornado's runner keeps the access log quiet; its tests treat any other
+    # log line they did not expect as a failure.
+    logging.getLogger("tornado.access").setLevel(logging.CRITICAL)
+    full_name = f"tornado.test.{module_name}"
+    with open(out_path, "w", encoding="utf-8") as out:
+        try:
+            if not real:
+                serve_private_names(os.path.join(test_root, "tornado", "test", module_name + ".py"))
+            suite = unittest.defaultTestLoader.loadTestsFromName(full_name)
+        except Exception:
+            out.write(
+                json.dumps({"id": full_name, "outcome": "import", "detail": traceback.format_exc()})
+                + "\n"
+            )
+            return 1
+        out.write(json.dumps({"id": full_name, "outcome": "count", "ids": _all_ids(suite)}) + "\n")
+        out.flush()
+        suite.run(LineResult(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
