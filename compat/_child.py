@@ -13,6 +13,7 @@ import importlib
 import json
 import logging
 import os
+import signal
 import sys
 import traceback
 import unittest
@@ -20,6 +21,19 @@ import warnings
 from typing import Any, TextIO
 
 from squall.compat import install_tornado
+
+
+# One test's whole run, setUp to tearDown; Tornado's slowest single test
+# takes a few seconds, so reaching this means a hang.
+TEST_TIMEOUT = 30
+
+
+class TestHang(Exception):
+    """Raised into a test that ran past TEST_TIMEOUT."""
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise TestHang(f"harness: test still running after {TEST_TIMEOUT}s")
 
 
 class MissingPrivateName:
@@ -71,6 +85,14 @@ class LineResult(unittest.TestResult):
         super().__init__()
         self._out = out
 
+    def startTest(self, test: unittest.TestCase) -> None:
+        super().startTest(test)
+        signal.alarm(TEST_TIMEOUT)
+
+    def stopTest(self, test: unittest.TestCase) -> None:
+        signal.alarm(0)
+        super().stopTest(test)
+
     def _write(self, test: unittest.TestCase, outcome: str, detail: str = "") -> None:
         self._out.write(json.dumps({"id": test.id(), "outcome": outcome, "detail": detail}) + "\n")
         self._out.flush()
@@ -113,6 +135,7 @@ def _all_ids(suite: unittest.TestSuite) -> list[str]:
 def main() -> int:
     test_root, module_name, out_path = sys.argv[1:4]
     real = os.environ.get("SQUALL_COMPAT_REAL") == "1"
+    signal.signal(signal.SIGALRM, _on_alarm)
     if not real:
         install_tornado()
     import tornado

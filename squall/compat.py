@@ -30,6 +30,8 @@ import logging
 import os
 import sys
 import types
+
+import squall
 from collections.abc import Sequence
 from typing import Any
 
@@ -144,6 +146,11 @@ def _make_package() -> _TornadoPackage:
     package.__file__ = __file__
     package.version = TORNADO_VERSION  # type: ignore[attr-defined]
     package.version_info = TORNADO_VERSION_INFO  # type: ignore[attr-defined]
+    # As Tornado's package: its public submodules, which attribute access
+    # imports on first use.
+    package.__all__ = sorted(  # type: ignore[attr-defined]
+        name for name in squall._LAZY_SUBMODULES if name != "compat"
+    )
     spec = importlib.machinery.ModuleSpec(_ALIAS, None, is_package=True)
     spec.submodule_search_locations = package.__path__
     package.__spec__ = spec

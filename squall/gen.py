@@ -362,10 +362,14 @@ def with_timeout(
     timeout: float | datetime.timedelta,
     future: _Yieldable,
     quiet_exceptions: type[Exception] | tuple[type[Exception], ...] = (),
+    *,
+    message: str | Callable[[], str] | None = None,
 ) -> asyncio.Future[Any]:
     """Wrap ``future`` so that it fails with ``TimeoutError`` at ``timeout``.
 
     ``timeout`` is an absolute ``IOLoop.time()`` deadline or a timedelta.
+    ``message`` is the error's text (default "Timeout"); a callable is asked
+    for it only when the timeout fires.
     The wrapped work is not cancelled (it may be shared); if it fails after
     the timeout its exception is logged unless of a ``quiet_exceptions`` type.
     """
@@ -384,7 +388,8 @@ def with_timeout(
 
     def on_timeout() -> None:
         if not result.done():
-            result.set_exception(TimeoutError("Timeout"))
+            text = message() if callable(message) else message
+            result.set_exception(TimeoutError("Timeout" if text is None else text))
         future_add_done_callback(inner, error_callback)
 
     handle = io_loop.add_timeout(timeout, on_timeout)
