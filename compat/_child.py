@@ -22,7 +22,6 @@ from typing import Any, TextIO
 
 from squall.compat import install_tornado
 
-
 # One test's whole run, setUp to tearDown; Tornado's slowest single test
 # takes a few seconds, so reaching this means a hang.
 TEST_TIMEOUT = 30

@@ -153,7 +153,9 @@ def main() -> int:
         note = ""
         for item in lines:
             if item["outcome"] == "count":
-                ids = [i for i in item["ids"] if not i.startswith("unittest.loader.")]
+                ids = [
+                    i for i in dict.fromkeys(item["ids"]) if not i.startswith("unittest.loader.")
+                ]
             elif item["outcome"] == "import":
                 note = "import failed: " + item["detail"].strip().splitlines()[-1]
             else:

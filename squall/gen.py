@@ -137,6 +137,10 @@ def coroutine(func: Callable[..., Any]) -> Callable[..., asyncio.Future[Any]]:
             result = ctx_run(func, *args, **kwargs)
         except (Return, StopIteration) as e:
             result = _value_from_stop(e)
+        except asyncio.CancelledError:
+            # Raised by the body itself: the coroutine ends cancelled.
+            future.cancel()
+            return future
         except Exception as e:
             future.set_exception(e)
             return future
@@ -145,6 +149,8 @@ def coroutine(func: Callable[..., Any]) -> Callable[..., asyncio.Future[Any]]:
                 yielded = ctx_run(next, result)
             except (Return, StopIteration) as e:
                 future_set_result_unless_cancelled(future, _value_from_stop(e))
+            except asyncio.CancelledError:
+                future.cancel()
             except Exception as e:
                 future_set_exception_unless_cancelled(future, e)
             else:
@@ -237,7 +243,9 @@ class _Runner:
             future.add_done_callback(self._resume)
             return False
         try:
-            self.future = convert_yielded(yielded)
+            # Inside the coroutine's context: a native coroutine yielded here
+            # becomes a Task, which copies the context current at creation.
+            self.future = self.ctx_run(convert_yielded, yielded)
         except BadYieldError as e:
             self.future = _create_future()
             self.future.set_exception(e)
@@ -329,7 +337,9 @@ def multi_future(
         for f in futures:
             try:
                 results.append(f.result())
-            except Exception as e:
+            except (Exception, asyncio.CancelledError) as e:
+                # A cancelled child fails the whole with CancelledError, as
+                # an exception (Tornado's behaviour), not as a cancellation.
                 if result_future.done():
                     if not isinstance(e, quiet_exceptions):
                         app_log.error("Multiple exceptions in yield list", exc_info=True)
@@ -408,17 +418,20 @@ class WaitIterator:
             result = yield wait.next()     # or: async for result in wait
     """
 
-    _unfinished: dict[asyncio.Future[Any], Any]
+    # Each input future with its keys (positions or names) still to hand
+    # out, in order: the same future may be given more than once.
+    _unfinished: dict[asyncio.Future[Any], collections.deque[Any]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if args and kwargs:
             raise ValueError("You must provide args or kwargs, not both")
-        if kwargs:
-            self._unfinished = {convert_yielded(f): k for k, f in kwargs.items()}
-            futures: list[asyncio.Future[Any]] = list(self._unfinished)
-        else:
-            futures = [convert_yielded(f) for f in args]
-            self._unfinished = {f: i for i, f in enumerate(futures)}
+        keyed = kwargs.items() if kwargs else enumerate(args)
+        self._unfinished = {}
+        futures: list[asyncio.Future[Any]] = []
+        for key, value in keyed:
+            future = convert_yielded(value)
+            self._unfinished.setdefault(future, collections.deque()).append(key)
+            futures.append(future)
         self._finished: collections.deque[asyncio.Future[Any]] = collections.deque()
         self.current_index: Any = None
         self.current_future: asyncio.Future[Any] | None = None
@@ -451,7 +464,10 @@ class WaitIterator:
         assert self._running_future is not None
         chain_future(done, self._running_future)
         self.current_future = done
-        self.current_index = self._unfinished.pop(done)
+        keys = self._unfinished[done]
+        self.current_index = keys.popleft()
+        if not keys:
+            del self._unfinished[done]
 
     def __aiter__(self) -> WaitIterator:
         return self

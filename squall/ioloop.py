@@ -558,8 +558,10 @@ class _as_event_loop:
         old_loop = self.old_loop
         if old_loop is not None and old_loop.is_closed():
             old_loop = None
-        asyncio.set_event_loop(old_loop if old_loop is not None else self.io_loop.asyncio_loop)
-        IOLoop._current.instance = self.old_current or self.io_loop
+        # As Tornado: once stopped the loop is no longer current, unless it
+        # was before it started.
+        asyncio.set_event_loop(old_loop)
+        IOLoop._current.instance = self.old_current
 
 
 def _as_milliseconds(interval: datetime.timedelta | float) -> float:
@@ -625,7 +627,11 @@ class PeriodicCallback:
         if not self._running or self.io_loop is None:
             return
         loop = self.io_loop.asyncio_loop
-        now = loop.time()
+        self._update_next(loop.time())
+        self._timeout = loop.call_at(self._next_timeout, self._run)
+
+    def _update_next(self, now: float) -> None:
+        """Move ``_next_timeout`` to the next run after ``now`` on the grid."""
         interval = self._interval()
         self._next_timeout += interval
         if self._next_timeout <= now:
@@ -633,7 +639,6 @@ class PeriodicCallback:
             # missed runs and stay on the original grid.
             missed = math.floor((now - self._next_timeout) / interval) + 1
             self._next_timeout += missed * interval
-        self._timeout = loop.call_at(self._next_timeout, self._run)
 
     def _run(self) -> None:
         if not self._running:
