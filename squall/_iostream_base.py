@@ -684,7 +684,12 @@ class BaseIOStream:
             if self.error is None:
                 transport.close()
             else:
-                transport.abort()
+                try:
+                    transport.abort()
+                except NotImplementedError:
+                    # uvloop's read-pipe transport cannot abort; nothing is
+                    # waiting to be written there, so closing is the same.
+                    transport.close()
         else:
             task = self._setup_task
             if task is not None and not task.done():

@@ -30,10 +30,10 @@ import logging
 import os
 import sys
 import types
-
-import squall
 from collections.abc import Sequence
 from typing import Any
+
+import squall
 
 __all__ = [
     "ALIAS_ENV_VAR",
@@ -63,6 +63,11 @@ _LOGGER_NAMES = {
     "tornado.application": "squall.application",
     "tornado.general": "squall.general",
 }
+
+
+# ``tornado.__all__`` as Tornado 6.6 has it: the submodules a star-import
+# gives (websocket and wsgi are reachable as attributes but not listed).
+_TORNADO_ALL = tuple(sorted(squall._LAZY_SUBMODULES - {"compat", "websocket", "wsgi"}))
 
 
 class TornadoAliasError(ImportError):
@@ -146,11 +151,7 @@ def _make_package() -> _TornadoPackage:
     package.__file__ = __file__
     package.version = TORNADO_VERSION  # type: ignore[attr-defined]
     package.version_info = TORNADO_VERSION_INFO  # type: ignore[attr-defined]
-    # As Tornado's package: its public submodules, which attribute access
-    # imports on first use.
-    package.__all__ = sorted(  # type: ignore[attr-defined]
-        name for name in squall._LAZY_SUBMODULES if name != "compat"
-    )
+    package.__all__ = list(_TORNADO_ALL)  # type: ignore[attr-defined]
     spec = importlib.machinery.ModuleSpec(_ALIAS, None, is_package=True)
     spec.submodule_search_locations = package.__path__
     package.__spec__ = spec

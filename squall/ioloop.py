@@ -175,9 +175,16 @@ class IOLoop(Configurable):
     ) -> None:
         if asyncio_loop is None:
             asyncio_loop = new_event_loop()
+        # Loops closed through asyncio (not IOLoop.close) leave their entry
+        # behind, and uvloop's may live on in reference cycles: drop them.
+        for closed in [loop for loop in IOLoop._ioloop_for_asyncio if loop.is_closed()]:
+            IOLoop._ioloop_for_asyncio.pop(closed, None)
         if asyncio_loop in IOLoop._ioloop_for_asyncio:
             raise RuntimeError("An IOLoop already exists for this asyncio loop")
         self.asyncio_loop = asyncio_loop
+        # The loop that serves add_handler: the same one, as squall's loops
+        # all have readiness callbacks (Tornado names it for Windows).
+        self.selector_loop = asyncio_loop
         # fileno -> (the object the caller registered, its handler)
         self._handlers: dict[int, tuple[Any, Callable[..., None]]] = {}
         self._readers: set[int] = set()
