@@ -82,6 +82,20 @@ _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 # should not forward them when a redirect leaves it), and those describing a
 # body that a redirect to GET drops.
 _CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
+# Methods whose body, sent without a Content-Type, is labelled as an HTML
+# form (Tornado's client does the same, and servers parse such bodies).
+_FORM_DEFAULT_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _default_user_agent() -> str:
+    """squall's own, or Tornado's under the ``tornado`` alias (squall.compat)."""
+    from squall import compat
+
+    if compat.is_installed():
+        return f"Tornado/{compat.TORNADO_VERSION}"
+    return f"squall/{version}"
+
+
 _BODY_HEADERS = ("Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding")
 
 
@@ -484,11 +498,14 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         if target.proxy is not None and target.scheme == "http" and request.proxy_username:
             headers["Proxy-Authorization"] = _proxy_authorization(request)
         if "User-Agent" not in headers:
-            headers["User-Agent"] = request.user_agent or f"squall/{version}"
+            headers["User-Agent"] = request.user_agent or _default_user_agent()
         if request.decompress_response and "Accept-Encoding" not in headers:
             headers["Accept-Encoding"] = "gzip"
         if request.body is not None:
             headers["Content-Length"] = str(len(request.body))
+            if method in _FORM_DEFAULT_METHODS and "Content-Type" not in headers:
+                # As Tornado's client: a body with no declared type is a form.
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
         elif (
             request.body_producer is not None
             and "Content-Length" not in headers

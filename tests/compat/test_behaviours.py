@@ -517,3 +517,53 @@ def test_warnings_module_still_errors() -> None:
     # Guard for this file: the suite's "warnings are errors" stays on.
     with pytest.raises(UserWarning):
         warnings.warn("x", UserWarning, stacklevel=1)
+
+
+# -- the HTTP client's defaults ------------------------------------------------------
+
+
+class EchoForm(web.RequestHandler):
+    def post(self) -> None:
+        self.write(
+            {
+                "type": self.request.headers.get("Content-Type"),
+                "arg": self.get_body_argument("arg", None),
+                "agent": self.request.headers.get("User-Agent"),
+            }
+        )
+
+    put = post
+
+
+async def test_client_labels_an_untyped_body_as_a_form(io_loop: Any) -> None:
+    from squall.httpclient import AsyncHTTPClient
+
+    server, port = await _serve(io_loop, web.Application([("/form", EchoForm)]))
+    client = AsyncHTTPClient(force_instance=True)
+    try:
+        url = f"http://127.0.0.1:{port}/form"
+        response = await client.fetch(url, method="POST", body="arg=value")
+        assert response.body.startswith(
+            b'{"type": "application/x-www-form-urlencoded", "arg": "value", "agent": "squall/'
+        )
+        typed = await client.fetch(
+            url, method="PUT", body="arg=value", headers={"Content-Type": "text/plain"}
+        )
+        assert typed.body.startswith(b'{"type": "text/plain", "arg": null')
+    finally:
+        client.close()
+        server.stop()
+        await server.close_all_connections()
+
+
+def test_client_user_agent_under_the_alias_is_tornados() -> None:
+    result = _run_child(
+        """
+        from squall.compat import install_tornado
+        install_tornado()
+        from tornado.simple_httpclient import _default_user_agent
+        print(_default_user_agent())
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Tornado/6.6.1"
