@@ -10,6 +10,7 @@ start to finish with no Task or Future created for it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import http.cookies
 import inspect
@@ -401,6 +402,10 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
             return
         self.clear()
         self.set_status(status_code, reason=_error_reason(kwargs))
+        if status_code in (204, 304) or 100 <= status_code < 200:
+            # These answers never carry a body, so there is no page to write.
+            self.finish()
+            return
         try:
             if not _overrides(self, "get_error_html"):
                 self.write_error(status_code, **kwargs)
@@ -575,6 +580,10 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
             self._handle_request_exception(e)
             if self._prepared_future is not None and not self._prepared_future.done():
                 self._prepared_future.set_result(None)
+        except asyncio.CancelledError as e:
+            # Raised by the handler's own code: an error like any other (a
+            # 500), as in Tornado. There is no task here to be cancelled.
+            self._handle_request_exception(e)
         return None
 
     async def _continue_async(self, pending: Any, prepared: bool, called: bool = False) -> None:
@@ -596,6 +605,10 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
             if self._auto_finish and not self._finished:
                 self.finish()
         except Exception as e:
+            self._handle_request_exception(e)
+        except asyncio.CancelledError as e:
+            if _task_is_being_cancelled():
+                raise  # cancelled from outside: let the task end cancelled
             self._handle_request_exception(e)
         finally:
             if self._prepared_future is not None and not self._prepared_future.done():
@@ -633,3 +646,11 @@ def _error_reason(kwargs: dict[str, Any]) -> str | None:
 
 def _overrides(handler: RequestHandler, name: str) -> bool:
     return callable(getattr(handler, name, None))
+
+
+def _task_is_being_cancelled() -> bool:
+    """Whether the running task was asked to cancel (``Task.cancel``), as
+    opposed to code inside it raising ``CancelledError`` itself."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+    return bool(cancelling()) if cancelling is not None else False

@@ -71,6 +71,10 @@ class StaticFileHandler(RequestHandler):
     """
 
     CACHE_MAX_AGE = _TEN_YEARS
+    # Tornado's limits: versions remembered, and the largest file hashed
+    # for one (a bigger file gets no ?v= rather than a long hash at startup).
+    MAX_CACHED_VERSIONS = _HASH_CACHE_MAX
+    MAX_VERSION_CONTENT_SIZE = 64 * 1024 * 1024
 
     _static_hashes: dict[str, str | None] = {}
     _lock = threading.Lock()
@@ -181,7 +185,11 @@ class StaticFileHandler(RequestHandler):
                 if sent is not None:
                     return
                 # None: the connection cannot sendfile (TLS...); stream it.
-        for chunk in self.get_content(path, start, end):
+        # The whole file is asked for as (None, None), as Tornado does:
+        # subclasses serving generated content may handle no ranges.
+        whole = start == 0 and end == self.get_content_size()
+        pieces = self.get_content(path) if whole else self.get_content(path, start, end)
+        for chunk in pieces:
             self.write(chunk)
             await self.flush()
 
@@ -254,10 +262,12 @@ class StaticFileHandler(RequestHandler):
                 continue
             start = int(first)
             if last and int(last) < start:
-                return None
+                return []  # answered 416, as Tornado does
             if start < size:
                 end = size if last == "" else min(int(last) + 1, size)
                 ranges.append((start, end))
+        if ranges == [(0, size)]:
+            return None  # the whole file: a plain 200, as Tornado answers
         return ranges
 
     def _if_range_matches(self, if_range: str) -> bool:
@@ -366,7 +376,7 @@ class StaticFileHandler(RequestHandler):
         if not os.path.exists(absolute_path):
             raise HTTPError(404)
         if not self._inside_allowed(absolute_path):
-            raise HTTPError(403, "%s resolves outside the static directory", self.path)
+            raise HTTPError(403, "%s is not in root static directory", self.path)
         if not os.path.isfile(absolute_path):
             raise HTTPError(403, "%s is not a file", self.path)
         return absolute_path
@@ -398,8 +408,24 @@ class StaticFileHandler(RequestHandler):
 
     @classmethod
     def get_content_version(cls, abspath: str) -> str:
-        """A hash of the file's contents (for ``?v=`` and the ETag)."""
-        hasher = hashlib.md5(usedforsecurity=False)
+        """A hash of the file's contents (for ``?v=`` and the ETag): SHA-512,
+        as Tornado 6.6 computes it.
+
+        Raises ``HTTPError`` 404 if there is no such file, 403 if it is not
+        a regular file, and ``ValueError`` above ``MAX_VERSION_CONTENT_SIZE``.
+        """
+        try:
+            info = os.stat(abspath)
+        except FileNotFoundError:
+            raise HTTPError(404) from None
+        if not stat.S_ISREG(info.st_mode):
+            raise HTTPError(403, "%s is not a file", abspath)
+        if info.st_size > cls.MAX_VERSION_CONTENT_SIZE:
+            raise ValueError(
+                f"content is larger than MAX_VERSION_CONTENT_SIZE "
+                f"({cls.MAX_VERSION_CONTENT_SIZE} bytes)"
+            )
+        hasher = hashlib.sha512()
         for chunk in cls.get_content(abspath):
             hasher.update(chunk)
         return hasher.hexdigest()
@@ -451,8 +477,12 @@ class StaticFileHandler(RequestHandler):
 
     @classmethod
     def get_version(cls, settings: dict[str, Any], path: str) -> str | None:
-        """The version hash of ``path``, or None if it is not a regular file
-        inside ``static_path`` (so no hash of an outside file leaks)."""
+        """The version hash of ``path``, or None if it cannot be read (logged).
+
+        A path leaving ``static_path`` raises ``HTTPError`` 403; a symlink
+        inside it that resolves outside gets no version, so no hash of an
+        outside file leaks.
+        """
         static_dir = settings["static_path"]
         target = cls.get_absolute_path(static_dir, path)
         if not isinstance(static_dir, (str, os.PathLike)):
@@ -460,12 +490,11 @@ class StaticFileHandler(RequestHandler):
             # subclass's own get_absolute_path decided where the file is.
             return cls._get_cached_version(target)
         static_dir = os.fspath(static_dir)
-        contained = (
-            "\x00" not in target
-            and _is_inside(target, os.path.abspath(static_dir))
-            and _is_inside(os.path.realpath(target), os.path.realpath(static_dir))
-        )
-        return cls._get_cached_version(target) if contained else None
+        if "\x00" in target or not _is_inside(target, os.path.abspath(static_dir)):
+            raise HTTPError(403, "%s is not in root static directory", path)
+        if not _is_inside(os.path.realpath(target), os.path.realpath(static_dir)):
+            return None
+        return cls._get_cached_version(target)
 
     @classmethod
     def _get_cached_version(cls, abs_path: str) -> str | None:
@@ -475,14 +504,13 @@ class StaticFileHandler(RequestHandler):
         if seen:
             return known
         try:
-            mode = os.stat(abs_path).st_mode
-            version = cls.get_content_version(abs_path) if stat.S_ISREG(mode) else None
-        except OSError:
-            gen_log.warning("Could not open static file %r", abs_path)
+            version: str | None = cls.get_content_version(abs_path)
+        except Exception as e:
+            gen_log.error("Could not open static file %r: %s", abs_path, e)
             version = None
         with cls._lock:
             hashes = cls._static_hashes
-            if len(hashes) >= _HASH_CACHE_MAX:
+            if len(hashes) >= min(_HASH_CACHE_MAX, cls.MAX_CACHED_VERSIONS):
                 del hashes[next(iter(hashes))]  # the oldest entry
             hashes[abs_path] = version
         return version

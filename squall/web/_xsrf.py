@@ -82,8 +82,12 @@ def _decode_token(value: str | bytes | None) -> _Decoded:
                 return None, None, None
             token = _mask(mask, binascii.a2b_hex(masked_hex))
             return 2, token, float(int(timestamp_text))
-        # Version 1: the token in hex, no timestamp of its own.
-        return 1, binascii.a2b_hex(raw), None
+        # Version 1: the token in hex, no timestamp of its own; a token
+        # that is not hex is taken as it is (as Tornado reads old cookies).
+        try:
+            return 1, binascii.a2b_hex(raw), None
+        except (ValueError, binascii.Error):
+            return 1, raw, None
     except (ValueError, binascii.Error):
         return None, None, None
 
@@ -140,7 +144,7 @@ class XsrfMixin:
             return cached  # type: ignore[no-any-return]
         cookie_name = self.settings.get("xsrf_cookie_name", DEFAULT_XSRF_COOKIE_NAME)
         version, token, timestamp = _decode_token(self.get_cookie(cookie_name))
-        if token is None or len(token) != _TOKEN_BYTES:
+        if not token:
             version, token = None, os.urandom(_TOKEN_BYTES)
         if timestamp is None:
             timestamp = time.time()

@@ -1,0 +1,91 @@
+"""Web behaviours matched to Tornado 6.6 after Tornado's own suite found them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from squall import web
+from squall.testing import ExpectLog
+
+
+class Raises(web.RequestHandler):
+    def get(self, what: str) -> None:
+        if what == "cancel":
+            raise asyncio.CancelledError()
+        raise web.HTTPError(int(what))
+
+    async def post(self, what: str) -> None:
+        await asyncio.sleep(0)
+        raise asyncio.CancelledError()
+
+
+class Form(web.RequestHandler):
+    def post(self) -> None:
+        self.write("accepted")
+
+
+@pytest.fixture
+def app() -> web.Application:
+    return web.Application(
+        [
+            (r"/raise/(\w+)", Raises),
+            (r"/form", Form),
+            (r"/gone", web.ErrorHandler, {"status_code": 410}),
+            (r"/go(.*)", web.RedirectHandler, {"url": "https://example.com{0}"}),
+        ],
+        xsrf_cookies=True,
+        cross_origin_protection=True,
+    )
+
+
+async def test_cancelled_error_from_a_handler_is_a_500(fetch: Any) -> None:
+    with ExpectLog("squall.application", "Uncaught exception"):
+        response = await fetch("/raise/cancel")
+    assert response.code == 500
+    # From a coroutine handler, after it awaited something.
+    with ExpectLog("squall.application", "Uncaught exception"):
+        response = await fetch(
+            "/raise/cancel?_xsrf=ab", method="POST", body=b"", headers={"Cookie": "_xsrf=ab"}
+        )
+    assert response.code == 500
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_http_error_with_a_bodyless_status(fetch: Any, status: int) -> None:
+    response = await fetch(f"/raise/{status}")
+    assert response.code == status
+    assert response.body == b""
+
+
+async def test_old_style_xsrf_tokens_need_not_be_hex(fetch: Any) -> None:
+    for token in ("short", "not-hex-at-all", "abcd"):
+        response = await fetch(
+            f"/form?_xsrf={token}", method="POST", body=b"", headers={"Cookie": f"_xsrf={token}"}
+        )
+        assert (response.code, response.body) == (200, b"accepted")
+    with ExpectLog("squall.general", ".*XSRF cookie does not match"):
+        response = await fetch(
+            "/form?_xsrf=one", method="POST", body=b"", headers={"Cookie": "_xsrf=two"}
+        )
+    assert response.code == 403
+
+
+async def test_error_statuses_win_over_the_cross_origin_check(fetch: Any) -> None:
+    cross = {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
+    assert (await fetch("/nowhere", method="POST", body=b"", headers=cross)).code == 404
+    assert (await fetch("/gone", method="POST", body=b"", headers=cross)).code == 410
+    with ExpectLog("squall.general", ".*Sec-Fetch-Site cross-site"):
+        assert (await fetch("/form", method="POST", body=b"", headers=cross)).code == 403
+
+
+async def test_redirect_substitution_may_extend_the_path_only(fetch: Any) -> None:
+    ok = await fetch("/go/x", follow_redirects=False)
+    assert (ok.code, ok.headers["Location"]) == (301, "https://example.com/x")
+    for path in ("/go.evil.com/x", "/go@evil.com/x", "/go:8080/x"):
+        with ExpectLog("squall.general", ".*Redirect URL cannot change the scheme or netloc"):
+            assert (await fetch(path, follow_redirects=False)).code == 400
+    with ExpectLog("squall.general", ".*Redirect URL contains invalid characters"):
+        assert (await fetch("/go/%0Afoo", follow_redirects=False)).code == 400
