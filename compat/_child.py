@@ -13,8 +13,8 @@ import importlib
 import json
 import logging
 import os
-import signal
 import sys
+import threading
 import traceback
 import unittest
 import warnings
@@ -27,12 +27,9 @@ from squall.compat import install_tornado
 TEST_TIMEOUT = 30
 
 
-class TestHang(Exception):
-    """Raised into a test that ran past TEST_TIMEOUT."""
-
-
-def _on_alarm(signum: int, frame: Any) -> None:
-    raise TestHang(f"harness: test still running after {TEST_TIMEOUT}s")
+# The exit status that tells the parent a test hung and the rest of the
+# module is still to run (in a fresh interpreter).
+HANG_EXIT = 3
 
 
 class MissingPrivateName:
@@ -86,11 +83,22 @@ class LineResult(unittest.TestResult):
 
     def startTest(self, test: unittest.TestCase) -> None:
         super().startTest(test)
-        signal.alarm(TEST_TIMEOUT)
+        # A hung test may be stuck in a loop callback, where an exception
+        # raised from a signal handler would be swallowed: a watchdog
+        # thread records the hang and ends the process instead.
+        self._watchdog = threading.Timer(TEST_TIMEOUT, self._hung, args=(test.id(),))
+        self._watchdog.daemon = True
+        self._watchdog.start()
 
     def stopTest(self, test: unittest.TestCase) -> None:
-        signal.alarm(0)
+        self._watchdog.cancel()
         super().stopTest(test)
+
+    def _hung(self, test_id: str) -> None:
+        detail = f"harness: still running after {TEST_TIMEOUT}s"
+        self._out.write(json.dumps({"id": test_id, "outcome": "hang", "detail": detail}) + "\n")
+        self._out.flush()
+        os._exit(HANG_EXIT)
 
     def _write(self, test: unittest.TestCase, outcome: str, detail: str = "") -> None:
         self._out.write(json.dumps({"id": test.id(), "outcome": outcome, "detail": detail}) + "\n")
@@ -121,6 +129,16 @@ class LineResult(unittest.TestResult):
         self._write(test, "fail", "unexpected success")
 
 
+def _all_tests(suite: unittest.TestSuite) -> list[unittest.TestCase]:
+    tests: list[unittest.TestCase] = []
+    for item in suite:
+        if isinstance(item, unittest.TestSuite):
+            tests.extend(_all_tests(item))
+        else:
+            tests.append(item)
+    return tests
+
+
 def _all_ids(suite: unittest.TestSuite) -> list[str]:
     ids: list[str] = []
     for item in suite:
@@ -134,7 +152,6 @@ def _all_ids(suite: unittest.TestSuite) -> list[str]:
 def main() -> int:
     test_root, module_name, out_path = sys.argv[1:4]
     real = os.environ.get("SQUALL_COMPAT_REAL") == "1"
-    signal.signal(signal.SIGALRM, _on_alarm)
     if not real:
         install_tornado()
     import tornado
@@ -150,7 +167,16 @@ def main() -> int:
     # log line they did not expect as a failure.
     logging.getLogger("tornado.access").setLevel(logging.CRITICAL)
     full_name = f"tornado.test.{module_name}"
-    with open(out_path, "w", encoding="utf-8") as out:
+    # Tests already run by an earlier interpreter (before a hang): skipped.
+    done: set[str] = set()
+    if os.path.exists(out_path):
+        with open(out_path, encoding="utf-8") as previous:
+            for line in previous:
+                try:
+                    done.add(json.loads(line)["id"])
+                except (ValueError, KeyError):
+                    pass
+    with open(out_path, "a", encoding="utf-8") as out:
         try:
             if not real:
                 serve_private_names(os.path.join(test_root, "tornado", "test", module_name + ".py"))
@@ -161,9 +187,12 @@ def main() -> int:
                 + "\n"
             )
             return 1
-        out.write(json.dumps({"id": full_name, "outcome": "count", "ids": _all_ids(suite)}) + "\n")
-        out.flush()
-        suite.run(LineResult(out))
+        if not done:
+            out.write(
+                json.dumps({"id": full_name, "outcome": "count", "ids": _all_ids(suite)}) + "\n"
+            )
+            out.flush()
+        unittest.TestSuite(t for t in _all_tests(suite) if t.id() not in done).run(LineResult(out))
     return 0
 
 

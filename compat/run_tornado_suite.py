@@ -31,6 +31,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 # Outside the repository, so nothing downloaded can be committed by mistake.
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "squall-compat"
+# _child.py's exit status after recording a hung test.
+HANG_EXIT = 3
+# Fresh interpreters one module may take after hangs.
+MAX_RESTARTS = 40
 # One module's whole run, a backstop: each test is already cut off after
 # _child.TEST_TIMEOUT, but a hang inside C code ignores that.
 MODULE_TIMEOUT = 900.0
@@ -99,19 +103,27 @@ def run_module(root: Path, module: str, real: bool, out: Path) -> tuple[list[dic
         env["SQUALL_AS_TORNADO"] = "1"
     env.setdefault("ASYNC_TEST_TIMEOUT", "10")
     timed_out = False
+    out.unlink(missing_ok=True)
+    deadline = time.monotonic() + MODULE_TIMEOUT
     with open(os.devnull, "w") as devnull:
-        try:
-            subprocess.run(
-                [sys.executable, str(HERE / "_child.py"), str(root), module, str(out)],
-                cwd=str(root),
-                env=env,
-                stdout=devnull,
-                stderr=devnull,
-                timeout=MODULE_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        # A child that finds a hung test records it and exits with
+        # HANG_EXIT; a new one carries on with the tests not yet run.
+        for _ in range(MAX_RESTARTS):
+            try:
+                child = subprocess.run(
+                    [sys.executable, str(HERE / "_child.py"), str(root), module, str(out)],
+                    cwd=str(root),
+                    env=env,
+                    stdout=devnull,
+                    stderr=devnull,
+                    timeout=max(1.0, deadline - time.monotonic()),
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                break
+            if child.returncode != HANG_EXIT:
+                break
     lines = []
     if out.exists():
         for line in out.read_text().splitlines():

@@ -197,7 +197,9 @@ class WebSocketConnection:
 
     def _fail(self, code: int, reason: str) -> None:
         """Fail the connection (section 7.1.7): send a close frame, hang up."""
-        gen_log.info("%s: failing the connection (%d): %s", self.log_name, code, reason)
+        # Debug level, as Tornado: the peer's misbehaviour is not the
+        # server's error, and the close code already tells the peer.
+        gen_log.debug("%s: failing the connection (%d): %s", self.log_name, code, reason)
         if not self._close_sent:
             self._close_sent = True
             try:
