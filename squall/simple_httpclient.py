@@ -82,6 +82,10 @@ _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 # should not forward them when a redirect leaves it), and those describing a
 # body that a redirect to GET drops.
 _CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
+# How much later than the connect timeout the whole connection setup is cut
+# off, so that the TCP client's own, more precise, timeout fires first.
+_STEP_TIMEOUT_MARGIN = 0.05
+
 # Methods whose body, sent without a Content-Type, is labelled as an HTML
 # form (Tornado's client does the same, and servers parse such bodies).
 _FORM_DEFAULT_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -538,11 +542,20 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         af = socket.AF_UNSPEC if request.allow_ipv6 is not False else socket.AF_INET
         ssl_context = self._ssl_context(request) if target.scheme == "https" else None
         host, port = target.proxy or (target.host, target.port)
+        # The TCP client gets the timeout too, so that its error can say
+        # which step ran out (resolving, connecting, the TLS handshake); the
+        # outer wait, a little later, bounds what follows (a proxy tunnel).
+        step_timeout = timeout if message == "Timeout while connecting" else None
+        outer = None if timeout is None else timeout + _STEP_TIMEOUT_MARGIN
         try:
             stream = await asyncio.wait_for(
-                self._open(request, target, host, port, af, ssl_context, source_ip), timeout
+                self._open(request, target, host, port, af, ssl_context, source_ip, step_timeout),
+                outer,
             )
-        except (asyncio.TimeoutError, TimeoutError):
+        except (asyncio.TimeoutError, TimeoutError) as e:
+            detail = str(e)
+            if step_timeout is not None and detail.startswith(("Timeout while", "Timeout during")):
+                message = detail
             raise HTTPTimeoutError(message) from None
         except StreamClosedError as e:
             real = e.real_error
@@ -560,6 +573,7 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         af: socket.AddressFamily,
         ssl_context: ssl.SSLContext | None,
         source_ip: str | None,
+        timeout: float | None = None,
     ) -> IOStream:
         tunnel = target.proxy is not None and ssl_context is not None
         stream = await self.tcp_client.connect(
@@ -569,6 +583,7 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
             ssl_options=None if tunnel else ssl_context,
             max_buffer_size=self.max_buffer_size,
             source_ip=source_ip,
+            timeout=timeout,
         )
         stream.set_nodelay(True)
         if not tunnel:
