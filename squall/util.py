@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import datetime
 import re
+import warnings
 import zlib
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -81,26 +82,64 @@ class GzipDecompressor:
     With ``max_length`` set, ``decompress`` returns at most that many bytes;
     input it could not yet expand is kept in ``unconsumed_tail`` and must be
     passed back in on the next call. This is how callers bound the memory a
-    small compressed body (a "gzip bomb") can make them allocate.
+    small compressed body (a "gzip bomb") can make them allocate. Several
+    gzip members one after another (RFC 1952 section 2.2) decompress as
+    their concatenation. Calling without ``max_length`` is deprecated, as
+    in Tornado 6.6: it expands everything at once.
     """
 
     def __init__(self) -> None:
+        self._inflater = self._new_inflater()
+        # Input of a next gzip member held back because the output budget
+        # of the call was spent; given out through unconsumed_tail.
+        self._carry = b""
+
+    @staticmethod
+    def _new_inflater() -> Any:
         # wbits 16 + MAX_WBITS: expect the gzip header and trailer.
-        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
 
     def decompress(self, value: bytes, max_length: int = 0) -> bytes:
-        return self._inflater.decompress(value, max_length)
+        if not max_length:
+            warnings.warn(
+                "GzipDecompressor.decompress without max_length is deprecated",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        self._carry = b""
+        out = []
+        produced = 0
+        while True:
+            budget = max_length - produced if max_length else 0
+            chunk = self._inflater.decompress(value, budget)
+            out.append(chunk)
+            produced += len(chunk)
+            if not (self._inflater.eof and self._inflater.unused_data):
+                break
+            # The member ended and another follows.
+            value = self._inflater.unused_data
+            self._inflater = self._new_inflater()
+            if max_length and produced >= max_length:
+                self._carry = value
+                break
+        return b"".join(out)
 
     @property
     def unconsumed_tail(self) -> bytes:
-        return self._inflater.unconsumed_tail
+        tail: bytes = self._carry or self._inflater.unconsumed_tail
+        return tail
 
     @property
     def eof(self) -> bool:
-        return self._inflater.eof
+        ended: bool = self._inflater.eof and not self._carry
+        return ended
 
     def flush(self) -> bytes:
-        return self._inflater.flush()
+        """The last of the output; call once all input has been passed in."""
+        if self.unconsumed_tail:
+            raise ValueError("unconsumed_tail must be passed to decompress before flush")
+        rest: bytes = self._inflater.flush()
+        return rest
 
 
 def import_object(name: str) -> Any:
