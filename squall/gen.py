@@ -22,6 +22,7 @@ import contextvars
 import datetime
 import functools
 import inspect
+import os
 import types
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from typing import Any, TypeVar, Union
@@ -132,6 +133,7 @@ def coroutine(func: Callable[..., Any]) -> Callable[..., asyncio.Future[Any]]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = _create_future()
+        _blame_caller(future)
         ctx_run = contextvars.copy_context().run
         try:
             result = ctx_run(func, *args, **kwargs)
@@ -168,6 +170,25 @@ def coroutine(func: Callable[..., Any]) -> Callable[..., asyncio.Future[Any]]:
     wrapper.__squall_coroutine__ = True  # type: ignore[attr-defined]
     wrapper.__tornado_coroutine__ = True  # type: ignore[attr-defined]
     return wrapper
+
+
+def _as_tuple(types_: type[BaseException] | tuple[type[BaseException], ...]) -> tuple[Any, ...]:
+    return types_ if isinstance(types_, tuple) else (types_,)
+
+
+def _blame_caller(future: asyncio.Future[Any]) -> None:
+    """In asyncio debug mode, make the future's "created at" the coroutine's
+    caller rather than this module (the frames asyncio recorded from here)."""
+    trace = getattr(future, "_source_traceback", None)
+    if trace:
+        while len(trace) > 1 and (
+            trace[-1].filename == __file__ or trace[-1].filename.startswith(_ASYNCIO_DIR)
+        ):
+            del trace[-1]
+
+
+# asyncio's own frames (create_future) are no place to blame either.
+_ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
 
 
 def _create_future() -> asyncio.Future[Any]:
@@ -341,7 +362,8 @@ def multi_future(
                 # A cancelled child fails the whole with CancelledError, as
                 # an exception (Tornado's behaviour), not as a cancellation.
                 if result_future.done():
-                    if not isinstance(e, quiet_exceptions):
+                    # A cancellation is no error worth a log line.
+                    if not isinstance(e, (asyncio.CancelledError, *_as_tuple(quiet_exceptions))):
                         app_log.error("Multiple exceptions in yield list", exc_info=True)
                 else:
                     future_set_exception_unless_cancelled(result_future, e)
