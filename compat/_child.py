@@ -13,6 +13,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import traceback
@@ -26,6 +27,9 @@ from squall.compat import install_tornado
 # takes a few seconds, so reaching this means a hang.
 TEST_TIMEOUT = 30
 
+
+# unittest's id for a class fixture's failure or skip: "setUpClass (mod.Class)".
+_CLASS_FIXTURE = re.compile(r"(setUpClass|tearDownClass) \((.+)\)$")
 
 # The exit status that tells the parent a test hung and the rest of the
 # module is still to run (in a fresh interpreter).
@@ -77,9 +81,10 @@ def serve_private_names(test_file: str) -> None:
 class LineResult(unittest.TestResult):
     """Writes each finished test's outcome as a JSON line."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, all_ids: list[str]) -> None:
         super().__init__()
         self._out = out
+        self.all_ids = all_ids
 
     def startTest(self, test: unittest.TestCase) -> None:
         super().startTest(test)
@@ -101,7 +106,15 @@ class LineResult(unittest.TestResult):
         os._exit(HANG_EXIT)
 
     def _write(self, test: unittest.TestCase, outcome: str, detail: str = "") -> None:
-        self._out.write(json.dumps({"id": test.id(), "outcome": outcome, "detail": detail}) + "\n")
+        test_id = test.id()
+        ids = [test_id]
+        class_level = _CLASS_FIXTURE.match(test_id)
+        if class_level:
+            # setUpClass skipped or failed: that decides every test of the class.
+            prefix = class_level.group(2) + "."
+            ids = [i for i in self.all_ids if i.startswith(prefix)] or ids
+        for one in ids:
+            self._out.write(json.dumps({"id": one, "outcome": outcome, "detail": detail}) + "\n")
         self._out.flush()
 
     def addSuccess(self, test: unittest.TestCase) -> None:
@@ -119,6 +132,14 @@ class LineResult(unittest.TestResult):
     def addSkip(self, test: unittest.TestCase, reason: str) -> None:
         super().addSkip(test, reason)
         self._write(test, "skip", reason)
+
+    def addSubTest(self, test: unittest.TestCase, subtest: unittest.TestCase, err: Any) -> None:
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            # One failing subtest fails the test; unittest reports no
+            # addFailure for it then.
+            detail = self.failures[-1][1] if self.failures else self.errors[-1][1]
+            self._write(test, "fail", f"{subtest.id()}\n{detail}")
 
     def addExpectedFailure(self, test: unittest.TestCase, err: Any) -> None:
         super().addExpectedFailure(test, err)
@@ -192,7 +213,8 @@ def main() -> int:
                 json.dumps({"id": full_name, "outcome": "count", "ids": _all_ids(suite)}) + "\n"
             )
             out.flush()
-        unittest.TestSuite(t for t in _all_tests(suite) if t.id() not in done).run(LineResult(out))
+        pending = unittest.TestSuite(t for t in _all_tests(suite) if t.id() not in done)
+        pending.run(LineResult(out, _all_ids(suite)))
     return 0
 
 
