@@ -10,7 +10,7 @@ ARGS   ?=
 
 .PHONY: run test lint typecheck pytest bench compat clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test,curl]'

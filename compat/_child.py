@@ -138,7 +138,7 @@ class LineResult(unittest.TestResult):
         if err is not None:
             # One failing subtest fails the test; unittest reports no
             # addFailure for it then.
-            detail = self.failures[-1][1] if self.failures else self.errors[-1][1]
+            detail = self._exc_info_to_string(err, test)
             self._write(test, "fail", f"{subtest.id()}\n{detail}")
 
     def addExpectedFailure(self, test: unittest.TestCase, err: Any) -> None:
