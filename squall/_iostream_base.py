@@ -533,7 +533,21 @@ class BaseIOStream:
             _resolve(request.future, result)
             return
         self._read = None
+        if type(request) is ReadInto:
+            self._release_read_into(request)
         _mark_failed(request.future, self._closed_error())
+
+    def _release_read_into(self, request: ReadInto) -> None:
+        """Give the caller's buffer back: a failed read_into holds no view
+        of it, so the caller may resize it (``del buf[:]``) afterwards."""
+        lent, self._lent = self._lent, None
+        self._lent_into = None
+        for view in (lent, request.target):
+            if view is not None:
+                try:
+                    view.release()
+                except BufferError:
+                    pass  # the transport still holds it; freed when it lets go
 
     def _closed_error(self) -> StreamClosedError:
         error = self.error
