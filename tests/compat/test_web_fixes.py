@@ -35,6 +35,7 @@ def app() -> web.Application:
             (r"/form", Form),
             (r"/gone", web.ErrorHandler, {"status_code": 410}),
             (r"/go(.*)", web.RedirectHandler, {"url": "https://example.com{0}"}),
+            (r"/to/(.*)", web.RedirectHandler, {"url": "/{0}"}),
         ],
         xsrf_cookies=True,
         cross_origin_protection=True,
@@ -89,3 +90,17 @@ async def test_redirect_substitution_may_extend_the_path_only(fetch: Any) -> Non
             assert (await fetch(path, follow_redirects=False)).code == 400
     with ExpectLog("squall.general", ".*Redirect URL contains invalid characters"):
         assert (await fetch("/go/%0Afoo", follow_redirects=False)).code == 400
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/to/%09/evil.com",  # browsers drop the tab: //evil.com
+        "/to/%5Cevil.com",  # a backslash reads as a slash
+        "/to//evil.com",
+    ],
+)
+async def test_redirect_sees_hosts_as_browsers_do(fetch: Any, path: str) -> None:
+    with ExpectLog("squall.general", ".*Redirect URL cannot change the scheme or netloc"):
+        response = await fetch(path, follow_redirects=False)
+    assert response.code == 400
