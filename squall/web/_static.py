@@ -25,7 +25,7 @@ import mimetypes
 import os
 import stat
 import threading
-from collections.abc import Awaitable, Generator
+from collections.abc import Awaitable, Generator, Iterable
 from typing import Any
 
 from squall.iostream import StreamClosedError
@@ -189,7 +189,7 @@ class StaticFileHandler(RequestHandler):
         # subclasses serving generated content may handle no ranges.
         whole = start == 0 and end == self.get_content_size()
         pieces = self.get_content(path) if whole else self.get_content(path, start, end)
-        for chunk in pieces:
+        for chunk in _pieces(pieces):
             self.write(chunk)
             await self.flush()
 
@@ -243,8 +243,11 @@ class StaticFileHandler(RequestHandler):
         if len(parts) > _MAX_RANGES:
             return None
         ranges = []
+        single = len(parts) == 1
         for part in parts:
             first, dash, last = part.strip().partition("-")
+            if single and not dash and first.isdigit() and first.isascii():
+                dash = "-"  # "bytes=N" reads as "bytes=N-", as Tornado reads it
             if (
                 not dash
                 or not (first.isdigit() or first == "")
@@ -262,7 +265,9 @@ class StaticFileHandler(RequestHandler):
                 continue
             start = int(first)
             if last and int(last) < start:
-                return []  # answered 416, as Tornado does
+                # One reversed range is answered 416, as Tornado does; in a
+                # list of ranges it makes the whole header invalid (ignored).
+                return [] if single else None
             if start < size:
                 end = size if last == "" else min(int(last) + 1, size)
                 ranges.append((start, end))
@@ -297,7 +302,7 @@ class StaticFileHandler(RequestHandler):
             return None  # ranges are served from the identity file
         accepted = _accepted_codings(self.request.headers.get("Accept-Encoding", ""))
         for coding, sibling in siblings:
-            if coding in accepted and self._inside_allowed(sibling):
+            if coding in accepted and self._inside_allowed(sibling, self.root):
                 self.set_header("Content-Encoding", coding)
                 return sibling
         return None
@@ -375,44 +380,28 @@ class StaticFileHandler(RequestHandler):
             absolute_path = os.path.join(absolute_path, self.default_filename)
         if not os.path.exists(absolute_path):
             raise HTTPError(404)
-        if not self._inside_allowed(absolute_path):
+        if not self._inside_allowed(absolute_path, root):
             raise HTTPError(403, "%s is not in root static directory", self.path)
         if not os.path.isfile(absolute_path):
             raise HTTPError(403, "%s is not a file", self.path)
         return absolute_path
 
-    def _inside_allowed(self, absolute_path: str) -> bool:
+    def _inside_allowed(self, absolute_path: str, root: str) -> bool:
         real = os.path.realpath(absolute_path)
         allowed = self.allowed_symlink_directory
         if allowed is None:
-            allowed = [os.fspath(self.root)]
+            allowed = [os.fspath(root)]
         return any(_is_inside(real, os.path.realpath(directory)) for directory in allowed)
 
     @classmethod
     def get_content(
         cls, abspath: str, start: int | None = None, end: int | None = None
     ) -> Generator[bytes, None, None]:
-        """The file's bytes from ``start`` to ``end`` (a slice), in pieces."""
-        with open(abspath, "rb") as file:
-            if start is not None:
-                file.seek(start)
-            remaining = None if end is None else end - (start or 0)
-            while remaining is None or remaining > 0:
-                size = _CHUNK_SIZE if remaining is None else min(_CHUNK_SIZE, remaining)
-                chunk = file.read(size)
-                if not chunk:
-                    return
-                if remaining is not None:
-                    remaining -= len(chunk)
-                yield chunk
+        """The file's bytes from ``start`` to ``end`` (a slice), in pieces.
 
-    @classmethod
-    def get_content_version(cls, abspath: str) -> str:
-        """A hash of the file's contents (for ``?v=`` and the ETag): SHA-512,
-        as Tornado 6.6 computes it.
-
-        Raises ``HTTPError`` 404 if there is no such file, 403 if it is not
-        a regular file, and ``ValueError`` above ``MAX_VERSION_CONTENT_SIZE``.
+        Raises ``HTTPError`` 404 if there is no such file and 403 if it is
+        not a regular file (a directory, a FIFO, a device), before reading.
+        Overrides may return one ``bytes`` instead of an iterator.
         """
         try:
             info = os.stat(abspath)
@@ -420,13 +409,25 @@ class StaticFileHandler(RequestHandler):
             raise HTTPError(404) from None
         if not stat.S_ISREG(info.st_mode):
             raise HTTPError(403, "%s is not a file", abspath)
-        if info.st_size > cls.MAX_VERSION_CONTENT_SIZE:
-            raise ValueError(
-                f"content is larger than MAX_VERSION_CONTENT_SIZE "
-                f"({cls.MAX_VERSION_CONTENT_SIZE} bytes)"
-            )
+        return _read_slices(abspath, start, end)
+
+    @classmethod
+    def get_content_version(cls, abspath: str) -> str:
+        """A hash of the file's contents (for ``?v=`` and the ETag): SHA-512,
+        as Tornado 6.6 computes it.
+
+        Raises what ``get_content`` raises (404, 403), and ``ValueError``
+        above ``MAX_VERSION_CONTENT_SIZE``.
+        """
         hasher = hashlib.sha512()
-        for chunk in cls.get_content(abspath):
+        size = 0
+        for chunk in _pieces(cls.get_content(abspath)):
+            size += len(chunk)
+            if size > cls.MAX_VERSION_CONTENT_SIZE:
+                raise ValueError(
+                    f"content is larger than MAX_VERSION_CONTENT_SIZE "
+                    f"({cls.MAX_VERSION_CONTENT_SIZE} bytes)"
+                )
             hasher.update(chunk)
         return hasher.hexdigest()
 
@@ -490,17 +491,29 @@ class StaticFileHandler(RequestHandler):
             # subclass's own get_absolute_path decided where the file is.
             return cls._get_cached_version(target)
         static_dir = os.fspath(static_dir)
-        if "\x00" in target or not _is_inside(target, os.path.abspath(static_dir)):
+        relative = os.path.normpath(path)
+        escapes = os.path.isabs(path) or relative == ".." or relative.startswith(".." + os.sep)
+        # With the default get_absolute_path the result must also lie under
+        # the root; an override may map paths anywhere (even off the disk).
+        default_mapping = cls.get_absolute_path.__func__ is _DEFAULT_ABSOLUTE_PATH  # type: ignore[attr-defined]
+        if default_mapping:
+            escapes = escapes or not _is_inside(target, os.path.abspath(static_dir))
+        if "\x00" in target or escapes:
             raise HTTPError(403, "%s is not in root static directory", path)
-        if not _is_inside(os.path.realpath(target), os.path.realpath(static_dir)):
+        if default_mapping and not _is_inside(
+            os.path.realpath(target), os.path.realpath(static_dir)
+        ):
             return None
         return cls._get_cached_version(target)
 
     @classmethod
     def _get_cached_version(cls, abs_path: str) -> str | None:
         with cls._lock:
-            seen = abs_path in cls._static_hashes
-            known = cls._static_hashes.get(abs_path)
+            hashes = cls._static_hashes
+            seen = abs_path in hashes
+            if seen:
+                # Least recently used goes first: a hit moves to the back.
+                known = hashes[abs_path] = hashes.pop(abs_path)
         if seen:
             return known
         try:
@@ -543,3 +556,27 @@ def _accepted_codings(header: str) -> set[str]:
         if coding and quality > 0:
             accepted.add(coding)
     return accepted
+
+
+def _read_slices(abspath: str, start: int | None, end: int | None) -> Generator[bytes, None, None]:
+    """Bytes ``start`` to ``end`` of the file, in chunks."""
+    with open(abspath, "rb") as file:
+        if start is not None:
+            file.seek(start)
+        remaining = None if end is None else end - (start or 0)
+        while remaining is None or remaining > 0:
+            size = _CHUNK_SIZE if remaining is None else min(_CHUNK_SIZE, remaining)
+            chunk = file.read(size)
+            if not chunk:
+                return
+            if remaining is not None:
+                remaining -= len(chunk)
+            yield chunk
+
+
+def _pieces(content: bytes | Iterable[bytes]) -> Iterable[bytes]:
+    """``get_content``'s result as pieces: overrides may return plain bytes."""
+    return (content,) if isinstance(content, bytes) else content
+
+
+_DEFAULT_ABSOLUTE_PATH = StaticFileHandler.get_absolute_path.__func__  # type: ignore[attr-defined]

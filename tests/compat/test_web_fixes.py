@@ -104,3 +104,53 @@ async def test_redirect_sees_hosts_as_browsers_do(fetch: Any, path: str) -> None
     with ExpectLog("squall.general", ".*Redirect URL cannot change the scheme or netloc"):
         response = await fetch(path, follow_redirects=False)
     assert response.code == 400
+
+
+class GeneratedStatic(web.StaticFileHandler):
+    """Content that is not in any file: get_content returns plain bytes."""
+
+    @classmethod
+    def get_absolute_path(cls, root: Any, path: str) -> str:
+        return "generated:" + path
+
+    def validate_absolute_path(self, root: Any, absolute_path: str) -> str:
+        return absolute_path
+
+    @classmethod
+    def get_content(cls, abspath: str, start: int | None = None, end: int | None = None) -> Any:
+        assert start is None and end is None  # the whole file is asked for whole
+        return b"made up"
+
+    def get_content_size(self) -> int:
+        return len(b"made up")
+
+    def get_modified_time(self) -> None:
+        return None
+
+
+async def test_static_subclass_with_generated_content(io_loop: Any) -> None:
+    from squall.httpclient import AsyncHTTPClient
+    from squall.httpserver import HTTPServer
+    from squall.testing import bind_unused_port
+
+    application = web.Application(
+        [(r"/gen/(.*)", GeneratedStatic, {"path": "unused"})],
+        static_path="unused",
+        static_handler_class=GeneratedStatic,
+    )
+    GeneratedStatic.reset()
+    sock, port = bind_unused_port()
+    server = HTTPServer(application)
+    server.add_sockets([sock])
+    client = AsyncHTTPClient(force_instance=True)
+    try:
+        response = await client.fetch(f"http://127.0.0.1:{port}/gen/x.txt")
+        assert response.body == b"made up"
+        # The version hash comes from the same content, with no file behind it.
+        import hashlib
+
+        expected = hashlib.sha512(b"made up").hexdigest()
+        assert GeneratedStatic.get_version(application.settings, "x.txt") == expected
+    finally:
+        client.close()
+        server.stop()

@@ -200,6 +200,7 @@ async def test_etag_and_if_modified_since_give_304(start, static_dir):
         ("bytes=-4", -4, None),
         ("bytes=3-3", 3, 4),
         ("bytes=10-1000", 10, None),  # clipped to the file
+        ("bytes=5", 5, None),  # no dash: from 5 to the end, as Tornado reads it
     ],
 )
 async def test_single_range(start, static_dir, header, start_, end):
