@@ -587,9 +587,11 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
         return None
 
     async def _continue_async(self, pending: Any, prepared: bool, called: bool = False) -> None:
+        awaited: Any = None
         try:
             if pending is not None:
-                await gen.convert_yielded(pending)
+                awaited = gen.convert_yielded(pending)
+                await awaited
             if not prepared:
                 if self._prepared_future is not None:
                     future_set_result_unless_cancelled(self._prepared_future, None)
@@ -601,14 +603,23 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
                 method = self._verb_method()
                 result = method(*self.path_args, **self.path_kwargs)
                 if result is not None and inspect.isawaitable(result):
-                    await gen.convert_yielded(result)
+                    awaited = gen.convert_yielded(result)
+                    await awaited
             if self._auto_finish and not self._finished:
                 self.finish()
         except Exception as e:
             self._handle_request_exception(e)
         except asyncio.CancelledError as e:
-            if _task_is_being_cancelled():
-                raise  # cancelled from outside: let the task end cancelled
+            ours = _task_is_being_cancelled()
+            if ours or _was_cancelled(awaited):
+                # The handler's task was cancelled from outside: answer (a
+                # 500, nothing logged, as Tornado does); that task ends
+                # cancelled.
+                if not self._finished:
+                    self.send_error(500)
+                if ours:
+                    raise
+                return
             self._handle_request_exception(e)
         finally:
             if self._prepared_future is not None and not self._prepared_future.done():
@@ -646,6 +657,13 @@ def _error_reason(kwargs: dict[str, Any]) -> str | None:
 
 def _overrides(handler: RequestHandler, name: str) -> bool:
     return callable(getattr(handler, name, None))
+
+
+def _was_cancelled(awaited: Any) -> bool:
+    """Whether ``awaited`` is a task someone called ``cancel()`` on (rather
+    than one whose code raised ``CancelledError`` itself)."""
+    cancelling = getattr(awaited, "cancelling", None)  # Task, Python 3.11+
+    return bool(cancelling()) if cancelling is not None else False
 
 
 def _task_is_being_cancelled() -> bool:

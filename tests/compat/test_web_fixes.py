@@ -154,3 +154,37 @@ async def test_static_subclass_with_generated_content(io_loop: Any) -> None:
     finally:
         client.close()
         server.stop()
+
+
+class Stuck(web.RequestHandler):
+    task: asyncio.Task[Any] | None = None
+    started: asyncio.Event | None = None
+
+    async def get(self) -> None:
+        Stuck.task = asyncio.current_task()
+        assert Stuck.started is not None
+        Stuck.started.set()
+        await asyncio.get_running_loop().create_future()
+
+
+async def test_cancelling_the_handler_task_answers_500_quietly(io_loop: Any) -> None:
+    from squall.httpclient import AsyncHTTPClient
+    from squall.httpserver import HTTPServer
+    from squall.testing import bind_unused_port
+
+    Stuck.started = asyncio.Event()
+    sock, port = bind_unused_port()
+    server = HTTPServer(web.Application([("/stuck", Stuck)]))
+    server.add_sockets([sock])
+    client = AsyncHTTPClient(force_instance=True)
+    try:
+        pending = client.fetch(f"http://127.0.0.1:{port}/stuck", raise_error=False)
+        await Stuck.started.wait()
+        assert Stuck.task is not None
+        Stuck.task.cancel()
+        response = await pending
+        assert response.code == 500
+        assert Stuck.task.cancelled()
+    finally:
+        client.close()
+        server.stop()
