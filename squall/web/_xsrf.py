@@ -22,6 +22,7 @@ from __future__ import annotations
 import binascii
 import hmac
 import os
+import re
 import time
 import urllib.parse
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,11 @@ def _encode_token(version: int, token: bytes, timestamp: float) -> bytes:
     raise ValueError(f"unknown xsrf cookie version {version}")
 
 
+# A token that starts "<version>|" declares its format (version 2 is read
+# above); version 1 tokens are bare.
+_VERSIONED = re.compile(rb"[1-9][0-9]*\|")
+
+
 def _decode_token(value: str | bytes | None) -> _Decoded:
     """(version, token, timestamp) from a cookie or argument; Nones if bad."""
     if not value:
@@ -82,6 +88,8 @@ def _decode_token(value: str | bytes | None) -> _Decoded:
                 return None, None, None
             token = _mask(mask, binascii.a2b_hex(masked_hex))
             return 2, token, float(int(timestamp_text))
+        if _VERSIONED.match(raw):
+            return None, None, None  # "<n>|..." with a version we do not know
         # Version 1: the token in hex, no timestamp of its own; a token
         # that is not hex is taken as it is (as Tornado reads old cookies).
         try:

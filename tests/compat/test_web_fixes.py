@@ -67,6 +67,11 @@ async def test_old_style_xsrf_tokens_need_not_be_hex(fetch: Any) -> None:
             f"/form?_xsrf={token}", method="POST", body=b"", headers={"Cookie": f"_xsrf={token}"}
         )
         assert (response.code, response.body) == (200, b"accepted")
+    with ExpectLog("squall.general", ".*'_xsrf' argument has invalid format"):
+        response = await fetch(
+            "/form?_xsrf=3|", method="POST", body=b"", headers={"Cookie": "_xsrf=short"}
+        )
+    assert response.code == 403
     with ExpectLog("squall.general", ".*XSRF cookie does not match"):
         response = await fetch(
             "/form?_xsrf=one", method="POST", body=b"", headers={"Cookie": "_xsrf=two"}
