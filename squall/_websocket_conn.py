@@ -27,6 +27,7 @@ from squall._websocket_frames import (
     Ping,
     Pong,
     ProtocolError,
+    accept_key,
 )
 from squall.iostream import IOStream, StreamClosedError
 from squall.log import app_log, gen_log
@@ -80,6 +81,16 @@ class Endpoint(Protocol):
 
 
 class WebSocketConnection:
+    @staticmethod
+    def compute_accept_value(key: str) -> str:
+        """The ``Sec-WebSocket-Accept`` value answering ``key`` (RFC 6455 4.2.2)."""
+        return accept_key(key)
+
+    @staticmethod
+    def ping_sleep_time(*, last_ping_time: float, interval: float, now: float) -> float:
+        """Seconds until the next ping is due (0 if it is due already)."""
+        return max(0.0, last_ping_time + interval - now)
+
     def __init__(
         self,
         stream: IOStream,
@@ -203,7 +214,9 @@ class WebSocketConnection:
         if not self._close_sent:
             self._close_sent = True
             try:
-                self._write(self.codec.close_frame(code, None))
+                # The reason goes in the frame too (Tornado sends it), cut to
+                # what a control frame can carry.
+                self._write(self.codec.close_frame(code, _fits_close_frame(reason)))
             except WebSocketClosedError:
                 pass
         self.abort()
@@ -317,3 +330,14 @@ def _relay(source: asyncio.Future[None], target: asyncio.Future[None]) -> None:
         target.exception()
     else:
         target.set_result(None)
+
+
+def _fits_close_frame(reason: str) -> str:
+    """``reason``, shortened to fit a close frame (125 bytes with the code)."""
+    encoded = reason.encode("utf-8")[:MAX_CLOSE_REASON_BYTES]
+    return encoded.decode("utf-8", "ignore")
+
+
+# RFC 6455 section 5.5: a control frame carries at most 125 bytes, two of
+# them the close code.
+MAX_CLOSE_REASON_BYTES = 123

@@ -54,6 +54,11 @@ from squall.tcpclient import TCPClient
 from squall.web import RequestHandler
 from squall.web._xsrf import _SAME_ORIGIN_FETCH_SITES
 
+# Tornado's names for the protocol object (``handler.ws_connection``,
+# ``client.protocol``): squall has one connection class for both ends.
+WebSocketProtocol = WebSocketConnection
+WebSocketProtocol13 = WebSocketConnection
+
 __all__ = [
     "WebSocketClientConnection",
     "WebSocketClosedError",
