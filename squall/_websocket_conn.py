@@ -285,7 +285,13 @@ class WebSocketConnection:
         except ProtocolError as e:
             self._fail(e.code, e.reason)
         except asyncio.CancelledError:
-            raise
+            task = asyncio.current_task()
+            cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+            if cancelling is None or cancelling():
+                raise  # this reader was cancelled: the connection is going away
+            # Raised by on_message itself: an error like any other (Tornado).
+            app_log.error("Uncaught exception in %s", self.log_name, exc_info=True)
+            self._fail(1011, "internal error")
         except Exception:
             app_log.error("Uncaught exception in %s", self.log_name, exc_info=True)
             self._fail(1011, "internal error")

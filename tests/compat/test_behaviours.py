@@ -567,3 +567,24 @@ def test_client_user_agent_under_the_alias_is_tornados() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "Tornado/6.6.1"
+
+
+class CancelsInOnMessage(websocket.WebSocketHandler):
+    def on_message(self, message: str | bytes) -> None:
+        raise asyncio.CancelledError()
+
+
+async def test_cancelled_error_in_on_message_is_an_uncaught_exception(io_loop: Any) -> None:
+    from squall.testing import ExpectLog
+
+    server, port = await _serve(io_loop, web.Application([("/ws", CancelsInOnMessage)]))
+    try:
+        client = await websocket_connect(f"ws://127.0.0.1:{port}/ws")
+        await client.write_message("hello")
+        with ExpectLog("squall.application", "Uncaught exception"):
+            assert await client.read_message() is None
+        assert (client.close_code, client.close_reason) == (1011, "internal error")
+        client.close()
+    finally:
+        server.stop()
+        await server.close_all_connections()
