@@ -91,6 +91,14 @@ _STEP_TIMEOUT_MARGIN = 0.05
 _FORM_DEFAULT_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
+def _url_credentials(url: str) -> tuple[str | None, str | None]:
+    """The user and password of ``url``'s userinfo, percent-decoded."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return None, None
+    return urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
+
+
 def _default_user_agent() -> str:
     """squall's own, or Tornado's under the ``tornado`` alias (squall.compat)."""
     from squall import compat
@@ -489,6 +497,9 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         if "Host" not in headers:
             headers["Host"] = target.host_header
         username, password = request.auth_username, request.auth_password
+        if username is None:
+            # Credentials in the URL (http://user:pass@host/), as Tornado's client.
+            username, password = _url_credentials(request.url)
         if username is not None and "Authorization" not in headers:
             mode = request.auth_mode or "basic"
             if mode == "basic":

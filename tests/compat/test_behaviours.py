@@ -588,3 +588,29 @@ async def test_cancelled_error_in_on_message_is_an_uncaught_exception(io_loop: A
     finally:
         server.stop()
         await server.close_all_connections()
+
+
+class EchoAuth(web.RequestHandler):
+    def get(self) -> None:
+        self.write(self.request.headers.get("Authorization", "none"))
+
+
+async def test_client_credentials_from_the_url_and_nfc(io_loop: Any) -> None:
+    import base64
+
+    from squall.httpclient import AsyncHTTPClient
+
+    server, port = await _serve(io_loop, web.Application([("/auth", EchoAuth)]))
+    client = AsyncHTTPClient(force_instance=True)
+    try:
+        response = await client.fetch(f"http://me:s%40cret@127.0.0.1:{port}/auth")
+        assert response.body == b"Basic " + base64.b64encode(b"me:s@cret")
+        # Decomposed input is sent composed (RFC 7617 section 2.1).
+        response = await client.fetch(
+            f"http://127.0.0.1:{port}/auth", auth_username="jose\u0301", auth_password="x"
+        )
+        assert response.body == b"Basic " + base64.b64encode("jos\u00e9:x".encode())
+    finally:
+        client.close()
+        server.stop()
+        await server.close_all_connections()
