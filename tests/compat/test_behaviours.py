@@ -614,3 +614,23 @@ async def test_client_credentials_from_the_url_and_nfc(io_loop: Any) -> None:
         client.close()
         server.stop()
         await server.close_all_connections()
+
+
+async def test_error_of_a_cancelled_fetch_is_logged(io_loop: Any) -> None:
+    from squall.httpclient import AsyncHTTPClient
+    from squall.testing import ExpectLog
+
+    server, port = await _serve(io_loop, web.Application([]))
+    client = AsyncHTTPClient(force_instance=True)
+    try:
+        pending = client.fetch(f"http://127.0.0.1:{port}/missing")
+        assert pending.cancel()
+        with ExpectLog("squall.application", "Exception after Future was cancelled") as log:
+            for _ in range(200):  # until the 404 comes back and is logged
+                await asyncio.sleep(0.01)
+                if log.matched:
+                    break
+    finally:
+        client.close()
+        server.stop()
+        await server.close_all_connections()
