@@ -202,7 +202,7 @@ class TCPClient:
         addrinfo = await _before(
             deadline, self.resolver.resolve(host, port, af), f"Timeout while resolving {host}"
         )
-        targets = ", ".join(_format_address(address) for _family, address in addrinfo)
+        targets = ", ".join(_format_addr(address) for _family, address in addrinfo)
         winner = await _before(
             deadline,
             _Connector(addrinfo, attempt).start(),
@@ -212,7 +212,7 @@ class TCPClient:
         if ssl_options is None:
             return plain
         wrapping = plain.start_tls(False, ssl_options=ssl_options, server_hostname=host)
-        peer = _format_address(plain.socket.getpeername()) if plain.socket else host
+        peer = _format_addr(plain.socket.getpeername()) if plain.socket else host
         secured: IOStream = await _before(
             deadline, wrapping, f"Timeout during TLS handshake with {peer}"
         )
@@ -258,7 +258,7 @@ async def _before(deadline: float | None, awaitable: Any, message: str = "Timeou
         raise TimeoutError(message) from None
 
 
-def _format_address(address: Any) -> str:
+def _format_addr(address: Any) -> str:
     """``host:port``, with an IPv6 host in brackets, for error messages."""
     if isinstance(address, tuple) and len(address) >= 2:
         host, port = address[0], address[1]
