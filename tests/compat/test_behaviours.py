@@ -637,7 +637,9 @@ async def test_error_of_a_cancelled_fetch_is_logged(io_loop: Any) -> None:
 
 
 def test_close_cancels_leftover_tasks_and_lets_them_unwind() -> None:
-    loop = ioloop.IOLoop(make_current=False)
+    from squall.ioloop import IOLoop
+
+    loop = IOLoop(make_current=False)
     unwound: list[str] = []
 
     async def forever() -> None:
