@@ -230,11 +230,17 @@ class _Runner:
                 if not future.done():
                     return
                 self.future = None
+                error: BaseException | None = None
                 try:
-                    try:
-                        value = future.result()
-                    except (Exception, asyncio.CancelledError) as e:
-                        yielded = self.ctx_run(self.gen.throw, e)
+                    value = future.result()
+                except (Exception, asyncio.CancelledError) as e:
+                    error = e
+                try:
+                    # Thrown from outside any except block: otherwise what the
+                    # coroutine raises next would carry this error as its
+                    # __context__, and keep it (and its frames) alive.
+                    if error is not None:
+                        yielded = self.ctx_run(self.gen.throw, error)
                     else:
                         yielded = self.ctx_run(self.gen.send, value)
                 except (StopIteration, Return) as e:

@@ -110,32 +110,6 @@ def track_transport(transport: asyncio.BaseTransport, protocol: object) -> None:
     transports[protocol] = transport
 
 
-def _cancel_leftover_tasks(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel the tasks still pending on ``loop`` and let them unwind.
-
-    A task left pending when its loop closes is reported ("Task was
-    destroyed but it is pending!") when collected. The unwinding is
-    bounded: a task that ignores its cancellation is left behind.
-    """
-    if loop.is_closed():
-        return
-    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    if not tasks:
-        return
-    for task in tasks:
-        task.cancel()
-    gathered = asyncio.gather(*tasks, return_exceptions=True)
-    try:
-        loop.run_until_complete(asyncio.wait_for(gathered, _TASK_UNWIND_TIMEOUT))
-    except (asyncio.TimeoutError, RuntimeError):
-        pass  # stubborn tasks, or a loop that cannot run here: leave them
-
-
-# How long IOLoop.close() lets cancelled tasks unwind (their finally blocks,
-# a last write); a task still running after that is abandoned.
-_TASK_UNWIND_TIMEOUT = 1.0
-
-
 def _abort_open_transports(loop: asyncio.AbstractEventLoop) -> None:
     transports = _open_transports.pop(loop, None)
     if not transports:
@@ -304,7 +278,6 @@ class IOLoop(Configurable):
             self.remove_handler(fd)
             if all_fds:
                 self.close_fd(obj)
-        _cancel_leftover_tasks(self.asyncio_loop)
         _abort_open_transports(self.asyncio_loop)
         self.asyncio_loop.close()
         IOLoop._ioloop_for_asyncio.pop(self.asyncio_loop, None)

@@ -634,27 +634,3 @@ async def test_error_of_a_cancelled_fetch_is_logged(io_loop: Any) -> None:
         client.close()
         server.stop()
         await server.close_all_connections()
-
-
-def test_close_cancels_leftover_tasks_and_lets_them_unwind() -> None:
-    from squall.ioloop import IOLoop
-
-    loop = IOLoop(make_current=False)
-    unwound: list[str] = []
-
-    async def forever() -> None:
-        try:
-            await asyncio.get_running_loop().create_future()
-        finally:
-            unwound.append("finally ran")
-
-    async def start() -> asyncio.Task[None]:
-        task = asyncio.ensure_future(forever())
-        await asyncio.sleep(0)
-        return task
-
-    task = loop.run_sync(start)
-    assert not task.done()
-    loop.close()
-    assert task.cancelled()
-    assert unwound == ["finally ran"]
