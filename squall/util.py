@@ -90,6 +90,9 @@ class GzipDecompressor:
 
     def __init__(self) -> None:
         self._inflater = self._new_inflater()
+        # Whether the current member has had any input: a started member
+        # that never ended is a truncated stream.
+        self._member_started = False
         # Input of a next gzip member held back because the output budget
         # of the call was spent; given out through unconsumed_tail.
         self._carry = b""
@@ -111,6 +114,8 @@ class GzipDecompressor:
         produced = 0
         while True:
             budget = max_length - produced if max_length else 0
+            if value:
+                self._member_started = True
             chunk = self._inflater.decompress(value, budget)
             out.append(chunk)
             produced += len(chunk)
@@ -119,6 +124,7 @@ class GzipDecompressor:
             # The member ended and another follows.
             value = self._inflater.unused_data
             self._inflater = self._new_inflater()
+            self._member_started = False
             if max_length and produced >= max_length:
                 self._carry = value
                 break
@@ -138,6 +144,9 @@ class GzipDecompressor:
         """The last of the output; call once all input has been passed in."""
         if self.unconsumed_tail:
             raise ValueError("unconsumed_tail must be passed to decompress before flush")
+        if self._member_started and not self._inflater.eof:
+            # Truncated, or trailing bytes that never became a gzip member.
+            raise zlib.error("incomplete gzip stream")
         rest: bytes = self._inflater.flush()
         return rest
 

@@ -205,3 +205,17 @@ def test_arg_replacer():
     assert (old, kwargs) == (None, {"callback": "new"})
     missing = ArgReplacer(f, "nope")
     assert missing.arg_pos is None
+
+
+@pytest.mark.parametrize("tail", [b"\0", b"garbage", b"\x1f\x00"])
+def test_gzip_decompressor_refuses_trailing_bytes_and_truncation(tail):
+    import zlib
+
+    d = GzipDecompressor()
+    with pytest.raises(zlib.error):
+        d.decompress(gzip.compress(b"hello") + tail, 1024)
+        d.flush()
+    truncated = GzipDecompressor()
+    assert truncated.decompress(gzip.compress(b"hello")[:-1], 1024) == b"hello"
+    with pytest.raises(zlib.error, match="incomplete"):
+        truncated.flush()
