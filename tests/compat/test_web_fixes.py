@@ -193,3 +193,20 @@ async def test_cancelling_the_handler_task_answers_500_quietly(io_loop: Any) -> 
     finally:
         client.close()
         server.stop()
+
+
+def test_set_cookie_names_and_max_age_are_checked() -> None:
+    import http.cookies
+
+    handler = web.RequestHandler.__new__(web.RequestHandler)
+    for char in [*map(chr, range(0x20)), "\x7f", ";", " ", "="]:
+        with pytest.raises(http.cookies.CookieError, match="Invalid cookie attribute name"):
+            handler.set_cookie("foo" + char, "bar")
+    # A max_age that is not an integer cannot smuggle attributes in.
+    with pytest.raises(ValueError):
+        handler.set_cookie("foo", "bar", max_age="1; Path=/x")  # type: ignore[arg-type]
+    handler.set_cookie("ok", "1", max_age="7")  # type: ignore[arg-type]
+    handler.set_cookie("zero", "1", max_age=0)  # falsy: no Max-Age, as Tornado
+    header = handler._new_cookie.output()  # type: ignore[attr-defined]
+    assert "ok=1; Max-Age=7; Path=/" in header
+    assert "zero=1; Path=/" in header
