@@ -378,10 +378,12 @@ class StaticFileHandler(RequestHandler):
                 self.redirect(request_path + "/", permanent=True)
                 return None
             absolute_path = os.path.join(absolute_path, self.default_filename)
-        if not os.path.exists(absolute_path):
-            raise HTTPError(404)
+        # Containment first: a 404 for a missing file under a symlink that
+        # leaves the root would tell what exists out there.
         if not self._inside_allowed(absolute_path, root):
             raise HTTPError(403, "%s is not in root static directory", self.path)
+        if not os.path.exists(absolute_path):
+            raise HTTPError(404)
         if not os.path.isfile(absolute_path):
             raise HTTPError(403, "%s is not a file", self.path)
         return absolute_path
@@ -500,10 +502,12 @@ class StaticFileHandler(RequestHandler):
             escapes = escapes or not _is_inside(target, os.path.abspath(static_dir))
         if "\x00" in target or escapes:
             raise HTTPError(403, "%s is not in root static directory", path)
-        if default_mapping and not _is_inside(
-            os.path.realpath(target), os.path.realpath(static_dir)
+        if (
+            default_mapping
+            and not _is_inside(os.path.realpath(target), os.path.realpath(static_dir))
+            and os.path.isfile(target)
         ):
-            return None
+            return None  # a file out there gets no hash (what is not a file is logged)
         return cls._get_cached_version(target)
 
     @classmethod

@@ -511,3 +511,16 @@ async def test_no_open_redirect_via_default_filename(start, static_dir, path):
 async def test_methods_other_than_get_and_head(start, static_dir):
     fetch = start(seed_app(static_dir))
     assert (await fetch("/static/foo.txt", "POST", b"")).code == 405
+
+
+async def test_no_existence_oracle_through_a_symlinked_directory(start, static_dir, tmp_path):
+    # A directory symlink leaving the root: asking for a missing file under it
+    # is refused like an existing one, so it tells nothing about what exists.
+    outside = tmp_path / "outside_dir"
+    outside.mkdir()
+    (outside / "real.txt").write_bytes(b"x")
+    os.symlink(outside, static_dir / "linkdir")
+    fetch = start(seed_app(static_dir))
+    for name in ("real.txt", "missing.txt"):
+        with ExpectLog("squall.general", ".*is not in root static directory"):
+            assert (await fetch(f"/static/linkdir/{name}")).code == 403
