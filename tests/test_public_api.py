@@ -303,6 +303,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "is_installed",
     ],
     "squall.tornado": ["main"],
+    "squall.speedups": ["websocket_mask"],
 }
 
 

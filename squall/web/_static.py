@@ -367,7 +367,10 @@ class StaticFileHandler(RequestHandler):
         regular file, 404 when it does not exist.
         """
         root = os.path.abspath(root)
-        if not _is_inside(absolute_path, root):
+        # Containment (symlinks resolved) before anything that depends on
+        # what exists: a redirect for a directory out there, or a 404 for a
+        # missing file, would tell a prober about the filesystem.
+        if not _is_inside(absolute_path, root) or not self._inside_allowed(absolute_path, root):
             raise HTTPError(403, "%s is not in root static directory", self.path)
         if os.path.isdir(absolute_path) and self.default_filename is not None:
             request_path = self.request.path or ""
@@ -378,9 +381,7 @@ class StaticFileHandler(RequestHandler):
                 self.redirect(request_path + "/", permanent=True)
                 return None
             absolute_path = os.path.join(absolute_path, self.default_filename)
-        # Containment first: a 404 for a missing file under a symlink that
-        # leaves the root would tell what exists out there.
-        if not self._inside_allowed(absolute_path, root):
+        if not self._inside_allowed(absolute_path, root):  # default_filename's own links
             raise HTTPError(403, "%s is not in root static directory", self.path)
         if not os.path.exists(absolute_path):
             raise HTTPError(404)

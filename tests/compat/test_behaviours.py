@@ -634,3 +634,14 @@ async def test_error_of_a_cancelled_fetch_is_logged(io_loop: Any) -> None:
         client.close()
         server.stop()
         await server.close_all_connections()
+
+
+def test_speedups_websocket_mask() -> None:
+    from squall.speedups import websocket_mask
+
+    assert websocket_mask(b"abcd", b"hello") == b"\t\x07\x0f\x08\x0e"
+    assert websocket_mask(b"abcd", b"") == b""
+    assert websocket_mask(b"abcd", websocket_mask(b"abcd", b"round trip")) == b"round trip"
+    for bad in (b"abc", b"abcde", b""):
+        with pytest.raises(ValueError, match="mask must be 4 bytes"):
+            websocket_mask(bad, b"x")
