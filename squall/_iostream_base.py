@@ -89,6 +89,11 @@ def _scratch_view(size: int) -> memoryview:
     return view[:size]
 
 
+# Connection errors that end a stream the way a close does (peers often reset
+# rather than close); read_until_close still returns what arrived.
+_ORDINARY_CLOSE_ERRORS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+
+
 class _StreamProtocol(asyncio.BufferedProtocol):
     """The asyncio side of a stream: forwards transport events to it.
 
@@ -381,6 +386,13 @@ class BaseIOStream:
         ):
             self._process_read()
             if self._read is request and self._closed:
+                if not request.until_close and not self._read_buffer:
+                    # Nothing buffered can ever satisfy it: as Tornado, the
+                    # error is raised at once, not left in a future.
+                    self._read = None
+                    if callback is None:
+                        request.future.cancel()  # nobody will see it
+                        raise self._closed_error()
                 self._settle_read_on_close()
         elif self._reading_paused:
             # The common case: nothing buffered, nothing to do but listen.
@@ -521,7 +533,10 @@ class BaseIOStream:
         # Data that arrived before a close is the answer to read_until_close,
         # even after a reset; not when the stream closed for breaking a limit.
         limit_broken = isinstance(self.error, (StreamBufferFullError, UnsatisfiableReadError))
-        if request.until_close and not limit_broken:
+        # A close with an error (not a mere reset by the peer, which is how
+        # peers often end) fails read_until_close: its data may be truncated.
+        failed = self.error is not None and not isinstance(self.error, _ORDINARY_CLOSE_ERRORS)
+        if request.until_close and not limit_broken and not failed:
             if request.streaming_callback is not None:
                 if self._read_buffer:
                     chunk = self._consume(len(self._read_buffer))

@@ -645,3 +645,22 @@ def test_speedups_websocket_mask() -> None:
     for bad in (b"abc", b"abcde", b""):
         with pytest.raises(ValueError, match="mask must be 4 bytes"):
             websocket_mask(bad, b"x")
+
+
+async def test_read_until_close_reports_an_error_close(io_loop: Any) -> None:
+    from squall.iostream import IOStream, StreamClosedError
+
+    left, right = socket.socketpair()
+    server, client = IOStream(left), IOStream(right)
+    try:
+        pending = client.read_until_close()
+        await server.write(b"hello")
+        await asyncio.sleep(0.01)
+        client.close(exc_info=OSError("boom"))
+        # Not the buffered "hello" as if the body were complete.
+        with pytest.raises(StreamClosedError) as info:
+            await pending
+        assert isinstance(info.value.real_error, OSError)
+    finally:
+        server.close()
+        client.close()
