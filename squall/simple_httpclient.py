@@ -24,6 +24,7 @@ import collections
 import copy
 import functools
 import io
+import os
 import socket
 import ssl
 import time
@@ -89,6 +90,15 @@ _STEP_TIMEOUT_MARGIN = 0.05
 # Methods whose body, sent without a Content-Type, is labelled as an HTML
 # form (Tornado's client does the same, and servers parse such bodies).
 _FORM_DEFAULT_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _connect_error_text(error: BaseException) -> str:
+    """The error as the OS words it ("[Errno 111] Connection refused"), which
+    asyncio's own text ("Connect call failed ...") leaves out."""
+    code = getattr(error, "errno", None)
+    if isinstance(error, OSError) and code:
+        return f"[Errno {code}] {os.strerror(code)}"
+    return str(error)
 
 
 def _url_credentials(url: str) -> tuple[str | None, str | None]:
@@ -270,6 +280,17 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         self._pool = _ConnectionPool(max_idle_per_key=max_clients)
         self._tasks: set[asyncio.Future[None]] = set()
         self._ssl_contexts: dict[tuple[Any, ...], ssl.SSLContext] = {}
+
+    @property
+    def queue(self) -> collections.deque[asyncio.Future[None]]:
+        """The requests waiting for one of the ``max_clients`` slots (Tornado's
+        attribute; its length is what callers look at)."""
+        return self._queue
+
+    @property
+    def active(self) -> int:
+        """How many requests hold a slot now."""
+        return self._active
 
     def close(self) -> None:
         """Close idle connections; requests in flight finish on their own."""
@@ -570,7 +591,7 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
             raise HTTPTimeoutError(message) from None
         except StreamClosedError as e:
             real = e.real_error
-            raise HTTPConnectionError(str(real or e), real_error=real) from None
+            raise HTTPConnectionError(_connect_error_text(real or e), real_error=real) from None
         except ssl.SSLError as e:
             raise HTTPConnectionError(str(e), real_error=e) from None
         return _Connection(target.pool_key, stream)

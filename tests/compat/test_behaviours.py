@@ -664,3 +664,23 @@ async def test_read_until_close_reports_an_error_close(io_loop: Any) -> None:
     finally:
         server.close()
         client.close()
+
+
+async def test_connection_refused_names_the_os_error(io_loop: Any) -> None:
+    import errno
+
+    from squall.httpclient import AsyncHTTPClient, HTTPClientError
+    from squall.testing import bind_unused_port
+
+    sock, port = bind_unused_port()
+    sock.close()  # nothing listens there now
+    client = AsyncHTTPClient(force_instance=True)
+    try:
+        with pytest.raises(HTTPClientError) as info:
+            await client.fetch(f"http://127.0.0.1:{port}/")
+        text = str(info.value)
+        assert str(errno.ECONNREFUSED) in text
+        assert os.strerror(errno.ECONNREFUSED) in text
+        assert isinstance(info.value, OSError)  # as Tornado's socket.error
+    finally:
+        client.close()
