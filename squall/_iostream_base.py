@@ -659,15 +659,17 @@ class BaseIOStream:
             self._apply_nodelay()
         if self._readable():
             self._reading_paused = not cast(asyncio.ReadTransport, transport).is_reading()
+        self._on_attached()
+        if self._connect_future is not None:
+            # Connected, even if the peer closes before the caller hears.
+            # Resolved before the writes made while connecting, as in
+            # Tornado: connect() always completes first.
+            _resolve(self._connect_future, self)
         early, self._early_writes = self._early_writes, []
         for data in early:
             cast(asyncio.WriteTransport, transport).write(data)
         if self._write_waiters:
             self._on_drained()
-        self._on_attached()
-        if self._connect_future is not None:
-            # Connected, even if the peer closes before the caller hears.
-            _resolve(self._connect_future, self)
         hook, self._on_attach = self._on_attach, None
         if hook is not None:
             hook(self)

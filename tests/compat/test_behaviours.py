@@ -684,3 +684,26 @@ async def test_connection_refused_names_the_os_error(io_loop: Any) -> None:
         assert isinstance(info.value, OSError)  # as Tornado's socket.error
     finally:
         client.close()
+
+
+async def test_connect_resolves_before_writes_made_while_connecting(io_loop: Any) -> None:
+    from squall.iostream import IOStream
+    from squall.testing import bind_unused_port
+
+    listener, port = bind_unused_port()
+    stream = IOStream(socket.socket())
+    order: list[str] = []
+    try:
+        connecting = stream.connect(("127.0.0.1", port))
+        writing = stream.write(b"early")
+        connecting.add_done_callback(lambda _: order.append("connect"))
+        writing.add_done_callback(lambda _: order.append("write"))
+        await asyncio.gather(connecting, writing)
+        assert order == ["connect", "write"]
+        peer, _ = listener.accept()
+        peer.settimeout(5)
+        assert peer.recv(5) == b"early"
+        peer.close()
+    finally:
+        stream.close()
+        listener.close()
