@@ -486,8 +486,12 @@ class BaseIOStream:
                 return
             if size == NOT_YET:
                 if len(buffer) > self.max_buffer_size:
-                    gen_log.info("Reached maximum read buffer size, closing connection")
-                    self.close(exc_info=StreamBufferFullError("Reached maximum read buffer size"))
+                    # Logged as Tornado logs it: the limit (an error: data was
+                    # refused), then the read that failed because of it.
+                    error = StreamBufferFullError("Reached maximum read buffer size")
+                    gen_log.error("Reached maximum read buffer size")
+                    gen_log.warning("error on read: %s", error)
+                    self.close(exc_info=error)
                     return
                 break
             self._read = None
