@@ -8,9 +8,9 @@ STAMP  := $(VENV)/.squall-installed
 PORT   ?= 8888
 ARGS   ?=
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench compat clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test,curl]'
@@ -39,6 +39,11 @@ pytest: $(STAMP)
 	SQUALL_LOOP=asyncio PYTHONASYNCIODEBUG=1 $(BIN)/python -m pytest -q -m "not slow" -p no:cov tests/core tests/net
 
 test: lint typecheck pytest
+
+# Tornado's own test suite against squall (downloads Tornado's wheel from PyPI
+# into ~/.cache/squall-compat; nothing is stored here). docs/compat.md.
+compat: $(STAMP)
+	$(BIN)/python compat/run_tornado_suite.py $(ARGS)
 
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench $(ARGS)

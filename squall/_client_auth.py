@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import unicodedata
 from collections.abc import Callable
 
 from squall.httputil import encode_username_password
@@ -32,6 +33,9 @@ def basic_authorization(username: str, password: str) -> str:
     """The ``Authorization`` value for Basic credentials (RFC 7617 §2)."""
     import base64
 
+    # RFC 7617 section 2.1: the user-id and password are normalized (NFC)
+    # before being encoded as UTF-8, as Tornado does.
+    username, password = (unicodedata.normalize("NFC", v) for v in (username, password))
     return "Basic " + base64.b64encode(encode_username_password(username, password)).decode()
 
 

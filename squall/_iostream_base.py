@@ -35,7 +35,7 @@ from squall._iostream_reads import (
     ReadUntilClose,
     ReadUntilRegex,
 )
-from squall.ioloop import IOLoop
+from squall.ioloop import IOLoop, track_transport
 from squall.log import app_log, gen_log
 
 __all__ = ["BaseIOStream"]
@@ -89,6 +89,11 @@ def _scratch_view(size: int) -> memoryview:
     return view[:size]
 
 
+# Connection errors that end a stream the way a close does (peers often reset
+# rather than close); read_until_close still returns what arrived.
+_ORDINARY_CLOSE_ERRORS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+
+
 class _StreamProtocol(asyncio.BufferedProtocol):
     """The asyncio side of a stream: forwards transport events to it.
 
@@ -105,6 +110,7 @@ class _StreamProtocol(asyncio.BufferedProtocol):
         self.data_received = stream._received  # type: ignore[method-assign]
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        track_transport(transport, self)
         self._stream._attach(transport)
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -380,6 +386,13 @@ class BaseIOStream:
         ):
             self._process_read()
             if self._read is request and self._closed:
+                if not request.until_close and not self._read_buffer:
+                    # Nothing buffered can ever satisfy it: as Tornado, the
+                    # error is raised at once, not left in a future.
+                    self._read = None
+                    if callback is None:
+                        request.future.cancel()  # nobody will see it
+                        raise self._closed_error()
                 self._settle_read_on_close()
         elif self._reading_paused:
             # The common case: nothing buffered, nothing to do but listen.
@@ -473,8 +486,12 @@ class BaseIOStream:
                 return
             if size == NOT_YET:
                 if len(buffer) > self.max_buffer_size:
-                    gen_log.info("Reached maximum read buffer size, closing connection")
-                    self.close(exc_info=StreamBufferFullError("Reached maximum read buffer size"))
+                    # Logged as Tornado logs it: the limit (an error: data was
+                    # refused), then the read that failed because of it.
+                    error = StreamBufferFullError("Reached maximum read buffer size")
+                    gen_log.error("Reached maximum read buffer size")
+                    gen_log.warning("error on read: %s", error)
+                    self.close(exc_info=error)
                     return
                 break
             self._read = None
@@ -520,7 +537,10 @@ class BaseIOStream:
         # Data that arrived before a close is the answer to read_until_close,
         # even after a reset; not when the stream closed for breaking a limit.
         limit_broken = isinstance(self.error, (StreamBufferFullError, UnsatisfiableReadError))
-        if request.until_close and not limit_broken:
+        # A close with an error (not a mere reset by the peer, which is how
+        # peers often end) fails read_until_close: its data may be truncated.
+        failed = self.error is not None and not isinstance(self.error, _ORDINARY_CLOSE_ERRORS)
+        if request.until_close and not limit_broken and not failed:
             if request.streaming_callback is not None:
                 if self._read_buffer:
                     chunk = self._consume(len(self._read_buffer))
@@ -532,7 +552,21 @@ class BaseIOStream:
             _resolve(request.future, result)
             return
         self._read = None
+        if type(request) is ReadInto:
+            self._release_read_into(request)
         _mark_failed(request.future, self._closed_error())
+
+    def _release_read_into(self, request: ReadInto) -> None:
+        """Give the caller's buffer back: a failed read_into holds no view
+        of it, so the caller may resize it (``del buf[:]``) afterwards."""
+        lent, self._lent = self._lent, None
+        self._lent_into = None
+        for view in (lent, request.target):
+            if view is not None:
+                try:
+                    view.release()
+                except BufferError:
+                    pass  # the transport still holds it; freed when it lets go
 
     def _closed_error(self) -> StreamClosedError:
         error = self.error
@@ -629,15 +663,17 @@ class BaseIOStream:
             self._apply_nodelay()
         if self._readable():
             self._reading_paused = not cast(asyncio.ReadTransport, transport).is_reading()
+        self._on_attached()
+        if self._connect_future is not None:
+            # Connected, even if the peer closes before the caller hears.
+            # Resolved before the writes made while connecting, as in
+            # Tornado: connect() always completes first.
+            _resolve(self._connect_future, self)
         early, self._early_writes = self._early_writes, []
         for data in early:
             cast(asyncio.WriteTransport, transport).write(data)
         if self._write_waiters:
             self._on_drained()
-        self._on_attached()
-        if self._connect_future is not None:
-            # Connected, even if the peer closes before the caller hears.
-            _resolve(self._connect_future, self)
         hook, self._on_attach = self._on_attach, None
         if hook is not None:
             hook(self)
@@ -683,7 +719,12 @@ class BaseIOStream:
             if self.error is None:
                 transport.close()
             else:
-                transport.abort()
+                try:
+                    transport.abort()
+                except NotImplementedError:
+                    # uvloop's read-pipe transport cannot abort; nothing is
+                    # waiting to be written there, so closing is the same.
+                    transport.close()
         else:
             task = self._setup_task
             if task is not None and not task.done():

@@ -27,6 +27,7 @@ from squall._websocket_frames import (
     Ping,
     Pong,
     ProtocolError,
+    accept_key,
 )
 from squall.iostream import IOStream, StreamClosedError
 from squall.log import app_log, gen_log
@@ -80,6 +81,16 @@ class Endpoint(Protocol):
 
 
 class WebSocketConnection:
+    @staticmethod
+    def compute_accept_value(key: str) -> str:
+        """The ``Sec-WebSocket-Accept`` value answering ``key`` (RFC 6455 4.2.2)."""
+        return accept_key(key)
+
+    @staticmethod
+    def ping_sleep_time(*, last_ping_time: float, interval: float, now: float) -> float:
+        """Seconds until the next ping is due (0 if it is due already)."""
+        return max(0.0, last_ping_time + interval - now)
+
     def __init__(
         self,
         stream: IOStream,
@@ -197,11 +208,15 @@ class WebSocketConnection:
 
     def _fail(self, code: int, reason: str) -> None:
         """Fail the connection (section 7.1.7): send a close frame, hang up."""
-        gen_log.info("%s: failing the connection (%d): %s", self.log_name, code, reason)
+        # Debug level, as Tornado: the peer's misbehaviour is not the
+        # server's error, and the close code already tells the peer.
+        gen_log.debug("%s: failing the connection (%d): %s", self.log_name, code, reason)
         if not self._close_sent:
             self._close_sent = True
             try:
-                self._write(self.codec.close_frame(code, None))
+                # The reason goes in the frame too (Tornado sends it), cut to
+                # what a control frame can carry.
+                self._write(self.codec.close_frame(code, _fits_close_frame(reason)))
             except WebSocketClosedError:
                 pass
         self.abort()
@@ -270,7 +285,13 @@ class WebSocketConnection:
         except ProtocolError as e:
             self._fail(e.code, e.reason)
         except asyncio.CancelledError:
-            raise
+            task = asyncio.current_task()
+            cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+            if cancelling is None or cancelling():
+                raise  # this reader was cancelled: the connection is going away
+            # Raised by on_message itself: an error like any other (Tornado).
+            app_log.error("Uncaught exception in %s", self.log_name, exc_info=True)
+            self._fail(1011, "internal error")
         except Exception:
             app_log.error("Uncaught exception in %s", self.log_name, exc_info=True)
             self._fail(1011, "internal error")
@@ -315,3 +336,14 @@ def _relay(source: asyncio.Future[None], target: asyncio.Future[None]) -> None:
         target.exception()
     else:
         target.set_result(None)
+
+
+def _fits_close_frame(reason: str) -> str:
+    """``reason``, shortened to fit a close frame (125 bytes with the code)."""
+    encoded = reason.encode("utf-8")[:MAX_CLOSE_REASON_BYTES]
+    return encoded.decode("utf-8", "ignore")
+
+
+# RFC 6455 section 5.5: a control frame carries at most 125 bytes, two of
+# them the close code.
+MAX_CLOSE_REASON_BYTES = 123

@@ -22,6 +22,7 @@ __all__ = [
     "FUTURES",
     "DummyExecutor",
     "Future",
+    "ReturnValueIgnoredError",
     "chain_future",
     "dummy_executor",
     "future_add_done_callback",
@@ -35,6 +36,11 @@ __all__ = [
 _T = TypeVar("_T")
 
 Future = asyncio.Future
+
+
+class ReturnValueIgnoredError(Exception):
+    """Kept for compatibility (``gen`` exports it too); never raised by squall."""
+
 
 # Both kinds of future squall accepts wherever "a future" is expected.
 FUTURES = (asyncio.Future, concurrent.futures.Future)

@@ -33,6 +33,7 @@ import collections
 import inspect
 import io
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -602,8 +603,10 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
             curl.setopt(pycurl.HTTPAUTH, pycurl.HTTPAUTH_DIGEST)
         else:
             raise ValueError(f"unsupported auth_mode {mode}")
-        curl.setopt(pycurl.USERNAME, username)
-        curl.setopt(pycurl.PASSWORD, request.auth_password or "")
+        # pycurl takes str as ASCII only; credentials go as UTF-8 after NFC
+        # normalization (RFC 7617 section 2.1), as the simple client sends them.
+        curl.setopt(pycurl.USERNAME, _credential(username))
+        curl.setopt(pycurl.PASSWORD, _credential(request.auth_password or ""))
 
     @staticmethod
     def _set_proxy(curl: pycurl.Curl, request: Any) -> None:
@@ -651,19 +654,26 @@ def _check_request(request: Any) -> None:
         raise ValueError(f"unsupported auth_mode {mode}")
 
 
-def _header_lines(request: Any) -> list[str]:
+def _credential(value: str | bytes) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    return unicodedata.normalize("NFC", value).encode("utf-8")
+
+
+def _header_lines(request: Any) -> list[bytes]:
     headers: HTTPHeaders = request.headers
-    lines = [f"{name}: {value}" for name, value in headers.get_all()]
+    # Bytes: pycurl would encode str as ASCII and refuse anything else.
+    lines = [f"{name}: {value}".encode() for name, value in headers.get_all()]
     # An empty value removes a header libcurl would add on its own: its
     # form Content-Type on bodies, and Expect: 100-continue on large ones
     # unless the request asked for it.
     if request.body is not None and "Content-Type" not in headers:
-        lines.append("Content-Type:")
+        lines.append(b"Content-Type:")
     if "Expect" not in headers:
         if request.expect_100_continue and request.body is not None:
-            lines.append("Expect: 100-continue")
+            lines.append(b"Expect: 100-continue")
         else:
-            lines.append("Expect:")
+            lines.append(b"Expect:")
     return lines
 
 

@@ -22,11 +22,14 @@ import contextvars
 import datetime
 import functools
 import inspect
+import os
 import types
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from typing import Any, TypeVar, Union
 
 from squall.concurrent import (
+    Future,
+    ReturnValueIgnoredError,
     chain_future,
     future_add_done_callback,
     future_set_exception_unless_cancelled,
@@ -39,8 +42,10 @@ from squall.util import TimeoutError
 
 __all__ = [
     "BadYieldError",
+    "Future",
     "KeyReuseError",
     "LeakedCallbackError",
+    "Multi",
     "Return",
     "ReturnValueIgnoredError",
     "Task",
@@ -79,10 +84,6 @@ class LeakedCallbackError(Exception):
 
 class BadYieldError(Exception):
     """A generator coroutine yielded something that cannot be awaited."""
-
-
-class ReturnValueIgnoredError(Exception):
-    """Kept for compatibility; never raised by squall."""
 
 
 class Return(Exception):
@@ -132,11 +133,16 @@ def coroutine(func: Callable[..., Any]) -> Callable[..., asyncio.Future[Any]]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = _create_future()
+        _blame_caller(future)
         ctx_run = contextvars.copy_context().run
         try:
             result = ctx_run(func, *args, **kwargs)
         except (Return, StopIteration) as e:
             result = _value_from_stop(e)
+        except asyncio.CancelledError:
+            # Raised by the body itself: the coroutine ends cancelled.
+            future.cancel()
+            return future
         except Exception as e:
             future.set_exception(e)
             return future
@@ -145,6 +151,8 @@ def coroutine(func: Callable[..., Any]) -> Callable[..., asyncio.Future[Any]]:
                 yielded = ctx_run(next, result)
             except (Return, StopIteration) as e:
                 future_set_result_unless_cancelled(future, _value_from_stop(e))
+            except asyncio.CancelledError:
+                future.cancel()
             except Exception as e:
                 future_set_exception_unless_cancelled(future, e)
             else:
@@ -162,6 +170,25 @@ def coroutine(func: Callable[..., Any]) -> Callable[..., asyncio.Future[Any]]:
     wrapper.__squall_coroutine__ = True  # type: ignore[attr-defined]
     wrapper.__tornado_coroutine__ = True  # type: ignore[attr-defined]
     return wrapper
+
+
+def _as_tuple(types_: type[BaseException] | tuple[type[BaseException], ...]) -> tuple[Any, ...]:
+    return types_ if isinstance(types_, tuple) else (types_,)
+
+
+def _blame_caller(future: asyncio.Future[Any]) -> None:
+    """In asyncio debug mode, make the future's "created at" the coroutine's
+    caller rather than this module (the frames asyncio recorded from here)."""
+    trace = getattr(future, "_source_traceback", None)
+    if trace:
+        while len(trace) > 1 and (
+            trace[-1].filename == __file__ or trace[-1].filename.startswith(_ASYNCIO_DIR)
+        ):
+            del trace[-1]
+
+
+# asyncio's own frames (create_future) are no place to blame either.
+_ASYNCIO_DIR = os.path.dirname(asyncio.__file__) + os.sep
 
 
 def _create_future() -> asyncio.Future[Any]:
@@ -203,11 +230,17 @@ class _Runner:
                 if not future.done():
                     return
                 self.future = None
+                error: BaseException | None = None
                 try:
-                    try:
-                        value = future.result()
-                    except (Exception, asyncio.CancelledError) as e:
-                        yielded = self.ctx_run(self.gen.throw, e)
+                    value = future.result()
+                except (Exception, asyncio.CancelledError) as e:
+                    error = e
+                try:
+                    # Thrown from outside any except block: otherwise what the
+                    # coroutine raises next would carry this error as its
+                    # __context__, and keep it (and its frames) alive.
+                    if error is not None:
+                        yielded = self.ctx_run(self.gen.throw, error)
                     else:
                         yielded = self.ctx_run(self.gen.send, value)
                 except (StopIteration, Return) as e:
@@ -237,7 +270,9 @@ class _Runner:
             future.add_done_callback(self._resume)
             return False
         try:
-            self.future = convert_yielded(yielded)
+            # Inside the coroutine's context: a native coroutine yielded here
+            # becomes a Task, which copies the context current at creation.
+            self.future = self.ctx_run(convert_yielded, yielded)
         except BadYieldError as e:
             self.future = _create_future()
             self.future.set_exception(e)
@@ -299,6 +334,10 @@ def multi(
     return multi_future(children, quiet_exceptions=quiet_exceptions)
 
 
+# The name multi() had when it was a yieldable class; kept for old code.
+Multi = multi
+
+
 def multi_future(
     children: list[Any] | Mapping[Any, Any],
     quiet_exceptions: type[Exception] | tuple[type[Exception], ...] = (),
@@ -325,9 +364,12 @@ def multi_future(
         for f in futures:
             try:
                 results.append(f.result())
-            except Exception as e:
+            except (Exception, asyncio.CancelledError) as e:
+                # A cancelled child fails the whole with CancelledError, as
+                # an exception (Tornado's behaviour), not as a cancellation.
                 if result_future.done():
-                    if not isinstance(e, quiet_exceptions):
+                    # A cancellation is no error worth a log line.
+                    if not isinstance(e, (asyncio.CancelledError, *_as_tuple(quiet_exceptions))):
                         app_log.error("Multiple exceptions in yield list", exc_info=True)
                 else:
                     future_set_exception_unless_cancelled(result_future, e)
@@ -358,10 +400,14 @@ def with_timeout(
     timeout: float | datetime.timedelta,
     future: _Yieldable,
     quiet_exceptions: type[Exception] | tuple[type[Exception], ...] = (),
+    *,
+    message: str | Callable[[], str] | None = None,
 ) -> asyncio.Future[Any]:
     """Wrap ``future`` so that it fails with ``TimeoutError`` at ``timeout``.
 
     ``timeout`` is an absolute ``IOLoop.time()`` deadline or a timedelta.
+    ``message`` is the error's text (default "Timeout"); a callable is asked
+    for it only when the timeout fires.
     The wrapped work is not cancelled (it may be shared); if it fails after
     the timeout its exception is logged unless of a ``quiet_exceptions`` type.
     """
@@ -380,7 +426,8 @@ def with_timeout(
 
     def on_timeout() -> None:
         if not result.done():
-            result.set_exception(TimeoutError("Timeout"))
+            text = message() if callable(message) else message
+            result.set_exception(TimeoutError("Timeout" if text is None else text))
         future_add_done_callback(inner, error_callback)
 
     handle = io_loop.add_timeout(timeout, on_timeout)
@@ -399,17 +446,20 @@ class WaitIterator:
             result = yield wait.next()     # or: async for result in wait
     """
 
-    _unfinished: dict[asyncio.Future[Any], Any]
+    # Each input future with its keys (positions or names) still to hand
+    # out, in order: the same future may be given more than once.
+    _unfinished: dict[asyncio.Future[Any], collections.deque[Any]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if args and kwargs:
             raise ValueError("You must provide args or kwargs, not both")
-        if kwargs:
-            self._unfinished = {convert_yielded(f): k for k, f in kwargs.items()}
-            futures: list[asyncio.Future[Any]] = list(self._unfinished)
-        else:
-            futures = [convert_yielded(f) for f in args]
-            self._unfinished = {f: i for i, f in enumerate(futures)}
+        keyed = kwargs.items() if kwargs else enumerate(args)
+        self._unfinished = {}
+        futures: list[asyncio.Future[Any]] = []
+        for key, value in keyed:
+            future = convert_yielded(value)
+            self._unfinished.setdefault(future, collections.deque()).append(key)
+            futures.append(future)
         self._finished: collections.deque[asyncio.Future[Any]] = collections.deque()
         self.current_index: Any = None
         self.current_future: asyncio.Future[Any] | None = None
@@ -442,7 +492,10 @@ class WaitIterator:
         assert self._running_future is not None
         chain_future(done, self._running_future)
         self.current_future = done
-        self.current_index = self._unfinished.pop(done)
+        keys = self._unfinished[done]
+        self.current_index = keys.popleft()
+        if not keys:
+            del self._unfinished[done]
 
     def __aiter__(self) -> WaitIterator:
         return self

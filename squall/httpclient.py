@@ -422,13 +422,16 @@ class AsyncHTTPClient(Configurable):
         future: asyncio.Future[HTTPResponse] = loop.asyncio_loop.create_future()
 
         def handle_response(response: HTTPResponse) -> None:
-            if future.done():
+            if future.done() and not future.cancelled():
                 return
+            # A cancelled fetch still reports an error it would have raised
+            # (logged, as Tornado does), so that it does not vanish.
             if response.error and callback is None:
                 if raise_error or not response._error_is_response_code:
                     future_set_exception_unless_cancelled(future, response.error)
                     return
-            future.set_result(response)
+            if not future.done():
+                future.set_result(response)
 
         self.fetch_impl(cast(HTTPRequest, proxied), handle_response)
         if callback is not None:

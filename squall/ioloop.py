@@ -28,11 +28,17 @@ import random
 import threading
 import time
 import weakref
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows has no fcntl (nor uvloop)
+    fcntl = None  # type: ignore[assignment]
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar, overload
 
 from squall.log import app_log
 from squall.util import Configurable, TimeoutError
+from squall.util import import_object as import_object  # Tornado programs reach it here
 
 __all__ = ["IOLoop", "PeriodicCallback"]
 
@@ -83,6 +89,48 @@ def _policy_loop() -> asyncio.AbstractEventLoop | None:
     return loop  # type: ignore[no-any-return]
 
 
+# The transports squall's protocols opened, per asyncio loop, so that
+# IOLoop.close() can abort those still open: closing uvloop with a transport
+# that still holds unsent data can hang, and any transport left open warns
+# (ResourceWarning) when collected.
+# Keyed by the owning protocol (uvloop's TLS transports cannot be weakly
+# referenced; protocols can, and live exactly as long as their transport).
+_open_transports: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[object, asyncio.BaseTransport]
+] = weakref.WeakKeyDictionary()
+
+
+def track_transport(transport: asyncio.BaseTransport, protocol: object) -> None:
+    """Remember ``protocol``'s ``transport`` (from ``connection_made``) for
+    ``IOLoop.close``."""
+    loop = asyncio.get_running_loop()
+    transports = _open_transports.get(loop)
+    if transports is None:
+        transports = _open_transports[loop] = weakref.WeakKeyDictionary()
+    transports[protocol] = transport
+
+
+def _abort_open_transports(loop: asyncio.AbstractEventLoop) -> None:
+    transports = _open_transports.pop(loop, None)
+    if not transports:
+        return
+    aborted = False
+    for transport in list(transports.values()):
+        if not transport.is_closing():
+            transport.abort()  # type: ignore[attr-defined]
+            aborted = True
+    if aborted and not loop.is_closed():
+        # Aborting schedules connection_lost and the socket's close as
+        # callbacks; let them run before the loop goes away.
+        for _ in range(_CLOSE_DRAIN_ROUNDS):
+            loop.run_until_complete(asyncio.sleep(0))
+
+
+# Loop iterations given to aborted transports' close callbacks (one for
+# connection_lost, one for the protocol's own follow-up callbacks).
+_CLOSE_DRAIN_ROUNDS = 2
+
+
 class IOLoop(Configurable):
     """The event loop of the current thread, as Tornado's IOLoop API.
 
@@ -127,9 +175,16 @@ class IOLoop(Configurable):
     ) -> None:
         if asyncio_loop is None:
             asyncio_loop = new_event_loop()
+        # Loops closed through asyncio (not IOLoop.close) leave their entry
+        # behind, and uvloop's may live on in reference cycles: drop them.
+        for closed in [loop for loop in IOLoop._ioloop_for_asyncio if loop.is_closed()]:
+            IOLoop._ioloop_for_asyncio.pop(closed, None)
         if asyncio_loop in IOLoop._ioloop_for_asyncio:
             raise RuntimeError("An IOLoop already exists for this asyncio loop")
         self.asyncio_loop = asyncio_loop
+        # The loop that serves add_handler: the same one, as squall's loops
+        # all have readiness callbacks (Tornado names it for Windows).
+        self.selector_loop = asyncio_loop
         # fileno -> (the object the caller registered, its handler)
         self._handlers: dict[int, tuple[Any, Callable[..., None]]] = {}
         self._readers: set[int] = set()
@@ -223,6 +278,7 @@ class IOLoop(Configurable):
             self.remove_handler(fd)
             if all_fds:
                 self.close_fd(obj)
+        _abort_open_transports(self.asyncio_loop)
         self.asyncio_loop.close()
         IOLoop._ioloop_for_asyncio.pop(self.asyncio_loop, None)
         if getattr(IOLoop._current, "instance", None) is self:
@@ -428,6 +484,25 @@ class IOLoop(Configurable):
         self._set_events(fileno, IOLoop.NONE)
 
     def _set_events(self, fileno: int, events: int) -> None:
+        # uvloop switches a watched fd to non-blocking mode; the fd belongs
+        # to the caller, who may also use it blocking (a pipe written from a
+        # thread would then raise BlockingIOError), so its mode is put back.
+        flags: int | None = None
+        if fcntl is not None:
+            try:
+                flags = fcntl.fcntl(fileno, fcntl.F_GETFL)
+            except OSError:
+                pass
+        try:
+            self._set_loop_events(fileno, events)
+        finally:
+            if fcntl is not None and flags is not None and not flags & os.O_NONBLOCK:
+                try:
+                    fcntl.fcntl(fileno, fcntl.F_SETFL, flags)
+                except OSError:
+                    pass  # closed meanwhile: nothing to restore
+
+    def _set_loop_events(self, fileno: int, events: int) -> None:
         loop = self.asyncio_loop
         if events & IOLoop.READ:
             if fileno not in self._readers:
@@ -490,8 +565,10 @@ class _as_event_loop:
         old_loop = self.old_loop
         if old_loop is not None and old_loop.is_closed():
             old_loop = None
-        asyncio.set_event_loop(old_loop if old_loop is not None else self.io_loop.asyncio_loop)
-        IOLoop._current.instance = self.old_current or self.io_loop
+        # As Tornado: once stopped the loop is no longer current, unless it
+        # was before it started.
+        asyncio.set_event_loop(old_loop)
+        IOLoop._current.instance = self.old_current
 
 
 def _as_milliseconds(interval: datetime.timedelta | float) -> float:
@@ -557,7 +634,11 @@ class PeriodicCallback:
         if not self._running or self.io_loop is None:
             return
         loop = self.io_loop.asyncio_loop
-        now = loop.time()
+        self._update_next(loop.time())
+        self._timeout = loop.call_at(self._next_timeout, self._run)
+
+    def _update_next(self, now: float) -> None:
+        """Move ``_next_timeout`` to the next run after ``now`` on the grid."""
         interval = self._interval()
         self._next_timeout += interval
         if self._next_timeout <= now:
@@ -565,7 +646,6 @@ class PeriodicCallback:
             # missed runs and stay on the original grid.
             missed = math.floor((now - self._next_timeout) / interval) + 1
             self._next_timeout += missed * interval
-        self._timeout = loop.call_at(self._next_timeout, self._run)
 
     def _run(self) -> None:
         if not self._running:

@@ -78,6 +78,7 @@ from squall._iostream_errors import (
     UnsatisfiableReadError,
 )
 from squall.ioloop import IOLoop
+from squall.log import gen_log
 
 __all__ = [
     "DEFAULT_MAX_BUFFER_SIZE",
@@ -280,6 +281,18 @@ class IOStream(BaseIOStream):
         return result
 
 
+def _log_tls_failure(sock: Any, error: BaseException) -> None:
+    """A failed TLS handshake is logged as Tornado logs it ("SSL Error on
+    <fd> <peer>: <error>"), at warning level: usually the peer's doing."""
+    if not isinstance(error, ssl.SSLError):
+        return
+    try:
+        fd, peer = sock.fileno(), sock.getpeername()
+    except (AttributeError, OSError):
+        fd, peer = -1, None
+    gen_log.warning("SSL Error on %s %s: %s", fd, peer, error)
+
+
 def _is_connected(sock: socket.socket) -> bool:
     try:
         sock.getpeername()
@@ -421,6 +434,7 @@ class SSLIOStream(IOStream):
             sock.close()
             raise
         except Exception as e:
+            _log_tls_failure(sock, e)
             sock.close()
             self._setup_task = None
             self.close(exc_info=e)
@@ -492,6 +506,7 @@ class SSLIOStream(IOStream):
                 server_hostname=server_hostname,
             )
         except BaseException as e:
+            _log_tls_failure(transport.get_extra_info("socket"), e)
             transport.close()
             self._setup_task = None
             self.close(exc_info=e)

@@ -32,6 +32,7 @@ from typing import Any
 from squall.log import gen_log
 
 __all__ = [
+    "CONTEXT_SEPARATOR",
     "LOCALE_NAMES",
     "CSVLocale",
     "GettextLocale",
@@ -51,6 +52,8 @@ _use_gettext = False
 
 # gettext's convention for a message with a context: "context\x04message".
 _CONTEXT_SEPARATOR = "\x04"
+# Public under Tornado's name, for code that builds its own context keys.
+CONTEXT_SEPARATOR = _CONTEXT_SEPARATOR
 # A CSV file must be named like "es" or "es_GT".
 _CSV_LOCALE_NAME = re.compile(r"[a-z]+(_[A-Z]+)?\Z")
 _PLURAL_MARKERS = ("plural", "singular", "unknown")

@@ -24,6 +24,7 @@ import collections
 import copy
 import functools
 import io
+import os
 import socket
 import ssl
 import time
@@ -83,6 +84,41 @@ _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 # should not forward them when a redirect leaves it), and those describing a
 # body that a redirect to GET drops.
 _CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
+# How much later than the connect timeout the whole connection setup is cut
+# off, so that the TCP client's own, more precise, timeout fires first.
+_STEP_TIMEOUT_MARGIN = 0.05
+
+# Methods whose body, sent without a Content-Type, is labelled as an HTML
+# form (Tornado's client does the same, and servers parse such bodies).
+_FORM_DEFAULT_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _connect_error_text(error: BaseException) -> str:
+    """The error as the OS words it ("[Errno 111] Connection refused"), which
+    asyncio's own text ("Connect call failed ...") leaves out."""
+    code = getattr(error, "errno", None)
+    if isinstance(error, OSError) and code:
+        return f"[Errno {code}] {os.strerror(code)}"
+    return str(error)
+
+
+def _url_credentials(url: str) -> tuple[str | None, str | None]:
+    """The user and password of ``url``'s userinfo, percent-decoded."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None:
+        return None, None
+    return urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
+
+
+def _default_user_agent() -> str:
+    """squall's own, or Tornado's under the ``tornado`` alias (squall.compat)."""
+    from squall import compat
+
+    if compat.is_installed():
+        return f"Tornado/{compat.TORNADO_VERSION}"
+    return f"squall/{version}"
+
+
 _BODY_HEADERS = ("Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding")
 
 
@@ -245,6 +281,17 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         self._pool = _ConnectionPool(max_idle_per_key=max_clients)
         self._tasks: set[asyncio.Future[None]] = set()
         self._ssl_contexts: dict[tuple[Any, ...], ssl.SSLContext] = {}
+
+    @property
+    def queue(self) -> collections.deque[asyncio.Future[None]]:
+        """The requests waiting for one of the ``max_clients`` slots (Tornado's
+        attribute; its length is what callers look at)."""
+        return self._queue
+
+    @property
+    def active(self) -> int:
+        """How many requests hold a slot now."""
+        return self._active
 
     def close(self) -> None:
         """Close idle connections; requests in flight finish on their own."""
@@ -472,6 +519,9 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         if "Host" not in headers:
             headers["Host"] = target.host_header
         username, password = request.auth_username, request.auth_password
+        if username is None:
+            # Credentials in the URL (http://user:pass@host/), as Tornado's client.
+            username, password = _url_credentials(request.url)
         if username is not None and "Authorization" not in headers:
             mode = request.auth_mode or "basic"
             if mode == "basic":
@@ -485,11 +535,14 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         if target.proxy is not None and target.scheme == "http" and request.proxy_username:
             headers["Proxy-Authorization"] = _proxy_authorization(request)
         if "User-Agent" not in headers:
-            headers["User-Agent"] = request.user_agent or f"squall/{version}"
+            headers["User-Agent"] = request.user_agent or _default_user_agent()
         if request.decompress_response and "Accept-Encoding" not in headers:
             headers["Accept-Encoding"] = "gzip"
         if request.body is not None:
             headers["Content-Length"] = str(len(request.body))
+            if method in _FORM_DEFAULT_METHODS and "Content-Type" not in headers:
+                # As Tornado's client: a body with no declared type is a form.
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
         elif (
             request.body_producer is not None
             and "Content-Length" not in headers
@@ -522,15 +575,24 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         af = socket.AF_UNSPEC if request.allow_ipv6 is not False else socket.AF_INET
         ssl_context = self._ssl_context(request) if target.scheme == "https" else None
         host, port = target.proxy or (target.host, target.port)
+        # The TCP client gets the timeout too, so that its error can say
+        # which step ran out (resolving, connecting, the TLS handshake); the
+        # outer wait, a little later, bounds what follows (a proxy tunnel).
+        step_timeout = timeout if message == "Timeout while connecting" else None
+        outer = None if timeout is None else timeout + _STEP_TIMEOUT_MARGIN
         try:
             stream = await asyncio.wait_for(
-                self._open(request, target, host, port, af, ssl_context, source_ip), timeout
+                self._open(request, target, host, port, af, ssl_context, source_ip, step_timeout),
+                outer,
             )
-        except (asyncio.TimeoutError, TimeoutError):
+        except (asyncio.TimeoutError, TimeoutError) as e:
+            detail = str(e)
+            if step_timeout is not None and detail.startswith(("Timeout while", "Timeout during")):
+                message = detail
             raise HTTPTimeoutError(message) from None
         except StreamClosedError as e:
             real = e.real_error
-            raise HTTPConnectionError(str(real or e), real_error=real) from None
+            raise HTTPConnectionError(_connect_error_text(real or e), real_error=real) from None
         except ssl.SSLError as e:
             raise HTTPConnectionError(str(e), real_error=e) from None
         return _Connection(target.pool_key, stream)
@@ -544,6 +606,7 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         af: socket.AddressFamily,
         ssl_context: ssl.SSLContext | None,
         source_ip: str | None,
+        timeout: float | None = None,
     ) -> IOStream:
         tunnel = target.proxy is not None and ssl_context is not None
         stream = await self.tcp_client.connect(
@@ -553,6 +616,7 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
             ssl_options=None if tunnel else ssl_context,
             max_buffer_size=self.max_buffer_size,
             source_ip=source_ip,
+            timeout=timeout,
         )
         stream.set_nodelay(True)
         if not tunnel:

@@ -45,7 +45,8 @@ class _Connector:
     """
 
     def __init__(self, addrinfo: list[_Address], attempt: _Attempt) -> None:
-        self.loop = asyncio.get_running_loop()
+        # The current IOLoop's loop: a connector may be built before it runs.
+        self.loop = _current_loop()
         self.attempt = attempt
         self.future: asyncio.Future[tuple[socket.AddressFamily, Any, IOStream]] = (
             self.loop.create_future()
@@ -197,13 +198,24 @@ class TCPClient:
         ) -> tuple[IOStream, asyncio.Future[Any]]:
             return self._open_stream(family, address, max_buffer_size, source_ip, source_port)
 
-        addrinfo = await _before(deadline, self.resolver.resolve(host, port, af))
-        winner = await _before(deadline, _Connector(addrinfo, attempt).start())
+        # The timeout messages say which step ran out of time, as Tornado's.
+        addrinfo = await _before(
+            deadline, self.resolver.resolve(host, port, af), f"Timeout while resolving {host}"
+        )
+        targets = ", ".join(_format_addr(address) for _family, address in addrinfo)
+        winner = await _before(
+            deadline,
+            _Connector(addrinfo, attempt).start(),
+            f"Timeout while connecting to {targets}",
+        )
         plain: IOStream = winner[2]
         if ssl_options is None:
             return plain
         wrapping = plain.start_tls(False, ssl_options=ssl_options, server_hostname=host)
-        secured: IOStream = await _before(deadline, wrapping)
+        peer = _format_addr(plain.socket.getpeername()) if plain.socket else host
+        secured: IOStream = await _before(
+            deadline, wrapping, f"Timeout during TLS handshake with {peer}"
+        )
         return secured
 
     def close(self) -> None:
@@ -234,12 +246,30 @@ class TCPClient:
         return stream, stream.connect(address)
 
 
-async def _before(deadline: float | None, awaitable: Any) -> Any:
-    """Await ``awaitable``, cancelling it at ``deadline`` (loop time): TimeoutError."""
+async def _before(deadline: float | None, awaitable: Any, message: str = "Timeout") -> Any:
+    """Await ``awaitable``, cancelling it at ``deadline`` (loop time):
+    ``TimeoutError(message)``."""
     if deadline is None:
         return await awaitable
     remaining = deadline - asyncio.get_running_loop().time()
     try:
         return await asyncio.wait_for(awaitable, max(remaining, 0))
     except asyncio.TimeoutError:
-        raise TimeoutError("Timeout") from None
+        raise TimeoutError(message) from None
+
+
+def _format_addr(address: Any) -> str:
+    """``host:port``, with an IPv6 host in brackets, for error messages."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        host, port = address[0], address[1]
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+    return str(address)
+
+
+def _current_loop() -> asyncio.AbstractEventLoop:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        from squall.ioloop import IOLoop
+
+        return IOLoop.current().asyncio_loop

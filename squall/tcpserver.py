@@ -263,7 +263,10 @@ class TCPServer:
             return
         exc = future.exception()
         if exc is not None:
-            app_log.error("Error in connection callback", exc_info=exc)
+            # Tornado's wording for a failed coroutine handle_stream (its
+            # IOLoop reports the future's callback); sync failures above keep
+            # "Error in connection callback".
+            app_log.error("Exception in callback %r", future, exc_info=exc)
             # Nobody else will close a stream whose handler died.
             stream.close()
 

@@ -138,7 +138,9 @@ def _escaper(function: Callable[[Any], Any]) -> Callable[[Any], str]:
     def escaped(value: Any) -> str:
         if isinstance(value, _TrustedHTML):
             return value
-        return _text(function(_text(value)))
+        # The escape function gets UTF-8 bytes, as Tornado's generated
+        # code passes them (its xhtml_escape takes either).
+        return _text(function(value if isinstance(value, bytes) else _text(value).encode()))
 
     return escaped
 
@@ -268,7 +270,15 @@ class _NamedBlock(_Body):
 
     def generate(self, writer: _Writer) -> None:
         chosen = writer.named_blocks.get(self.name, self)
-        chosen.generate_body(writer)
+        if chosen is self:
+            chosen.generate_body(writer)
+            return
+        # Another template's block, placed here: its lines say so.
+        writer.via.append((self.file.name, self.line))
+        try:
+            chosen.generate_body(writer)
+        finally:
+            writer.via.pop()
 
 
 class _Apply(_Body):
@@ -307,8 +317,12 @@ class _Include(_Node):
     def generate(self, writer: _Writer) -> None:
         included = self.load()
         writer.enter(included.name, self)
-        for node in included.file.body:
-            node.generate(writer)
+        writer.via.append((self.file.name, self.line))
+        try:
+            for node in included.file.body:
+                node.generate(writer)
+        finally:
+            writer.via.pop()
         writer.leave()
 
 
@@ -486,6 +500,9 @@ class _Writer:
         self.indent = 0
         self._ids = 0
         self._including: list[str] = []
+        # The include and block sites the code being written sits in, outermost
+        # first; a traceback's source comment names them ("via a.html:3").
+        self.via: list[tuple[str, int]] = []
 
     def next_id(self) -> int:
         self._ids += 1
@@ -499,8 +516,13 @@ class _Writer:
             if i + 1 < len(physical):
                 self.lines.append(prefix + part)
             else:  # the comment goes last: earlier lines may be mid-expression
-                self.lines.append(f"{prefix}{part}  # {origin[0]}:{origin[1]}")
+                self.lines.append(f"{prefix}{part}  # {origin[0]}:{origin[1]}{self._via_note()}")
             self.origins.append(origin)
+
+    def _via_note(self) -> str:
+        if not self.via:
+            return ""
+        return " (via " + ", ".join(f"{name}:{line}" for name, line in reversed(self.via)) + ")"
 
     def enter(self, name: str, node: _Node) -> None:
         if name in self._including or name == node.file.name:

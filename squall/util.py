@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import datetime
 import re
+import warnings
 import zlib
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -23,7 +24,10 @@ __all__ = [
     "ObjectDict",
     "TimeoutError",
     "basestring_type",
+    "bytes_type",
+    "doctests",
     "errno_from_exception",
+    "exec_in",
     "import_object",
     "raise_exc_info",
     "re_unescape",
@@ -38,6 +42,25 @@ TimeoutError = builtins.TimeoutError
 
 unicode_type = str
 basestring_type = str
+bytes_type = bytes
+
+
+def exec_in(code: Any, glob: dict[str, Any], loc: Any = None) -> None:
+    """Run ``code`` (source text or a code object) in the given namespaces.
+
+    Source is compiled on its own, without this module's ``__future__``
+    flags, so it means what it says wherever it is called from.
+    """
+    if isinstance(code, str):
+        code = compile(code, "<string>", "exec", dont_inherit=True)
+    exec(code, glob, loc)
+
+
+def doctests() -> Any:
+    """This module's doctests as a ``unittest`` suite."""
+    import doctest
+
+    return doctest.DocTestSuite(__name__)
 
 
 class ObjectDict(dict[str, Any]):
@@ -59,26 +82,73 @@ class GzipDecompressor:
     With ``max_length`` set, ``decompress`` returns at most that many bytes;
     input it could not yet expand is kept in ``unconsumed_tail`` and must be
     passed back in on the next call. This is how callers bound the memory a
-    small compressed body (a "gzip bomb") can make them allocate.
+    small compressed body (a "gzip bomb") can make them allocate. Several
+    gzip members one after another (RFC 1952 section 2.2) decompress as
+    their concatenation. Calling without ``max_length`` is deprecated, as
+    in Tornado 6.6: it expands everything at once.
     """
 
     def __init__(self) -> None:
+        self._inflater = self._new_inflater()
+        # Whether the current member has had any input: a started member
+        # that never ended is a truncated stream.
+        self._member_started = False
+        # Input of a next gzip member held back because the output budget
+        # of the call was spent; given out through unconsumed_tail.
+        self._carry = b""
+
+    @staticmethod
+    def _new_inflater() -> Any:
         # wbits 16 + MAX_WBITS: expect the gzip header and trailer.
-        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
 
     def decompress(self, value: bytes, max_length: int = 0) -> bytes:
-        return self._inflater.decompress(value, max_length)
+        if not max_length:
+            warnings.warn(
+                "GzipDecompressor.decompress without max_length is deprecated",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        self._carry = b""
+        out = []
+        produced = 0
+        while True:
+            budget = max_length - produced if max_length else 0
+            if value:
+                self._member_started = True
+            chunk = self._inflater.decompress(value, budget)
+            out.append(chunk)
+            produced += len(chunk)
+            if not (self._inflater.eof and self._inflater.unused_data):
+                break
+            # The member ended and another follows.
+            value = self._inflater.unused_data
+            self._inflater = self._new_inflater()
+            self._member_started = False
+            if max_length and produced >= max_length:
+                self._carry = value
+                break
+        return b"".join(out)
 
     @property
     def unconsumed_tail(self) -> bytes:
-        return self._inflater.unconsumed_tail
+        tail: bytes = self._carry or self._inflater.unconsumed_tail
+        return tail
 
     @property
     def eof(self) -> bool:
-        return self._inflater.eof
+        ended: bool = self._inflater.eof and not self._carry
+        return ended
 
     def flush(self) -> bytes:
-        return self._inflater.flush()
+        """The last of the output; call once all input has been passed in."""
+        if self.unconsumed_tail:
+            raise ValueError("unconsumed_tail must be passed to decompress before flush")
+        if self._member_started and not self._inflater.eof:
+            # Truncated, or trailing bytes that never became a gzip member.
+            raise zlib.error("incomplete gzip stream")
+        rest: bytes = self._inflater.flush()
+        return rest
 
 
 def import_object(name: str) -> Any:

@@ -55,6 +55,12 @@ from squall.log import app_log
 from squall.netutil import Resolver, ssl_options_to_context
 from squall.tcpclient import TCPClient
 from squall.web import RequestHandler
+from squall.web._xsrf import _SAME_ORIGIN_FETCH_SITES
+
+# Tornado's names for the protocol object (``handler.ws_connection``,
+# ``client.protocol``): squall has one connection class for both ends.
+WebSocketProtocol = WebSocketConnection
+WebSocketProtocol13 = WebSocketConnection
 
 __all__ = [
     "WebSocketClientConnection",
@@ -230,9 +236,18 @@ class WebSocketHandler(RequestHandler):
         """Called once when the connection is closed; see close_code/close_reason."""
 
     def check_origin(self, origin: str) -> bool:
-        """Whether to accept a browser's ``Origin``; by default only the same host."""
+        """Whether to accept a browser's ``Origin``.
+
+        By default: the same host, or a request the browser itself calls
+        same-origin (``Sec-Fetch-Site``), or an origin ``check_trusted_origin``
+        accepts (the ``trusted_origins`` setting), as in Tornado 6.6.
+        """
         host = self.request.headers.get("Host")
-        return urllib.parse.urlsplit(origin).netloc.lower() == (host or "").lower()
+        if urllib.parse.urlsplit(origin).netloc.lower() == (host or "").lower():
+            return True
+        if self.request.headers.get("Sec-Fetch-Site") in _SAME_ORIGIN_FETCH_SITES:
+            return True
+        return self.check_trusted_origin(origin)
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         """Pick one of the client's subprotocols, or None for none."""
@@ -347,6 +362,9 @@ class WebSocketClientConnection:
         self.resolver = resolver
         self.protocol: WebSocketConnection | None = None
         self.headers: HTTPHeaders | None = None
+        # The handshake response's status: 101 once connected.
+        self.code: int | None = None
+        self.stream: IOStream | None = None
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self._selected_subprotocol: str | None = None
@@ -384,6 +402,8 @@ class WebSocketClientConnection:
             stream.close()
             raise
         self.headers = response
+        self.code = 101  # _handshake accepts no other status
+        self.stream = stream
         codec = FrameCodec(
             is_client=True, max_message_size=self.max_message_size, deflate=self._deflate
         )
@@ -467,7 +487,8 @@ class WebSocketClientConnection:
         """The next message, or None once the connection is closed."""
         if self._on_message_callback is not None:
             raise RuntimeError("read_message cannot be used with on_message_callback")
-        future: asyncio.Future[str | bytes | None] = asyncio.get_running_loop().create_future()
+        # Not get_running_loop(): callback-style callers read from outside.
+        future: asyncio.Future[str | bytes | None] = gen._create_future()
         if self._messages:
             future.set_result(self._messages.popleft())
             room = self._room

@@ -19,6 +19,9 @@ PUBLIC_API: dict[str, list[str]] = {
         "ObjectDict",
         "TimeoutError",
         "basestring_type",
+        "bytes_type",
+        "doctests",
+        "exec_in",
         "errno_from_exception",
         "import_object",
         "raise_exc_info",
@@ -31,6 +34,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "DummyExecutor",
         "FUTURES",
         "Future",
+        "ReturnValueIgnoredError",
         "chain_future",
         "dummy_executor",
         "future_add_done_callback",
@@ -42,6 +46,8 @@ PUBLIC_API: dict[str, list[str]] = {
     ],
     "squall.gen": [
         "BadYieldError",
+        "Future",
+        "Multi",
         "KeyReuseError",
         "LeakedCallbackError",
         "Return",
@@ -68,6 +74,8 @@ PUBLIC_API: dict[str, list[str]] = {
         "bind_unused_port",
         "gen_test",
         "get_async_test_timeout",
+        "main",
+        "setup_with_context_manager",
     ],
     "squall.log": [
         "LogFormatter",
@@ -200,6 +208,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "create_signed_value",
         "decode_signed_value",
         "get_signature_key_version",
+        "is_absolute",
         "removeslash",
         "stream_request_body",
         "url",
@@ -264,6 +273,7 @@ PUBLIC_API: dict[str, list[str]] = {
         "filter_whitespace",
     ],
     "squall.locale": [
+        "CONTEXT_SEPARATOR",
         "CSVLocale",
         "GettextLocale",
         "LOCALE_NAMES",
@@ -329,6 +339,8 @@ PUBLIC_API: dict[str, list[str]] = {
         "AsyncIOLoop",
         "AsyncIOMainLoop",
         "BaseAsyncIOLoop",
+        "SelectorThread",
+        "AddThreadSelectorEventLoop",
         "to_asyncio_future",
         "to_tornado_future",
     ],
@@ -357,6 +369,17 @@ PUBLIC_API: dict[str, list[str]] = {
         "connect_async",
         "parse_url",
     ],
+    "squall.compat": [
+        "ALIAS_ENV_VAR",
+        "TORNADO_VERSION",
+        "TORNADO_VERSION_INFO",
+        "TornadoAliasError",
+        "install_from_environment",
+        "install_tornado",
+        "is_installed",
+    ],
+    "squall.tornado": ["main"],
+    "squall.speedups": ["websocket_mask"],
 }
 
 

@@ -16,6 +16,7 @@ from squall.testing._async import (
 )
 from squall.testing._expect_log import ExpectLog
 from squall.testing._http import AsyncHTTPSTestCase, AsyncHTTPTestCase
+from squall.testing._main import main, setup_with_context_manager
 from squall.testing._ports import bind_unused_port
 
 __all__ = [
@@ -26,4 +27,6 @@ __all__ = [
     "bind_unused_port",
     "gen_test",
     "get_async_test_timeout",
+    "main",
+    "setup_with_context_manager",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import linecache
 import os
 import unittest
 from collections.abc import Callable, Coroutine, Generator
@@ -225,4 +226,11 @@ def _where_suspended(
         frame = getattr(coro, "gi_frame", None) or getattr(coro, "cr_frame", None)
     if frame is None:
         return ""
-    return f" (waiting at {frame.f_code.co_filename}:{frame.f_lineno})"
+    filename, lineno = frame.f_code.co_filename, frame.f_lineno
+    source = linecache.getline(filename, lineno).strip()
+    # The source line too, as a traceback through the coroutine would show.
+    return (
+        f" (waiting at {filename}:{lineno}: {source})"
+        if source
+        else (f" (waiting at {filename}:{lineno})")
+    )

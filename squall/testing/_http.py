@@ -98,6 +98,11 @@ class AsyncHTTPSTestCase(AsyncHTTPTestCase):
 
     def get_ssl_options(self) -> dict[str, Any] | ssl.SSLContext:
         """The server's TLS settings; by default the bundled test certificate."""
+        return AsyncHTTPSTestCase.default_ssl_options()
+
+    @staticmethod
+    def default_ssl_options() -> dict[str, Any]:
+        """The bundled self-signed test certificate, as ``ssl_options``."""
         return dict(
             certfile=os.path.join(TEST_CERT_DIR, "test.crt"),
             keyfile=os.path.join(TEST_CERT_DIR, "test.key"),

@@ -93,7 +93,15 @@ __all__ = [
     "create_signed_value",
     "decode_signed_value",
     "get_signature_key_version",
+    "is_absolute",
     "removeslash",
     "stream_request_body",
     "url",
 ]
+
+
+def is_absolute(path: str) -> bool:
+    """Whether ``path`` needs no prefix to be used as a URL: it starts at the
+    root (``/``) or names its scheme (``http:`` / ``https:``, exact case).
+    ``static_url`` uses this to leave such paths alone."""
+    return path.startswith(("/", "http:", "https:"))

@@ -150,9 +150,9 @@ def _move_permanently(handler: RequestHandler, new_path: str) -> None:
     """301 to ``new_path`` on this site, keeping the query string.
 
     A path starting ``//`` or ``/\\`` would be read by browsers as another
-    host, so it is refused with 404 instead.
+    host, so it is refused with 403 instead (Tornado's status and message).
     """
     if new_path.startswith(("//", "/\\")):
-        raise HTTPError(404)
+        raise HTTPError(403, "cannot redirect path with two initial slashes")
     query = handler.request.query
     handler.redirect(f"{new_path}?{query}" if query else new_path, permanent=True)

@@ -40,6 +40,12 @@ class HTTPError(Exception):
             # the formatting done when it is logged.
             self.log_message = log_message.replace("%", "%%")
 
+    def get_message(self) -> str | None:
+        """``log_message`` with its arguments filled in (None if there is none)."""
+        if self.log_message is None:
+            return None
+        return self.log_message % self.args
+
     def __str__(self) -> str:
         message = "HTTP %d: %s" % (
             self.status_code,

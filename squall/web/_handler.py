@@ -10,6 +10,7 @@ start to finish with no Task or Future created for it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import http.cookies
 import inspect
@@ -397,6 +398,10 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
             return
         self.clear()
         self.set_status(status_code, reason=_error_reason(kwargs))
+        if status_code in (204, 304) or 100 <= status_code < 200:
+            # These answers never carry a body, so there is no page to write.
+            self.finish()
+            return
         try:
             if not _overrides(self, "get_error_html"):
                 self.write_error(status_code, **kwargs)
@@ -571,12 +576,18 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
             self._handle_request_exception(e)
             if self._prepared_future is not None and not self._prepared_future.done():
                 self._prepared_future.set_result(None)
+        except asyncio.CancelledError as e:
+            # Raised by the handler's own code: an error like any other (a
+            # 500), as in Tornado. There is no task here to be cancelled.
+            self._handle_request_exception(e)
         return None
 
     async def _continue_async(self, pending: Any, prepared: bool, called: bool = False) -> None:
+        awaited: Any = None
         try:
             if pending is not None:
-                await gen.convert_yielded(pending)
+                awaited = gen.convert_yielded(pending)
+                await awaited
             if not prepared:
                 if self._prepared_future is not None:
                     future_set_result_unless_cancelled(self._prepared_future, None)
@@ -588,10 +599,23 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
                 method = self._verb_method()
                 result = method(*self.path_args, **self.path_kwargs)
                 if result is not None and inspect.isawaitable(result):
-                    await gen.convert_yielded(result)
+                    awaited = gen.convert_yielded(result)
+                    await awaited
             if self._auto_finish and not self._finished:
                 self.finish()
         except Exception as e:
+            self._handle_request_exception(e)
+        except asyncio.CancelledError as e:
+            ours = _task_is_being_cancelled()
+            if ours or _was_cancelled(awaited):
+                # The handler's task was cancelled from outside: answer (a
+                # 500, nothing logged, as Tornado does); that task ends
+                # cancelled.
+                if not self._finished:
+                    self.send_error(500)
+                if ours:
+                    raise
+                return
             self._handle_request_exception(e)
         finally:
             if self._prepared_future is not None and not self._prepared_future.done():
@@ -629,3 +653,18 @@ def _error_reason(kwargs: dict[str, Any]) -> str | None:
 
 def _overrides(handler: RequestHandler, name: str) -> bool:
     return callable(getattr(handler, name, None))
+
+
+def _was_cancelled(awaited: Any) -> bool:
+    """Whether ``awaited`` is a task someone called ``cancel()`` on (rather
+    than one whose code raised ``CancelledError`` itself)."""
+    cancelling = getattr(awaited, "cancelling", None)  # Task, Python 3.11+
+    return bool(cancelling()) if cancelling is not None else False
+
+
+def _task_is_being_cancelled() -> bool:
+    """Whether the running task was asked to cancel (``Task.cancel``), as
+    opposed to code inside it raising ``CancelledError`` itself."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+    return bool(cancelling()) if cancelling is not None else False

@@ -22,6 +22,11 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
 _UNSAFE_COOKIE_ATTR = re.compile(r"[\x00-\x1f\x7f;]")
 
 
+# RFC 6265 section 4.1.1: a cookie name is an RFC 2616 token (no controls,
+# separators or spaces).
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+
+
 class InvalidCookieError(http.cookies.CookieError, ValueError):
     """A cookie name, value or attribute that cannot be sent safely."""
 
@@ -143,8 +148,15 @@ class InputMixin(HandlerHost):
         """
         name = to_unicode(name)
         value = to_unicode(value)
-        if re.search(r"[\x00-\x20]", name + value):
+        if not _COOKIE_NAME.match(name):
+            # Tornado's wording: http.cookies calls the name an attribute.
+            raise InvalidCookieError(f"Invalid cookie attribute name={name!r} for cookie {name!r}")
+        if re.search(r"[\x00-\x20]", value):
             raise InvalidCookieError(f"Invalid cookie {name!r}: {value!r}")
+        if max_age is not None:
+            # An int, or a ValueError: text here could smuggle attributes
+            # ("1; Path=/x") into the header.
+            max_age = int(max_age)
         for attr_name, attr in (("domain", domain), ("path", path), ("samesite", samesite)):
             if attr is not None and _UNSAFE_COOKIE_ATTR.search(str(attr)):
                 raise InvalidCookieError(f"Invalid cookie attribute {attr_name}: {attr!r}")

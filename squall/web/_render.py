@@ -72,21 +72,24 @@ class RenderMixin(HandlerHost):
             head_parts.append(self.render_linked_css(css_files).encode())
         if css_embed:
             head_parts.append(self.render_embed_css(css_embed))
-        head_parts.extend(html_heads)
+        if html_heads:
+            head_parts.append(b"".join(html_heads))
         body_parts: list[bytes] = []
         if js_files:
             body_parts.append(self.render_linked_js(js_files).encode())
         if js_embed:
             body_parts.append(self.render_embed_js(js_embed))
-        body_parts.extend(html_bodies)
+        if html_bodies:
+            body_parts.append(b"".join(html_bodies))
         if body_parts:
             end = page.rfind(b"</body>")
             if end != -1:
-                page = page[:end] + b"".join(body_parts) + b"\n" + page[end:]
+                # One line per kind of resource, as Tornado lays them out.
+                page = page[:end] + b"\n".join(body_parts) + b"\n" + page[end:]
         if head_parts:
             end = page.find(b"</head>")
             if end != -1:
-                page = page[:end] + b"".join(head_parts) + b"\n" + page[end:]
+                page = page[:end] + b"\n".join(head_parts) + b"\n" + page[end:]
         return self.finish(page)
 
     def render_linked_js(self, js_files: Iterable[str]) -> str:

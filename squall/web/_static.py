@@ -25,7 +25,7 @@ import mimetypes
 import os
 import stat
 import threading
-from collections.abc import Awaitable, Generator
+from collections.abc import Awaitable, Generator, Iterable
 from typing import Any
 
 from squall.httputil._ranges import parse_byte_ranges
@@ -68,6 +68,10 @@ class StaticFileHandler(RequestHandler):
     """
 
     CACHE_MAX_AGE = _TEN_YEARS
+    # Tornado's limits: versions remembered, and the largest file hashed
+    # for one (a bigger file gets no ?v= rather than a long hash at startup).
+    MAX_CACHED_VERSIONS = _HASH_CACHE_MAX
+    MAX_VERSION_CONTENT_SIZE = 64 * 1024 * 1024
 
     _static_hashes: dict[str, str | None] = {}
     _lock = threading.Lock()
@@ -76,6 +80,12 @@ class StaticFileHandler(RequestHandler):
     path: str
     absolute_path: str
     modified: datetime.datetime | None
+    # Class-level defaults, so that a subclass whose initialize() does not
+    # call this one's (it sets ``root`` itself) still serves files.
+    default_filename: str | None = None
+    allowed_symlink_directory: list[str] | None = None
+    _served_path: str | None = None
+    _stat_result: os.stat_result | None = None
 
     def initialize(
         self,
@@ -87,11 +97,15 @@ class StaticFileHandler(RequestHandler):
         links_to: str | list[str] = (
             path if allowed_symlink_directory is None else allowed_symlink_directory
         )
-        self.allowed_symlink_directory = [links_to] if isinstance(links_to, str) else list(links_to)
+        self.allowed_symlink_directory = (
+            [os.fspath(links_to)]
+            if isinstance(links_to, (str, os.PathLike))
+            else [os.fspath(d) for d in links_to]
+        )
         self.default_filename = default_filename
         self.root = path
-        self._served_path: str | None = None
-        self._stat_result: os.stat_result | None = None
+        self._served_path = None
+        self._stat_result = None
 
     @classmethod
     def reset(cls) -> None:
@@ -168,7 +182,11 @@ class StaticFileHandler(RequestHandler):
                 if sent is not None:
                     return
                 # None: the connection cannot sendfile (TLS...); stream it.
-        for chunk in self.get_content(path, start, end):
+        # The whole file is asked for as (None, None), as Tornado does:
+        # subclasses serving generated content may handle no ranges.
+        whole = start == 0 and end == self.get_content_size()
+        pieces = self.get_content(path) if whole else self.get_content(path, start, end)
+        for chunk in _pieces(pieces):
             self.write(chunk)
             await self.flush()
 
@@ -215,7 +233,7 @@ class StaticFileHandler(RequestHandler):
         if_range = self.request.headers.get("If-Range")
         if if_range is not None and not self._if_range_matches(if_range):
             return None  # RFC 9110 §13.1.5: the client's copy is stale
-        return parse_byte_ranges(header, size)
+        return _tornado_ranges(header, size)
 
     def _if_range_matches(self, if_range: str) -> bool:
         if if_range.startswith('"'):
@@ -244,7 +262,7 @@ class StaticFileHandler(RequestHandler):
             return None  # ranges are served from the identity file
         accepted = _accepted_codings(self.request.headers.get("Accept-Encoding", ""))
         for coding, sibling in siblings:
-            if coding in accepted and self._inside_allowed(sibling):
+            if coding in accepted and self._inside_allowed(sibling, self.root):
                 self.set_header("Content-Encoding", coding)
                 return sibling
         return None
@@ -309,7 +327,10 @@ class StaticFileHandler(RequestHandler):
         regular file, 404 when it does not exist.
         """
         root = os.path.abspath(root)
-        if not _is_inside(absolute_path, root):
+        # Containment (symlinks resolved) before anything that depends on
+        # what exists: a redirect for a directory out there, or a 404 for a
+        # missing file, would tell a prober about the filesystem.
+        if not _is_inside(absolute_path, root) or not self._inside_allowed(absolute_path, root):
             raise HTTPError(403, "%s is not in root static directory", self.path)
         if os.path.isdir(absolute_path) and self.default_filename is not None:
             request_path = self.request.path or ""
@@ -320,44 +341,56 @@ class StaticFileHandler(RequestHandler):
                 self.redirect(request_path + "/", permanent=True)
                 return None
             absolute_path = os.path.join(absolute_path, self.default_filename)
+        if not self._inside_allowed(absolute_path, root):  # default_filename's own links
+            raise HTTPError(403, "%s is not in root static directory", self.path)
         if not os.path.exists(absolute_path):
             raise HTTPError(404)
-        if not self._inside_allowed(absolute_path):
-            raise HTTPError(403, "%s resolves outside the static directory", self.path)
         if not os.path.isfile(absolute_path):
             raise HTTPError(403, "%s is not a file", self.path)
         return absolute_path
 
-    def _inside_allowed(self, absolute_path: str) -> bool:
+    def _inside_allowed(self, absolute_path: str, root: str) -> bool:
         real = os.path.realpath(absolute_path)
-        return any(
-            _is_inside(real, os.path.realpath(directory))
-            for directory in self.allowed_symlink_directory
-        )
+        allowed = self.allowed_symlink_directory
+        if allowed is None:
+            allowed = [os.fspath(root)]
+        return any(_is_inside(real, os.path.realpath(directory)) for directory in allowed)
 
     @classmethod
     def get_content(
         cls, abspath: str, start: int | None = None, end: int | None = None
     ) -> Generator[bytes, None, None]:
-        """The file's bytes from ``start`` to ``end`` (a slice), in pieces."""
-        with open(abspath, "rb") as file:
-            if start is not None:
-                file.seek(start)
-            remaining = None if end is None else end - (start or 0)
-            while remaining is None or remaining > 0:
-                size = _CHUNK_SIZE if remaining is None else min(_CHUNK_SIZE, remaining)
-                chunk = file.read(size)
-                if not chunk:
-                    return
-                if remaining is not None:
-                    remaining -= len(chunk)
-                yield chunk
+        """The file's bytes from ``start`` to ``end`` (a slice), in pieces.
+
+        Raises ``HTTPError`` 404 if there is no such file and 403 if it is
+        not a regular file (a directory, a FIFO, a device), before reading.
+        Overrides may return one ``bytes`` instead of an iterator.
+        """
+        try:
+            info = os.stat(abspath)
+        except FileNotFoundError:
+            raise HTTPError(404) from None
+        if not stat.S_ISREG(info.st_mode):
+            raise HTTPError(403, "%s is not a file", abspath)
+        return _read_slices(abspath, start, end)
 
     @classmethod
     def get_content_version(cls, abspath: str) -> str:
-        """A hash of the file's contents (for ``?v=`` and the ETag)."""
-        hasher = hashlib.md5(usedforsecurity=False)
-        for chunk in cls.get_content(abspath):
+        """A hash of the file's contents (for ``?v=`` and the ETag): SHA-512,
+        as Tornado 6.6 computes it.
+
+        Raises what ``get_content`` raises (404, 403), and ``ValueError``
+        above ``MAX_VERSION_CONTENT_SIZE``.
+        """
+        hasher = hashlib.sha512()
+        size = 0
+        for chunk in _pieces(cls.get_content(abspath)):
+            size += len(chunk)
+            if size > cls.MAX_VERSION_CONTENT_SIZE:
+                raise ValueError(
+                    f"content is larger than MAX_VERSION_CONTENT_SIZE "
+                    f"({cls.MAX_VERSION_CONTENT_SIZE} bytes)"
+                )
             hasher.update(chunk)
         return hasher.hexdigest()
 
@@ -408,33 +441,54 @@ class StaticFileHandler(RequestHandler):
 
     @classmethod
     def get_version(cls, settings: dict[str, Any], path: str) -> str | None:
-        """The version hash of ``path``, or None if it is not a regular file
-        inside ``static_path`` (so no hash of an outside file leaks)."""
+        """The version hash of ``path``, or None if it cannot be read (logged).
+
+        A path leaving ``static_path`` raises ``HTTPError`` 403; a symlink
+        inside it that resolves outside gets no version, so no hash of an
+        outside file leaks.
+        """
         static_dir = settings["static_path"]
         target = cls.get_absolute_path(static_dir, path)
-        contained = (
-            "\x00" not in target
-            and _is_inside(target, os.path.abspath(static_dir))
-            and _is_inside(os.path.realpath(target), os.path.realpath(static_dir))
-        )
-        return cls._get_cached_version(target) if contained else None
+        if not isinstance(static_dir, (str, os.PathLike)):
+            # A root squall cannot read (several directories, say): the
+            # subclass's own get_absolute_path decided where the file is.
+            return cls._get_cached_version(target)
+        static_dir = os.fspath(static_dir)
+        relative = os.path.normpath(path)
+        escapes = os.path.isabs(path) or relative == ".." or relative.startswith(".." + os.sep)
+        # With the default get_absolute_path the result must also lie under
+        # the root; an override may map paths anywhere (even off the disk).
+        default_mapping = cls.get_absolute_path.__func__ is _DEFAULT_ABSOLUTE_PATH  # type: ignore[attr-defined]
+        if default_mapping:
+            escapes = escapes or not _is_inside(target, os.path.abspath(static_dir))
+        if "\x00" in target or escapes:
+            raise HTTPError(403, "%s is not in root static directory", path)
+        if (
+            default_mapping
+            and not _is_inside(os.path.realpath(target), os.path.realpath(static_dir))
+            and os.path.isfile(target)
+        ):
+            return None  # a file out there gets no hash (what is not a file is logged)
+        return cls._get_cached_version(target)
 
     @classmethod
     def _get_cached_version(cls, abs_path: str) -> str | None:
         with cls._lock:
-            seen = abs_path in cls._static_hashes
-            known = cls._static_hashes.get(abs_path)
+            hashes = cls._static_hashes
+            seen = abs_path in hashes
+            if seen:
+                # Least recently used goes first: a hit moves to the back.
+                known = hashes[abs_path] = hashes.pop(abs_path)
         if seen:
             return known
         try:
-            mode = os.stat(abs_path).st_mode
-            version = cls.get_content_version(abs_path) if stat.S_ISREG(mode) else None
-        except OSError:
-            gen_log.warning("Could not open static file %r", abs_path)
+            version: str | None = cls.get_content_version(abs_path)
+        except Exception as e:
+            gen_log.error("Could not open static file %r: %s", abs_path, e)
             version = None
         with cls._lock:
             hashes = cls._static_hashes
-            if len(hashes) >= _HASH_CACHE_MAX:
+            if len(hashes) >= min(_HASH_CACHE_MAX, cls.MAX_CACHED_VERSIONS):
                 del hashes[next(iter(hashes))]  # the oldest entry
             hashes[abs_path] = version
         return version
@@ -467,3 +521,46 @@ def _accepted_codings(header: str) -> set[str]:
         if coding and quality > 0:
             accepted.add(coding)
     return accepted
+
+
+def _read_slices(abspath: str, start: int | None, end: int | None) -> Generator[bytes, None, None]:
+    """Bytes ``start`` to ``end`` of the file, in chunks."""
+    with open(abspath, "rb") as file:
+        if start is not None:
+            file.seek(start)
+        remaining = None if end is None else end - (start or 0)
+        while remaining is None or remaining > 0:
+            size = _CHUNK_SIZE if remaining is None else min(_CHUNK_SIZE, remaining)
+            chunk = file.read(size)
+            if not chunk:
+                return
+            if remaining is not None:
+                remaining -= len(chunk)
+            yield chunk
+
+
+def _pieces(content: bytes | Iterable[bytes]) -> Iterable[bytes]:
+    """``get_content``'s result as pieces: overrides may return plain bytes."""
+    return (content,) if isinstance(content, bytes) else content
+
+
+_DEFAULT_ABSOLUTE_PATH = StaticFileHandler.get_absolute_path.__func__  # type: ignore[attr-defined]
+
+
+def _tornado_ranges(header: str, size: int) -> list[tuple[int, int]] | None:
+    """``parse_byte_ranges`` with the answers Tornado's static handler gives
+    where RFC 9110 leaves room: ``bytes=N`` reads as ``bytes=N-``; one
+    reversed range is a 416 (in a list it voids the header); a range
+    covering the whole file is a plain 200."""
+    unit, _, spec = header.partition("=")
+    if "," not in spec:
+        first, dash, last = spec.strip().partition("-")
+        numeric = first.isascii() and first.isdigit()
+        if numeric and not dash:
+            header = f"{unit}={first}-"
+        elif numeric and last.isascii() and last.isdigit() and int(last) < int(first):
+            return [] if unit.strip().lower() == "bytes" else None
+    ranges = parse_byte_ranges(header, size)
+    if ranges == [(0, size)]:
+        return None
+    return ranges

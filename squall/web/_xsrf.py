@@ -22,6 +22,7 @@ from __future__ import annotations
 import binascii
 import hmac
 import os
+import re
 import time
 import urllib.parse
 from typing import TYPE_CHECKING
@@ -70,6 +71,11 @@ def _encode_token(version: int, token: bytes, timestamp: float) -> bytes:
     raise ValueError(f"unknown xsrf cookie version {version}")
 
 
+# A token that starts "<version>|" declares its format (version 2 is read
+# above); version 1 tokens are bare.
+_VERSIONED = re.compile(rb"[1-9][0-9]*\|")
+
+
 def _decode_token(value: str | bytes | None) -> _Decoded:
     """(version, token, timestamp) from a cookie or argument; Nones if bad."""
     if not value:
@@ -83,8 +89,14 @@ def _decode_token(value: str | bytes | None) -> _Decoded:
                 return None, None, None
             token = _mask(mask, binascii.a2b_hex(masked_hex))
             return 2, token, float(int(timestamp_text))
-        # Version 1: the token in hex, no timestamp of its own.
-        return 1, binascii.a2b_hex(raw), None
+        if _VERSIONED.match(raw):
+            return None, None, None  # "<n>|..." with a version we do not know
+        # Version 1: the token in hex, no timestamp of its own; a token
+        # that is not hex is taken as it is (as Tornado reads old cookies).
+        try:
+            return 1, binascii.a2b_hex(raw), None
+        except (ValueError, binascii.Error):
+            return 1, raw, None
     except (ValueError, binascii.Error):
         return None, None, None
 
@@ -125,7 +137,7 @@ class XsrfMixin(HandlerHost):
             return cached  # type: ignore[no-any-return]
         cookie_name = self.settings.get("xsrf_cookie_name", DEFAULT_XSRF_COOKIE_NAME)
         version, token, timestamp = _decode_token(self.get_cookie(cookie_name))
-        if token is None or len(token) != _TOKEN_BYTES:
+        if not token:
             version, token = None, os.urandom(_TOKEN_BYTES)
         if timestamp is None:
             timestamp = time.time()

@@ -108,6 +108,8 @@ def test_gen_test_timeout_messages():
     assert "TimeoutError: Async operation timed out after 0.05 seconds" in result.errors[0][1]
     result = run_case(Cases, "test_generator_gen_test_times_out")
     assert "timed out after 0.05 seconds (waiting at" in result.errors[0][1]
+    # The message quotes the line the test was suspended on.
+    assert "yield gen.sleep(" in result.errors[0][1]
 
 
 def test_coroutine_without_gen_test_is_an_error():

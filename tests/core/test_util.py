@@ -126,7 +126,26 @@ def test_gzip_decompressor_rejects_garbage():
     import zlib
 
     with pytest.raises(zlib.error):
-        GzipDecompressor().decompress(b"not gzip at all")
+        GzipDecompressor().decompress(b"not gzip at all", 1000)
+
+
+def test_gzip_decompressor_concatenated_members_and_flush_rules():
+    data = gzip.compress(b"hello") + gzip.compress(b" world")
+    d = GzipDecompressor()
+    out = b""
+    while True:
+        out += d.decompress(data, 3)  # the budget ends inside and between members
+        data = d.unconsumed_tail
+        if not data:
+            break
+    assert (out, d.flush()) == (b"hello world", b"")
+    unfinished = GzipDecompressor()
+    assert unfinished.decompress(gzip.compress(b"hello world"), 5) == b"hello"
+    with pytest.raises(ValueError, match="unconsumed_tail must be passed"):
+        unfinished.flush()
+    # Without max_length everything expands at once: deprecated, as in Tornado 6.6.
+    with pytest.warns(DeprecationWarning, match="without max_length"):
+        assert GzipDecompressor().decompress(gzip.compress(b"a") + gzip.compress(b"b")) == b"ab"
 
 
 def test_import_object():
@@ -186,3 +205,17 @@ def test_arg_replacer():
     assert (old, kwargs) == (None, {"callback": "new"})
     missing = ArgReplacer(f, "nope")
     assert missing.arg_pos is None
+
+
+@pytest.mark.parametrize("tail", [b"\0", b"garbage", b"\x1f\x00"])
+def test_gzip_decompressor_refuses_trailing_bytes_and_truncation(tail):
+    import zlib
+
+    d = GzipDecompressor()
+    with pytest.raises(zlib.error):
+        d.decompress(gzip.compress(b"hello") + tail, 1024)
+        d.flush()
+    truncated = GzipDecompressor()
+    assert truncated.decompress(gzip.compress(b"hello")[:-1], 1024) == b"hello"
+    with pytest.raises(zlib.error, match="incomplete"):
+        truncated.flush()

@@ -161,7 +161,8 @@ async def test_coroutine_handler_failure_is_logged_and_closes() -> None:
     try:
         stream = IOStream(socket.socket())
         await stream.connect(("127.0.0.1", port))
-        with ExpectLog(app_log, "Error in connection callback"):
+        # Tornado's wording for a coroutine handler's failure.
+        with ExpectLog(app_log, "Exception in callback"):
             await stream.write(b"x")
             assert await stream.read_until_close() == b""
         stream.close()
