@@ -426,6 +426,9 @@ async def _read_body(
                 limit = connection.max_body_size
                 gen_log.info("Request body over %d bytes from %s", limit, connection.context)
                 connection._answer_error(413, "Payload Too Large")
+                # As on squall's own server: the handler hears the request
+                # is over (a streaming one stops waiting for its body).
+                delegate.on_connection_close()
                 return False
             if type(body) is not bytes:
                 body = bytes(body)

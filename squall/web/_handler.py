@@ -471,6 +471,11 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
             if not self._finished:
                 self.finish(*e.args)
             return
+        if isinstance(e, iostream.StreamClosedError):
+            # The client left mid-upload or mid-download: nobody to answer,
+            # and a client's own disconnect is not an error of ours.
+            gen_log.debug("%s: the client closed the connection", self._request_summary())
+            return
         try:
             self.log_exception(type(e), e, e.__traceback__)
         except Exception:
@@ -611,7 +616,7 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
                 # The handler's task was cancelled from outside: answer (a
                 # 500, nothing logged, as Tornado does); that task ends
                 # cancelled.
-                if not self._finished:
+                if not self._finished and not self._headers_written:
                     self.send_error(500)
                 if ours:
                     raise
