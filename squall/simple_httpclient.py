@@ -15,6 +15,13 @@ Errors (all delivered as ``HTTPResponse.error``, code 599)::
         HTTPTimeoutError        connect_timeout / request_timeout expired
         HTTPStreamClosedError   the connection closed before the response
         httpclient.HTTPConnectionError  connecting failed
+
+This module holds the client, its connection pool and connection setup;
+the pieces it shares with the curl client or that stand on their own are
+private modules: ``_client_request`` (options, target, head fields),
+``_client_redirects`` (redirects, digest retries), ``_client_body`` (the
+``body_producer`` writer), ``_client_deadline`` (timeouts), and
+``_http1_client`` (one exchange over the sans-I/O core, ``squall._http1``).
 """
 
 from __future__ import annotations
@@ -82,6 +89,10 @@ IDLE_CONNECTION_TIMEOUT = 15.0
 # RFC 9110 §9.2.2: only these may be retried automatically, which is done
 # once when a reused connection turns out to have been closed by the server.
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+# A body up to this size goes out in the same write as the head (one send,
+# one packet for small requests); larger ones are written after it rather
+# than copied. 64 KiB: the read chunk size of squall's (and Tornado's) server.
+_COALESCED_BODY_MAX = 64 * 1024
 # How much later than the connect timeout the whole connection setup is cut
 # off, so that the TCP client's own, more precise, timeout fires first.
 _STEP_TIMEOUT_MARGIN = 0.05
@@ -474,7 +485,7 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         if expect_continue:
             await stream.write(head_bytes)
             return await exchange.read_response(on_continue=send_body)
-        if body is not None and len(body) <= 64 * 1024:
+        if body is not None and len(body) <= _COALESCED_BODY_MAX:
             await stream.write(head_bytes + body)
         else:
             stream.write(head_bytes)
