@@ -40,6 +40,8 @@ def is_intermediate(
 
 
 def origin(url: str) -> tuple[str, str, int]:
+    """Scheme, host and port (default filled in): what a redirect must keep
+    for credentials to follow it."""
     parsed = urllib.parse.urlsplit(url)
     scheme = parsed.scheme.lower()
     return scheme, (parsed.hostname or ""), parsed.port or (443 if scheme == "https" else 80)

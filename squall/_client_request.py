@@ -158,6 +158,7 @@ def check_method_and_body(request: Any) -> None:
 
 
 def proxy_authorization(request: Any) -> str:
+    """The ``Proxy-Authorization`` value (Basic, the only proxy_auth_mode)."""
     return basic_authorization(request.proxy_username, request.proxy_password or "")
 
 
