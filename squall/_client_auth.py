@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from squall._http1._abnf import TOKEN
 from squall.httputil import encode_username_password
 
 __all__ = ["basic_authorization", "digest_authorization", "parse_digest_challenge"]
@@ -25,8 +26,10 @@ _HASHES: dict[str, Callable[[bytes], str]] = {
     "SHA-512-256": lambda data: hashlib.new("sha512_256", data).hexdigest(),
 }
 
-# auth-param = token "=" ( token / quoted-string ), RFC 9110 §11.2.
-_PARAM_RE = re.compile(r'\s*([!#$%&\'*+\-.^_`|~0-9A-Za-z]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)\s*,?')
+# auth-param = token BWS "=" BWS ( token / quoted-string ), RFC 9110 §11.2;
+# the token grammar is squall._http1._abnf's, the one copy in squall.
+_QUOTED_STRING = r'"(?:[^"\\]|\\.)*"'
+_PARAM_RE = re.compile(rf"\s*({TOKEN})\s*=\s*({_QUOTED_STRING}|[^,\s]*)\s*,?")
 
 
 def basic_authorization(username: str, password: str) -> str:

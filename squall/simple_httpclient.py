@@ -15,30 +15,43 @@ Errors (all delivered as ``HTTPResponse.error``, code 599)::
         HTTPTimeoutError        connect_timeout / request_timeout expired
         HTTPStreamClosedError   the connection closed before the response
         httpclient.HTTPConnectionError  connecting failed
+
+This module holds the client, its connection pool and connection setup;
+the pieces it shares with the curl client or that stand on their own are
+private modules: ``_client_request`` (options, target, head fields),
+``_client_redirects`` (redirects, digest retries), ``_client_body`` (the
+``body_producer`` writer), ``_client_deadline`` (timeouts), and
+``_http1_client`` (one exchange over the sans-I/O core, ``squall._http1``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import copy
 import functools
 import io
 import os
 import socket
 import ssl
 import time
-import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-from squall import version
-from squall._client_auth import (
-    basic_authorization,
-    digest_authorization,
-    parse_digest_challenge,
+from squall._client_auth import parse_digest_challenge
+from squall._client_body import produce_body
+from squall._client_deadline import MIN_WAIT, Deadline, min_timeout
+from squall._client_redirects import REDIRECT_CODES, is_intermediate, redirected_request
+from squall._client_request import (
+    PoolKey,
+    ResolvedRequest,
+    Target,
+    default_user_agent,
+    proxy_authorization,
+    request_headers,
 )
-from squall._http1._heads import LAST_CHUNK, frame_chunk
+
+# Re-exported: the curl client imports it from here.
+from squall._client_request import check_method_and_body as check_method_and_body
 from squall._http1_client import (
     Exchange,
     ResponseError,
@@ -54,7 +67,7 @@ from squall.httpclient import (
     HTTPRequest,
     HTTPResponse,
 )
-from squall.httputil import HTTPHeaders, HTTPOutputError
+from squall.httputil import HTTPHeaders
 from squall.iostream import IOStream, StreamClosedError
 from squall.netutil import OverrideResolver, Resolver, is_valid_ip, ssl_options_to_context
 from squall.tcpclient import TCPClient
@@ -70,27 +83,27 @@ DEFAULT_MAX_HEADER_SIZE = 64 * 1024
 # (15 s), safely under nginx's keepalive_timeout (75 s) and Apache's
 # KeepAliveTimeout (5 s is shorter: a connection the server closed while
 # idle is noticed by its close callback, or retried once, see below).
+# Read at each use (not bound into the pool), so that it can be changed.
 IDLE_CONNECTION_TIMEOUT = 15.0
 
 # RFC 9110 §9.2.2: only these may be retried automatically, which is done
 # once when a reused connection turns out to have been closed by the server.
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
-# Methods Tornado accepts without allow_nonstandard_methods, and which of
-# them must carry a body.
-_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS"})
-_BODY_METHODS = frozenset({"POST", "PATCH", "PUT"})
-_REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
-# Fields that carry credentials for one origin (RFC 9110 §15.4: a client
-# should not forward them when a redirect leaves it), and those describing a
-# body that a redirect to GET drops.
-_CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
+# A body up to this size goes out in the same write as the head (one send,
+# one packet for small requests); larger ones are written after it rather
+# than copied. 64 KiB: the read chunk size of squall's (and Tornado's) server.
+_COALESCED_BODY_MAX = 64 * 1024
 # How much later than the connect timeout the whole connection setup is cut
 # off, so that the TCP client's own, more precise, timeout fires first.
 _STEP_TIMEOUT_MARGIN = 0.05
 
-# Methods whose body, sent without a Content-Type, is labelled as an HTML
-# form (Tornado's client does the same, and servers parse such bodies).
-_FORM_DEFAULT_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# The helpers' names as this module had them: the curl client, the
+# ``tornado.simple_httpclient`` alias and older tests import them from here.
+_REDIRECT_CODES = REDIRECT_CODES
+_Target = Target
+_redirected_request = redirected_request
+_default_user_agent = default_user_agent
+_Deadline = Deadline
 
 
 def _connect_error_text(error: BaseException) -> str:
@@ -100,26 +113,6 @@ def _connect_error_text(error: BaseException) -> str:
     if isinstance(error, OSError) and code:
         return f"[Errno {code}] {os.strerror(code)}"
     return str(error)
-
-
-def _url_credentials(url: str) -> tuple[str | None, str | None]:
-    """The user and password of ``url``'s userinfo, percent-decoded."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.username is None:
-        return None, None
-    return urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
-
-
-def _default_user_agent() -> str:
-    """squall's own, or Tornado's under the ``tornado`` alias (squall.compat)."""
-    from squall import compat
-
-    if compat.is_installed():
-        return f"Tornado/{compat.TORNADO_VERSION}"
-    return f"squall/{version}"
-
-
-_BODY_HEADERS = ("Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding")
 
 
 class HTTPTimeoutError(HTTPClientError):
@@ -142,19 +135,10 @@ class HTTPStreamClosedError(HTTPClientError):
         return self.message
 
 
-_PoolKey = tuple[Any, ...]
-# What is left of an expired deadline: positive, so that it still reads as
-# "a limit" (0 means none) and the wait fails at once.
-_MIN_WAIT = 1e-3
-# Parsed URLs kept (functools.lru_cache's default size): enough for the
-# handful of URLs a client usually hammers.
-_URL_CACHE_SIZE = 128
-
-
 class _Connection:
     __slots__ = ("idle_since", "key", "stream", "uses")
 
-    def __init__(self, key: _PoolKey, stream: IOStream) -> None:
+    def __init__(self, key: PoolKey, stream: IOStream) -> None:
         self.key = key
         self.stream = stream
         self.uses = 0
@@ -171,11 +155,11 @@ class _ConnectionPool:
 
     def __init__(self, max_idle_per_key: int) -> None:
         self.max_idle_per_key = max_idle_per_key
-        self.idle: dict[_PoolKey, list[_Connection]] = {}
+        self.idle: dict[PoolKey, list[_Connection]] = {}
         self.closed = False
         self._sweeper: asyncio.TimerHandle | None = None
 
-    def take(self, key: _PoolKey) -> _Connection | None:
+    def take(self, key: PoolKey) -> _Connection | None:
         connections = self.idle.get(key)
         if not connections:
             return None
@@ -336,7 +320,7 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(waiter)
-        timeout = _min_timeout(request.connect_timeout, request.request_timeout)
+        timeout = min_timeout(request.connect_timeout, request.request_timeout)
         try:
             await asyncio.wait_for(asyncio.shield(waiter), timeout)
         except asyncio.TimeoutError:
@@ -364,9 +348,9 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         redirects_left = request.max_redirects
         digest_tried = False
         while True:
-            proxied = _ResolvedRequest(current, self.defaults)
+            proxied = ResolvedRequest(current, self.defaults)
 
-            intermediate = functools.partial(_is_intermediate, proxied, redirects_left, False)
+            intermediate = functools.partial(is_intermediate, proxied, redirects_left, False)
             head, body = await self._fetch_once(
                 proxied, hop_started, digest_challenge=None, intermediate=intermediate
             )
@@ -384,17 +368,17 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
                         asyncio.get_running_loop().time(),
                         digest_challenge=challenge,
                         intermediate=functools.partial(
-                            _is_intermediate, proxied, redirects_left, True
+                            is_intermediate, proxied, redirects_left, True
                         ),
                     )
             location = head.headers.get("Location")
             if (
-                head.code in _REDIRECT_CODES
+                head.code in REDIRECT_CODES
                 and location is not None
                 and proxied.follow_redirects
                 and redirects_left > 0
             ):
-                current = _redirected_request(current, head.code, location)
+                current = redirected_request(current, head.code, location)
                 redirects_left -= 1
                 hop_started = asyncio.get_running_loop().time()
                 continue
@@ -417,8 +401,8 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         intermediate: Callable[[ResponseHead], bool],
     ) -> tuple[ResponseHead, bytes | None]:
         """One request and response, on a pooled or new connection."""
-        target = _Target(request)
-        headers = self._request_headers(request, target, digest_challenge)
+        target = Target(request)
+        headers = request_headers(request, target, digest_challenge)
         check_request_head(request.method, target.request_target, headers)
         loop = asyncio.get_running_loop()
         request_timeout = request.request_timeout
@@ -427,9 +411,9 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
             connection = self._pool.take(target.pool_key)
             if connection is None:
                 connection = await self._connect(request, target, deadline)
-            remaining = None if deadline is None else max(deadline - loop.time(), _MIN_WAIT)
+            remaining = None if deadline is None else max(deadline - loop.time(), MIN_WAIT)
             exchange = self._exchange(connection, request, intermediate)
-            timer = _Deadline(loop, remaining)
+            timer = Deadline(loop, remaining)
             try:
                 head = await self._send_and_receive(exchange, request, target, headers)
             except BaseException as e:
@@ -482,7 +466,7 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         )
 
     async def _send_and_receive(
-        self, exchange: Exchange, request: Any, target: _Target, headers: HTTPHeaders
+        self, exchange: Exchange, request: Any, target: Target, headers: HTTPHeaders
     ) -> ResponseHead:
         stream = exchange.stream
         head_bytes = format_request_head(request.method, target.request_target, headers)
@@ -494,73 +478,26 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
 
         async def send_body() -> None:
             if producer is not None:
-                await _produce(stream, producer, headers.get("Content-Length"))
+                await produce_body(stream, producer, headers.get("Content-Length"))
             elif body:
                 await stream.write(body)
 
         if expect_continue:
             await stream.write(head_bytes)
             return await exchange.read_response(on_continue=send_body)
-        if body is not None and len(body) <= 64 * 1024:
+        if body is not None and len(body) <= _COALESCED_BODY_MAX:
             await stream.write(head_bytes + body)
         else:
             stream.write(head_bytes)
             await send_body()
         return await exchange.read_response()
 
-    # -- building the request --------------------------------------------------
-
-    def _request_headers(
-        self, request: Any, target: _Target, digest_challenge: dict[str, str] | None
-    ) -> HTTPHeaders:
-        method = request.method
-        check_method_and_body(request)
-        headers = HTTPHeaders(request.headers)
-        if "Host" not in headers:
-            headers["Host"] = target.host_header
-        username, password = request.auth_username, request.auth_password
-        if username is None:
-            # Credentials in the URL (http://user:pass@host/), as Tornado's client.
-            username, password = _url_credentials(request.url)
-        if username is not None and "Authorization" not in headers:
-            mode = request.auth_mode or "basic"
-            if mode == "basic":
-                headers["Authorization"] = basic_authorization(username, password or "")
-            elif mode != "digest":
-                raise ValueError(f"unsupported auth_mode {mode}")
-            elif digest_challenge is not None:
-                headers["Authorization"] = digest_authorization(
-                    digest_challenge, username, password or "", method, target.path
-                )
-        if target.proxy is not None and target.scheme == "http" and request.proxy_username:
-            headers["Proxy-Authorization"] = _proxy_authorization(request)
-        if "User-Agent" not in headers:
-            headers["User-Agent"] = request.user_agent or _default_user_agent()
-        if request.decompress_response and "Accept-Encoding" not in headers:
-            headers["Accept-Encoding"] = "gzip"
-        if request.body is not None:
-            headers["Content-Length"] = str(len(request.body))
-            if method in _FORM_DEFAULT_METHODS and "Content-Type" not in headers:
-                # As Tornado's client: a body with no declared type is a form.
-                headers["Content-Type"] = "application/x-www-form-urlencoded"
-        elif (
-            request.body_producer is not None
-            and "Content-Length" not in headers
-            and "Transfer-Encoding" not in headers
-        ):
-            headers["Transfer-Encoding"] = "chunked"
-        if request.expect_100_continue and (
-            request.body is not None or request.body_producer is not None
-        ):
-            headers["Expect"] = "100-continue"
-        return headers
-
     # -- connecting ------------------------------------------------------------
 
-    async def _connect(self, request: Any, target: _Target, deadline: float | None) -> _Connection:
+    async def _connect(self, request: Any, target: Target, deadline: float | None) -> _Connection:
         loop = asyncio.get_running_loop()
-        remaining = None if deadline is None else max(deadline - loop.time(), _MIN_WAIT)
-        timeout = _min_timeout(request.connect_timeout, request.request_timeout and remaining)
+        remaining = None if deadline is None else max(deadline - loop.time(), MIN_WAIT)
+        timeout = min_timeout(request.connect_timeout, request.request_timeout and remaining)
         message = (
             "Timeout while connecting"
             if request.connect_timeout
@@ -600,7 +537,7 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
     async def _open(
         self,
         request: Any,
-        target: _Target,
+        target: Target,
         host: str,
         port: int,
         af: socket.AddressFamily,
@@ -630,12 +567,12 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
             stream.close()
             raise
 
-    async def _open_tunnel(self, stream: IOStream, request: Any, target: _Target) -> None:
+    async def _open_tunnel(self, stream: IOStream, request: Any, target: Target) -> None:
         """RFC 9110 §9.3.6: ask the proxy for a tunnel to the origin."""
         authority = f"{target.host_literal}:{target.port}"
         headers = HTTPHeaders({"Host": authority})
         if request.proxy_username:
-            headers["Proxy-Authorization"] = _proxy_authorization(request)
+            headers["Proxy-Authorization"] = proxy_authorization(request)
         check_request_head("CONNECT", authority, headers)
         await stream.write(format_request_head("CONNECT", authority, headers))
         exchange = Exchange(
@@ -677,259 +614,6 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
             context.set_alpn_protocols(["http/1.1"])
             self._ssl_contexts[key] = context
         return context
-
-
-class _ResolvedRequest:
-    """One hop's options resolved in a single pass: the request's own
-    values, else the client's ``defaults`` (which hold Tornado's). The same
-    answers as ``_RequestProxy``, whose three-level lookup on every read
-    was a visible part of a keep-alive request."""
-
-    def __init__(self, request: HTTPRequest, defaults: dict[str, Any]) -> None:
-        values = self.__dict__
-        values.update(defaults)
-        values.update({k: v for k, v in request.__dict__.items() if v is not None})
-        values["headers"] = request.headers
-        values["body"] = request.body
-        values["request"] = request
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for options neither the request nor the defaults set.
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return None
-
-
-class _Target:
-    """Where a request goes: the URL's parts, the proxy, the pool key."""
-
-    def __init__(self, request: Any) -> None:
-        (
-            self.scheme,
-            self.host,
-            self.port,
-            self.host_literal,
-            self.host_header,
-            self.path,
-        ) = _parse_url(request.url)
-        scheme, path = self.scheme, self.path
-        self.proxy: tuple[str, int] | None = None
-        if request.proxy_host:
-            if not request.proxy_port:
-                raise ValueError("proxy_host needs proxy_port")
-            if request.proxy_auth_mode not in (None, "basic"):
-                raise ValueError(f"Unsupported proxy_auth_mode {request.proxy_auth_mode}")
-            self.proxy = (request.proxy_host, int(request.proxy_port))
-        if self.proxy is not None and scheme == "http":
-            # RFC 9112 §3.2.2: absolute-form to a proxy.
-            self.request_target = f"http://{self.host_header}{path}"
-        else:
-            self.request_target = path
-        tls = None
-        if scheme == "https":
-            options = request.ssl_options
-            tls = (
-                bool(request.validate_cert),
-                request.ca_certs,
-                request.client_cert,
-                request.client_key,
-                id(options) if options is not None else None,
-            )
-        proxy_user = request.proxy_username if self.proxy else None
-        self.pool_key: _PoolKey = (
-            scheme,
-            self.host,
-            self.port,
-            self.proxy,
-            proxy_user,
-            tls,
-            request.network_interface,
-            request.allow_ipv6,
-        )
-
-
-@functools.lru_cache(maxsize=_URL_CACHE_SIZE)
-def _parse_url(url: str) -> tuple[str, str, int, str, str, str]:
-    """scheme, host, port, host as written in an authority, Host header
-    value, origin-form target. Cached: a client fetches the same URLs over
-    and over, and urlsplit is a visible part of a keep-alive request."""
-    parsed = urllib.parse.urlsplit(url)
-    scheme = parsed.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise ValueError(f"Unsupported url scheme: {url}")
-    host = parsed.hostname
-    if not host:
-        raise ValueError(f"URL has no host: {url}")
-    try:
-        port = parsed.port
-    except ValueError:
-        raise ValueError(f"Invalid port in URL: {url}") from None
-    host_literal = f"[{host}]" if ":" in host else host
-    netloc = parsed.netloc.rpartition("@")[2]
-    host_header = netloc if port is not None else host_literal
-    path = parsed.path or "/"
-    if parsed.query:
-        path += "?" + parsed.query
-    return scheme, host, port or (443 if scheme == "https" else 80), host_literal, host_header, path
-
-
-def _is_intermediate(
-    request: Any, redirects_left: int, digest_tried: bool, head: ResponseHead
-) -> bool:
-    """Whether ``head`` is a response the client answers itself (a redirect
-    to follow, a digest challenge), rather than the caller's response."""
-    if head.code in _REDIRECT_CODES:
-        return bool("Location" in head.headers and request.follow_redirects and redirects_left > 0)
-    return (
-        head.code == 401
-        and not digest_tried
-        and request.auth_username is not None
-        and request.auth_mode == "digest"
-        and parse_digest_challenge(head.headers.get("WWW-Authenticate", "")) is not None
-    )
-
-
-def check_method_and_body(request: Any) -> None:
-    """KeyError for an unknown method, ValueError for a body where the
-    method takes none or none where it needs one (Tornado's rules), unless
-    ``allow_nonstandard_methods``. Shared with the curl client."""
-    if request.allow_nonstandard_methods:
-        return
-    method = request.method
-    if method not in _KNOWN_METHODS:
-        raise KeyError(f"unknown method {method}")
-    has_body = request.body is not None or request.body_producer is not None
-    if method in _BODY_METHODS and not has_body:
-        raise ValueError(
-            f"Body must not be None for method {method} (unless allow_nonstandard_methods is true)"
-        )
-    if method not in _BODY_METHODS and has_body:
-        raise ValueError(
-            f"Body must be None for method {method} (unless allow_nonstandard_methods is true)"
-        )
-
-
-def _proxy_authorization(request: Any) -> str:
-    return basic_authorization(request.proxy_username, request.proxy_password or "")
-
-
-def _origin(url: str) -> tuple[str, str, int]:
-    parsed = urllib.parse.urlsplit(url)
-    scheme = parsed.scheme.lower()
-    return scheme, (parsed.hostname or ""), parsed.port or (443 if scheme == "https" else 80)
-
-
-def _redirected_request(request: HTTPRequest, code: int, location: str) -> HTTPRequest:
-    """The request to send for a redirect to ``location`` (RFC 9110 §15.4)."""
-    new_url = urllib.parse.urljoin(request.url, location)
-    scheme = urllib.parse.urlsplit(new_url).scheme.lower()
-    if scheme not in ("http", "https"):
-        # Fail now, not in a later fetch: file:, ftp:, javascript: ... are
-        # never followed.
-        raise HTTPClientError(
-            NETWORK_ERROR_CODE, f"refusing to follow redirect to unsupported URL {new_url!r}"
-        )
-    new = copy.copy(request)
-    new.headers = HTTPHeaders(request.headers)
-    new.url = new_url
-    # 303 turns anything but HEAD into GET; 301/302 do so for POST, as
-    # browsers do. 307 and 308 keep the method and body.
-    if (code == 303 and request.method != "HEAD") or (
-        code in (301, 302) and request.method == "POST"
-    ):
-        new.method = "GET"
-        new.body = None
-        new.body_producer = None
-        for name in _BODY_HEADERS:
-            if name in new.headers:
-                del new.headers[name]
-    if _origin(new_url) != _origin(request.url):
-        for name in (*_CREDENTIAL_HEADERS, "Host"):
-            if name in new.headers:
-                del new.headers[name]
-        new.auth_username = None
-        new.auth_password = None
-    return new
-
-
-async def _produce(
-    stream: IOStream,
-    producer: Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None] | None],
-    content_length: str | None,
-) -> None:
-    """Run ``producer``, framing what it writes: chunked without a declared
-    length, else checked against it (a short or long body would desync the
-    connection: RFC 9112 §6.3)."""
-    chunked = content_length is None
-    declared = 0 if content_length is None else int(content_length)
-    written = 0
-
-    def write(chunk: bytes) -> Awaitable[None]:
-        nonlocal written
-        written += len(chunk)
-        if not chunked and written > declared:
-            raise HTTPOutputError(f"body_producer wrote more than Content-Length ({declared})")
-        if chunked:
-            if not chunk:
-                future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-                future.set_result(None)
-                return future
-            chunk = frame_chunk(chunk)
-        return stream.write(chunk)
-
-    result = producer(write)
-    if result is not None:
-        await result
-    if chunked:
-        await stream.write(LAST_CHUNK)
-    elif written < declared:
-        raise HTTPOutputError(
-            f"body_producer wrote {declared - written} bytes less than Content-Length"
-        )
-
-
-class _Deadline:
-    """Cancels the running task after ``delay`` seconds (None: never) unless
-    ``cancel``ed first: what ``asyncio.wait_for`` does, without a Task per
-    request. The caller turns the CancelledError into its timeout error."""
-
-    __slots__ = ("_handle", "_task", "expired")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, delay: float | None) -> None:
-        self.expired = False
-        self._task = asyncio.current_task(loop)
-        self._handle = None if delay is None else loop.call_later(delay, self._expire)
-
-    def _expire(self) -> None:
-        self.expired = True
-        if self._task is not None:
-            self._task.cancel()
-
-    def cancel(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-
-    async def absorb(self, delivered: bool) -> None:
-        """Consume the cancellation expiring sent: ``delivered`` when it
-        arrived as the CancelledError being handled; otherwise it may still
-        be pending (the awaited work finished in the same loop iteration)
-        and is taken here, at a harmless await."""
-        if not delivered:
-            try:
-                await asyncio.sleep(0)
-            except asyncio.CancelledError:
-                pass
-        # Python 3.11+ counts cancellation requests; this one is handled.
-        uncancel = getattr(self._task, "uncancel", None)
-        if uncancel is not None:
-            uncancel()
-
-
-def _min_timeout(a: float | None, b: float | None) -> float | None:
-    # 0 and None both mean "no limit", as in Tornado.
-    values = [v for v in (a, b) if v]
-    return min(values) if values else None
 
 
 def _closed_message(error: StreamClosedError) -> str:

@@ -236,6 +236,17 @@ def test_digest_rfc7616_example(algorithm: str, expected: str) -> None:
     assert 'opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"' in value
 
 
+def test_digest_challenge_parameter_names_follow_the_token_grammar() -> None:
+    """auth-param names are RFC 9110 tokens: every tchar is kept in a name,
+    a separator (``@``, ``/``) never is."""
+    tchars = "!#$%&'*+-.^_`|~09azAZ"
+    parsed = parse_digest_challenge(f'Digest realm="r", nonce="n", {tchars}=v, a@b=1, c/d="2"')
+    assert parsed is not None
+    assert parsed[tchars.lower()] == "v"
+    assert not any("@" in name or "/" in name for name in parsed)
+    assert (parsed["realm"], parsed["nonce"]) == ("r", "n")
+
+
 def test_digest_challenge_parsing_and_errors() -> None:
     assert parse_digest_challenge('Basic realm="x"') is None
     assert parse_digest_challenge('Digest realm="x"') is None  # no nonce
