@@ -2,7 +2,7 @@
 
 Private to squall.iostream, which adds the socket, TLS and pipe streams and
 is the public import path. The transport side is an ``asyncio.BufferedProtocol``
-(``_StreamProtocol``) that forwards every event to its stream.
+(``_StreamProtocol``, in ``_iostream_protocol``) that forwards every event to its stream.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from squall._iostream_errors import (
     _BufferFullClosedError,
     _UnsatisfiableReadClosedError,
 )
+from squall._iostream_protocol import _StreamProtocol
 from squall._iostream_reads import (
     NOT_YET,
     ReadBytes,
@@ -35,7 +36,7 @@ from squall._iostream_reads import (
     ReadUntilClose,
     ReadUntilRegex,
 )
-from squall.ioloop import IOLoop, track_transport
+from squall.ioloop import IOLoop
 from squall.log import app_log, gen_log
 
 __all__ = ["BaseIOStream"]
@@ -92,53 +93,6 @@ def _scratch_view(size: int) -> memoryview:
 # Connection errors that end a stream the way a close does (peers often reset
 # rather than close); read_until_close still returns what arrived.
 _ORDINARY_CLOSE_ERRORS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
-
-
-class _StreamProtocol(asyncio.BufferedProtocol):
-    """The asyncio side of a stream: forwards transport events to it.
-
-    Pipe transports of the standard loop only know ``data_received``; the
-    others use ``get_buffer``/``buffer_updated``. Both are handled.
-    """
-
-    def __init__(self, stream: BaseIOStream) -> None:
-        self._stream = stream
-        # The per-read calls go straight to the stream: instance attributes
-        # win over the methods below, saving a call on every read.
-        self.get_buffer = stream._get_buffer  # type: ignore[method-assign]
-        self.buffer_updated = stream._buffer_updated  # type: ignore[method-assign]
-        self.data_received = stream._received  # type: ignore[method-assign]
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        track_transport(transport, self)
-        self._stream._attach(transport)
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._stream._get_buffer(sizehint)
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self._stream._buffer_updated(nbytes)
-
-    def data_received(self, data: bytes) -> None:
-        self._stream._received(data)
-
-    def eof_received(self) -> bool:
-        # A peer's EOF closes the stream, as in Tornado (no half-open
-        # streams); False lets the transport close itself.
-        self._stream._on_connection_lost(None)
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stream._on_connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        # Write limits are set so that the transport pauses whenever its
-        # buffer is not empty and resumes once it is: resume_writing is the
-        # "drained" signal write Futures wait for.
-        pass
-
-    def resume_writing(self) -> None:
-        self._stream._on_drained()
 
 
 def _mark_failed(future: asyncio.Future[Any], exc: BaseException) -> None:

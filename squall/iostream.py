@@ -70,13 +70,13 @@ from squall._iostream_base import (
     BaseIOStream,
     _mark_failed,
     _resolve,
-    _StreamProtocol,
 )
 from squall._iostream_errors import (
     StreamBufferFullError,
     StreamClosedError,
     UnsatisfiableReadError,
 )
+from squall._iostream_protocol import _StreamProtocol
 from squall.ioloop import IOLoop
 from squall.log import gen_log
 

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from squall import gen
-from squall._iostream_base import _StreamProtocol
+from squall._iostream_protocol import _StreamProtocol
 from squall.ioloop import IOLoop
 from squall.iostream import IOStream, SSLIOStream
 from squall.log import app_log
