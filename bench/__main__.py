@@ -23,6 +23,12 @@ def available() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    if "-h" in argv or "--help" in argv:
+        # Without this, "--help" was taken as an option for every benchmark
+        # and started the whole suite (about ten minutes).
+        print(__doc__.strip())
+        print(f"available: {', '.join(available())}")
+        return 0
     names = [a for a in argv if not a.startswith("-")] or available()
     unknown = sorted(set(names) - set(available()))
     if unknown:
