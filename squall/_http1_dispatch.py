@@ -82,6 +82,7 @@ class _Dispatcher(asyncio.Protocol):
         "_phase",
         "_problem",
         "_raw_header_bytes",
+        "_stream_close_callback",
         "_timer",
         "_timer_when",
         "_upgrade_data",
@@ -105,6 +106,8 @@ class _Dispatcher(asyncio.Protocol):
         self.params = params
         self._context_factory = context_factory
         self._on_close = on_close
+        # Set through ``request.connection.stream.set_close_callback``.
+        self._stream_close_callback: Callable[[], None] | None = None
         self.transport: asyncio.Transport | None = None
         self.context: Any = None
         self._parser = httptools.HttpRequestParser(self)

@@ -51,6 +51,7 @@ from squall.httputil import (
     RequestStartLine,
 )
 from squall.httputil._headers import _normalize_header
+from squall.ioloop import track_transport
 from squall.log import app_log
 
 __all__ = ["HTTP1ServerProtocol"]
@@ -81,6 +82,11 @@ class HTTP1ServerProtocol(_Dispatcher):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses.
         self.transport = transport  # type: ignore[assignment]
+        # So that IOLoop.close() aborts it rather than hang or leak it.
+        try:
+            track_transport(transport, self)
+        except RuntimeError:  # driven without a running loop (sans-I/O tests)
+            pass
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             try:
@@ -109,6 +115,12 @@ class HTTP1ServerProtocol(_Dispatcher):
         self._flow.wake_writers()
         if self._on_close is not None:
             self._on_close(self)
+        stream_callback, self._stream_close_callback = self._stream_close_callback, None
+        if stream_callback is not None:
+            try:
+                stream_callback()
+            except Exception:
+                app_log.error("Uncaught exception in stream close callback", exc_info=True)
 
     def eof_received(self) -> bool | None:
         # The peer will send nothing more. Requests it sent whole are still
