@@ -320,8 +320,8 @@ class ConnectionStream:
     """What ``request.connection.stream`` offers on a server connection.
 
     Squall serves HTTP/1 from an asyncio protocol, not an IOStream; this
-    view answers the two questions long-poll handlers ask of the stream:
-    has the client gone, and tell me when it goes.
+    view answers what handlers ask of the stream: has the client gone,
+    tell me when it goes, and close it.
     """
 
     __slots__ = ("_protocol",)
@@ -334,6 +334,11 @@ class ConnectionStream:
         protocol = self._protocol
         transport = protocol.transport
         return protocol._life is CLOSED or transport is None or transport.is_closing()
+
+    def close(self) -> None:
+        """Drop the connection now, unsent output included (what closing
+        Tornado's stream does)."""
+        self._protocol.abort()
 
     def set_close_callback(self, callback: Callable[[], None] | None) -> None:
         """Call ``callback`` (no arguments) when the connection closes; if it

@@ -134,3 +134,16 @@ def test_ioloop_close_aborts_open_server_connections() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "closed"
     assert "ResourceWarning" not in result.stderr, result.stderr
+
+
+async def test_closing_the_stream_drops_the_connection(serve: Any) -> None:
+    class Hangup(web.RequestHandler):
+        def get(self) -> None:
+            self.request.connection.stream.close()  # type: ignore[union-attr]
+
+    port = serve(web.Application([("/", Hangup)]))
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    # No response at all: the connection is gone.
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
