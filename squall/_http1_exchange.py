@@ -129,7 +129,11 @@ class HTTP1Connection(HTTPConnection):
         request_version = self.start_line.version
         fields = headers._lists  # canonical names: see on_headers_complete
         length = fields.get("Content-Length")
-        if length is not None:
+        if length is not None and start_line.code == 304:
+            # A 304's Content-Length describes the representation it
+            # stands for (RFC 9110 section 8.6); the 304 has no body.
+            pass
+        elif length is not None:
             try:
                 self._expected_length = int(length[-1])
             except ValueError:

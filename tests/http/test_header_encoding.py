@@ -65,3 +65,24 @@ async def test_client_sends_bytes_header_values_unchanged(serve: Any) -> None:
     # The server sees the bytes as their Latin-1 text, as Tornado's does.
     assert response.body == repr("v\u00c3\u00a9").encode()
     assert response.headers["X-Str"] == "caf\u00e9"
+
+
+class NotModifiedWithLength(web.RequestHandler):
+    def get(self) -> None:
+        self.set_status(304)
+        self.set_header("Content-Length", 42)
+
+
+async def test_304_may_keep_the_content_length_of_what_it_stands_for(
+    serve: Any, blocking: Any
+) -> None:
+    port = serve(web.Application([("/", NotModifiedWithLength)]))
+    data = await blocking(
+        raw_exchange,
+        port,
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    # Both answered on the one connection: no body, no error, no abort.
+    assert data.count(b"HTTP/1.1 304 Not Modified\r\n") == 2
+    assert data.count(b"Content-Length: 42\r\n") == 2
+    assert data.endswith(b"\r\n\r\n")
