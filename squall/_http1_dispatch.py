@@ -41,6 +41,9 @@ _NO_DEADLINE, _IDLE_DEADLINE, _HEADER_DEADLINE, _BODY_DEADLINE, _BODY_RATE_DEADL
 # The connection's states (see squall._http1._states), as module names.
 BETWEEN, HEAD, BODY = Message.BETWEEN, Message.HEAD, Message.BODY
 OPEN, UPGRADING, ANSWERING, CLOSED = Life.OPEN, Life.UPGRADING, Life.ANSWERING, Life.CLOSED
+# Tornado's log line for a request refused as malformed (programs and tests
+# match its wording).
+MALFORMED_LOG = "Malformed HTTP message from %s: %s"
 
 
 class _Dispatcher(asyncio.Protocol):
@@ -82,6 +85,7 @@ class _Dispatcher(asyncio.Protocol):
         "_phase",
         "_problem",
         "_raw_header_bytes",
+        "_stream_close_callback",
         "_timer",
         "_timer_when",
         "_upgrade_data",
@@ -105,6 +109,8 @@ class _Dispatcher(asyncio.Protocol):
         self.params = params
         self._context_factory = context_factory
         self._on_close = on_close
+        # Set through ``request.connection.stream.set_close_callback``.
+        self._stream_close_callback: Callable[[], None] | None = None
         self.transport: asyncio.Transport | None = None
         self.context: Any = None
         self._parser = httptools.HttpRequestParser(self)
@@ -249,7 +255,7 @@ class _Dispatcher(asyncio.Protocol):
         self._stop_reading()
         # Raised while the request was being interpreted (too many
         # arguments, a malformed multipart body...): the client's fault.
-        gen_log.info("Malformed HTTP request from %s: %s", _peer(self), error)
+        gen_log.info(MALFORMED_LOG, _peer(self), error)
         if exchange._response_started:
             self.abort()
         else:
@@ -394,7 +400,7 @@ class _Dispatcher(asyncio.Protocol):
         """Answer a bad request with its 4xx, after the good requests before it."""
         self._stop_reading()
         self._cancel_timer()
-        gen_log.info("Malformed HTTP request from %s: %s", _peer(self), problem.message)
+        gen_log.info(MALFORMED_LOG, _peer(self), problem.message)
         self._current = None
         # The request the problem belongs to, if it got as far as a delegate:
         # the one whose message never completed.
@@ -518,7 +524,7 @@ class _Dispatcher(asyncio.Protocol):
     def _on_body_timeout(self) -> None:
         exchange = self._current
         if exchange is not None and not exchange._request_complete and self._life is not CLOSED:
-            gen_log.info("Timeout reading request body from %s", _peer(self))
+            gen_log.info("Timeout reading body from %s", _peer(self))
             self._stop_reading()
             if (
                 not exchange._response_started

@@ -27,7 +27,7 @@ from squall.log import app_log
 if TYPE_CHECKING:
     from squall._http1_server import HTTP1ServerProtocol
 
-__all__ = ["HTTP1Connection"]
+__all__ = ["ConnectionStream", "HTTP1Connection"]
 
 _SERVER_HEADER = "SquallServer/" + __import__("squall").version
 CLOSED = Life.CLOSED
@@ -129,7 +129,11 @@ class HTTP1Connection(HTTPConnection):
         request_version = self.start_line.version
         fields = headers._lists  # canonical names: see on_headers_complete
         length = fields.get("Content-Length")
-        if length is not None:
+        if length is not None and start_line.code == 304:
+            # A 304's Content-Length describes the representation it
+            # stands for (RFC 9110 section 8.6); the 304 has no body.
+            pass
+        elif length is not None:
             try:
                 self._expected_length = int(length[-1])
             except ValueError:
@@ -276,6 +280,13 @@ class HTTP1Connection(HTTPConnection):
             os.close(watch_fd)
         return sent
 
+    @property
+    def stream(self) -> ConnectionStream:
+        """The connection under this request, as far as a handler asks about
+        it: ``closed()`` and ``set_close_callback()`` (Tornado programs reach
+        them as ``request.connection.stream``)."""
+        return ConnectionStream(self._protocol)
+
     def detach(self) -> Any:
         """Hand the raw connection to the caller as an IOStream.
 
@@ -307,3 +318,37 @@ class HTTP1Connection(HTTPConnection):
                 callback()
             except Exception:
                 app_log.error("Uncaught exception in close callback", exc_info=True)
+
+
+class ConnectionStream:
+    """What ``request.connection.stream`` offers on a server connection.
+
+    Squall serves HTTP/1 from an asyncio protocol, not an IOStream; this
+    view answers what handlers ask of the stream: has the client gone,
+    tell me when it goes, and close it.
+    """
+
+    __slots__ = ("_protocol",)
+
+    def __init__(self, protocol: HTTP1ServerProtocol) -> None:
+        self._protocol = protocol
+
+    def closed(self) -> bool:
+        """True once the connection is closed or closing (either side)."""
+        protocol = self._protocol
+        transport = protocol.transport
+        return protocol._life is CLOSED or transport is None or transport.is_closing()
+
+    def close(self) -> None:
+        """Drop the connection now, unsent output included (what closing
+        Tornado's stream does)."""
+        self._protocol.abort()
+
+    def set_close_callback(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` (no arguments) when the connection closes; if it
+        is already closed, soon. ``None`` removes the callback."""
+        protocol = self._protocol
+        if callback is not None and protocol._life is CLOSED:
+            protocol._loop.call_soon(callback)
+            return
+        protocol._stream_close_callback = callback

@@ -51,6 +51,7 @@ from squall.httputil import (
     RequestStartLine,
 )
 from squall.httputil._headers import _normalize_header
+from squall.ioloop import track_transport
 from squall.log import app_log
 
 __all__ = ["HTTP1ServerProtocol"]
@@ -81,6 +82,11 @@ class HTTP1ServerProtocol(_Dispatcher):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses.
         self.transport = transport  # type: ignore[assignment]
+        # So that IOLoop.close() aborts it rather than hang or leak it.
+        try:
+            track_transport(transport, self)
+        except RuntimeError:  # driven without a running loop (sans-I/O tests)
+            pass
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             try:
@@ -109,6 +115,12 @@ class HTTP1ServerProtocol(_Dispatcher):
         self._flow.wake_writers()
         if self._on_close is not None:
             self._on_close(self)
+        stream_callback, self._stream_close_callback = self._stream_close_callback, None
+        if stream_callback is not None:
+            try:
+                stream_callback()
+            except Exception:
+                app_log.error("Uncaught exception in stream close callback", exc_info=True)
 
     def eof_received(self) -> bool | None:
         # The peer will send nothing more. Requests it sent whole are still
@@ -322,7 +334,7 @@ class HTTP1ServerProtocol(_Dispatcher):
                 # The delegate has seen the headers and could have raised
                 # the limit (a streaming handler's prepare); one still
                 # preparing is held to it in on_body as the bytes arrive.
-                self._problem = rules.Reject(413, "request body too large")
+                self._problem = rules.Reject(413, "Content-Length too long")
                 return
         elif "Transfer-Encoding" not in fields:
             return  # no body: the message is complete already
@@ -338,7 +350,10 @@ class HTTP1ServerProtocol(_Dispatcher):
             return
         exchange._body_received += len(body)
         if exchange._body_received > exchange.max_body_size:
-            self._problem = rules.Reject(413, "request body too large")
+            # Tornado's wording, per framing.
+            chunked = "Transfer-Encoding" in exchange.headers
+            reason = "chunked body too large" if chunked else "Content-Length too long"
+            self._problem = rules.Reject(413, reason)
             return
         self._body_parts.append(body)
         self._body_pending += len(body)
@@ -354,20 +369,30 @@ class HTTP1ServerProtocol(_Dispatcher):
             return
         body = parts[0] if len(parts) == 1 else b"".join(parts)
         inflater = exchange._inflater
+        chunk_size = self.params.chunk_size
         if inflater is None:
-            self._deliver(exchange, _BODY, body)
+            if len(body) <= chunk_size:
+                self._deliver(exchange, _BODY, body)
+            else:
+                self._deliver_pieces(exchange, body, chunk_size)
             return
         inflater.limit = exchange.max_body_size
         try:
             pieces = inflater.inflate(body)
         except InflateLimitError:
-            self._problem = rules.Reject(413, "request body too large after decompression")
+            self._problem = rules.Reject(413, "decompressed body too large")
             return
         except InflateError:
-            self._problem = rules.Reject(400, "malformed gzip request body")
+            self._problem = rules.Reject(400, "invalid gzip data")
             return
         for piece in pieces:
-            self._deliver(exchange, _BODY, piece)
+            self._deliver_pieces(exchange, piece, chunk_size)
+
+    def _deliver_pieces(self, exchange: HTTP1Connection, body: bytes, chunk_size: int) -> None:
+        # data_received never gets more than chunk_size bytes at once, as
+        # Tornado promises: a handler may size its buffers by it.
+        for start in range(0, len(body), chunk_size):
+            self._deliver(exchange, _BODY, body[start : start + chunk_size])
 
     def on_message_complete(self) -> None:
         if self._body_parts:

@@ -85,9 +85,12 @@ CLIENT_READ_QUEUE_SIZE = 32
 class WebSocketHandler(RequestHandler):
     """A request handler that upgrades its GET request to a WebSocket."""
 
+    # Set once the 101 response is out. A class default, because
+    # set_default_headers() runs (through set_header) before __init__ ends.
+    ws_connection: WebSocketConnection | None = None
+
     def __init__(self, application: Any, request: Any, **kwargs: Any) -> None:
         super().__init__(application, request, **kwargs)
-        self.ws_connection: WebSocketConnection | None = None
         self.close_code: int | None = None
         self.close_reason: str | None = None
         self._selected_subprotocol: str | None = None
@@ -126,18 +129,24 @@ class WebSocketHandler(RequestHandler):
         for name, value in self._headers.get_all():
             if name not in ("Content-Type", "Content-Length", "Transfer-Encoding"):
                 response.add(name, value)
+        # Cookies set before the upgrade (in prepare(), say) go out with it.
+        cookies = self.__dict__.get("_new_cookie")
+        if cookies:
+            for morsel in cookies.values():
+                response.add("Set-Cookie", morsel.OutputString(None))
         response["Upgrade"] = "websocket"
         response["Connection"] = "Upgrade"
         response["Sec-WebSocket-Accept"] = accept_key(key)
         offered = [p.strip() for p in headers.get("Sec-WebSocket-Protocol", "").split(",")]
         offered = [p for p in offered if p]
-        if offered:
-            selected = self.select_subprotocol(offered)
-            if selected is not None:
-                if selected not in offered:
-                    raise ValueError(f"select_subprotocol returned {selected!r}, not offered")
-                self._selected_subprotocol = selected
-                response["Sec-WebSocket-Protocol"] = selected
+        # Asked even when the client offers none (with []), as Tornado does:
+        # a handler may insist on a subprotocol.
+        selected = self.select_subprotocol(offered)
+        if selected is not None:
+            if selected not in offered:
+                raise ValueError(f"select_subprotocol returned {selected!r}, not offered")
+            self._selected_subprotocol = selected
+            response["Sec-WebSocket-Protocol"] = selected
         # A request connection with accept_websocket (squall.asgi's, under an
         # ASGI server) answers the handshake and frames messages itself,
         # compression included; it returns the connection to talk through.
@@ -256,6 +265,46 @@ class WebSocketHandler(RequestHandler):
     @property
     def selected_subprotocol(self) -> str | None:
         return self._selected_subprotocol
+
+    # -- HTTP response methods, refused once the connection is a WebSocket -------
+    # The 101 response has gone out; a header or body written now could
+    # only corrupt the frame stream (Tornado raises the same RuntimeError).
+
+    def _refuse_after_upgrade(self) -> None:
+        if self.ws_connection is not None:
+            raise RuntimeError("Method not supported for Web Sockets")
+
+    def set_status(self, status_code: int, reason: str | None = None) -> None:
+        self._refuse_after_upgrade()
+        super().set_status(status_code, reason)
+
+    def set_header(self, name: str, value: Any) -> None:
+        self._refuse_after_upgrade()
+        super().set_header(name, value)
+
+    def set_cookie(self, name: str, value: str | bytes, *args: Any, **kwargs: Any) -> None:
+        self._refuse_after_upgrade()  # clear_cookie comes through here too
+        super().set_cookie(name, value, *args, **kwargs)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self._refuse_after_upgrade()
+        super().write_error(status_code, **kwargs)
+
+    def write(self, chunk: str | bytes | dict[str, Any]) -> None:
+        self._refuse_after_upgrade()
+        super().write(chunk)
+
+    def flush(self, include_footers: bool = False) -> asyncio.Future[None]:
+        self._refuse_after_upgrade()
+        return super().flush(include_footers)
+
+    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> asyncio.Future[None]:
+        self._refuse_after_upgrade()
+        return super().finish(chunk)
+
+    def redirect(self, url: str, permanent: bool = False, status: int | None = None) -> None:
+        self._refuse_after_upgrade()
+        super().redirect(url, permanent, status)
 
     def get_compression_options(self) -> dict[str, Any] | None:
         """None (the default) disables compression; a dict (possibly empty,
@@ -446,6 +495,8 @@ class WebSocketClientConnection:
             raise WebSocketError(f"invalid handshake response: {e}") from None
         response = head.headers
         if head.code != 101:
+            if head.code < 300:  # a page where a WebSocket was expected
+                raise WebSocketError("Non-websocket response")
             raise HTTPClientError(head.code, head.reason or None)
         if response.get("Upgrade", "").lower() != "websocket":
             raise WebSocketError("handshake response lacks Upgrade: websocket")

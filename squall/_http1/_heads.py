@@ -70,12 +70,20 @@ def _field_lines(fields: dict[str, list[str]]) -> str:
     return "\r\n".join(f"{name}: {value}" for name, values in fields.items() for value in values)
 
 
+def _latin1_or_utf8(line: str) -> bytes:
+    try:
+        return line.encode("latin-1")
+    except UnicodeEncodeError:
+        return line.encode("utf-8")
+
+
 def format_response_head(start_line: tuple[str, int, str], fields: dict[str, list[str]]) -> bytes:
     """A status line (``(version, code, reason)``, such as a
     ``ResponseStartLine``) and header block, ending with the blank line.
 
-    Field lines are encoded as UTF-8 (as squall's server always has); the
-    status line as Latin-1.
+    Field lines are encoded as Latin-1 (as Tornado's server does), or as
+    UTF-8 if a value holds a character beyond Latin-1; the status line as
+    Latin-1.
     """
     status = _STATUS_LINES.get(start_line)
     if status is None:
@@ -97,7 +105,18 @@ def format_response_head(start_line: tuple[str, int, str], fields: dict[str, lis
     flat = "".join(lines)
     if "\r" in flat or "\n" in flat:
         check_fields(fields)
-    return status + "\r\n".join(lines).encode("utf-8") + b"\r\n\r\n"
+    block = "\r\n".join(lines)
+    try:
+        # Latin-1, as Tornado writes: a value given as bytes (held decoded
+        # as Latin-1) goes out byte for byte, and a str one within Latin-1
+        # is read back the same by Latin-1 clients (RFC 9110 section 5.5).
+        encoded = block.encode("latin-1")
+    except UnicodeEncodeError:
+        # Beyond Latin-1 Tornado refuses the value; squall sends that line
+        # as UTF-8, as it always has (browsers show UTF-8 filenames), and
+        # the others still as Latin-1.
+        encoded = b"\r\n".join(_latin1_or_utf8(line) for line in lines)
+    return status + encoded + b"\r\n\r\n"
 
 
 def format_request_head(

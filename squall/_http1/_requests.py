@@ -34,6 +34,11 @@ __all__ = [
 ]
 
 
+# The wording Tornado logs for a request line it cannot read (programs and
+# tests match it in the "Malformed HTTP message from ..." log line).
+MALFORMED_REQUEST_LINE = "Malformed HTTP request line"
+
+
 class Reject(Exception):
     """The request must be refused with ``status`` and the connection closed."""
 
@@ -77,11 +82,11 @@ def find_request_line(
         at = (tail + chunk).find(line)
         if 0 <= at < len(tail):
             return at + len(line) - len(tail)  # below 0 if it ended there
-        raise Reject(400, "malformed request line")
+        raise Reject(400, MALFORMED_REQUEST_LINE)
     at = chunk.find(line, start)
     if at >= 0:
         return at + len(line)
-    raise Reject(400, "malformed request line")
+    raise Reject(400, MALFORMED_REQUEST_LINE)
 
 
 # The end of a canonical request line, for each version this server speaks.
@@ -161,7 +166,7 @@ def reject_for_parser_error(error: Exception, parser: Any, chunk: bytes = b"") -
         method = _unknown_method(chunk)
         if method is not None and TOKEN_RE_BYTES.match(method):
             return Reject(405, "method not supported")
-        return Reject(400, "invalid method")
+        return Reject(400, MALFORMED_REQUEST_LINE)
     if message.startswith("Pause on PRI"):
         # The HTTP/2 connection preface (RFC 9113 §3.4), which llhttp stops
         # at with its own wording: this server speaks HTTP/1.x only.

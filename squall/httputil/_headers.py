@@ -55,6 +55,14 @@ class _FieldError(HTTPInputError, ValueError):
     ``ValueError`` (what a client raises for a request it refuses)."""
 
 
+def _as_text(value: str | bytes) -> str:
+    """A value given as bytes is kept as the Latin-1 text of those bytes:
+    they go out on the wire unchanged (heads are written as Latin-1)."""
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    return value
+
+
 def _check_field(name: str, value: str) -> None:
     """Refuse a field that could not be sent as it is: a CR or LF would
     start a header line of its own (header injection), a NUL truncate it."""
@@ -107,6 +115,7 @@ class HTTPHeaders(MutableMapping[str, str]):
             # The common HTTPHeaders({...}) call: skip MutableMapping.update.
             lists = self._lists
             for name, value in args[0].items():
+                value = _as_text(value)
                 _check_field(name, value)
                 lists[_normalize_header(name)] = [value]
             return
@@ -125,12 +134,14 @@ class HTTPHeaders(MutableMapping[str, str]):
 
     # -- multi-value interface --------------------------------------------
 
-    def add(self, name: str, value: str) -> None:
+    def add(self, name: str, value: str | bytes) -> None:
         """Append a value for ``name``, keeping the existing ones.
 
         Raises ``HTTPInputError`` if the name is not a token or the value
         holds characters a header cannot carry (CR, LF, NUL, other controls).
+        A bytes value is kept as its Latin-1 text.
         """
+        value = _as_text(value)
         if not is_token(name):
             raise HTTPInputError(f"Invalid header name {name!r}")
         if _FORBIDDEN_VALUE_RE.search(value):
@@ -258,7 +269,8 @@ class HTTPHeaders(MutableMapping[str, str]):
             self._joined[key] = joined
         return joined
 
-    def __setitem__(self, name: str, value: str) -> None:
+    def __setitem__(self, name: str, value: str | bytes) -> None:
+        value = _as_text(value)
         _check_field(name, value)
         key = _normalize_header(name)
         self._lists[key] = [value]

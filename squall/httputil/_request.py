@@ -110,6 +110,17 @@ class HTTPServerRequest:
     _cookies: http.cookies.SimpleCookie | None = None
 
     @property
+    def scheme(self) -> str:
+        """The URL scheme, ``"http"`` or ``"https"``: ``protocol`` under the
+        name newer Tornado code uses (X-Forwarded-Proto counts when the
+        server trusts ``xheaders``, as it does for ``protocol``)."""
+        return self.protocol
+
+    @scheme.setter
+    def scheme(self, value: str) -> None:
+        self.protocol = value
+
+    @property
     def host_name(self) -> str:
         """``host`` lower-cased, without its port (computed on first use)."""
         name = self._host_name

@@ -30,11 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # A child interpreter's whole run.
 CHILD_TIMEOUT = 60.0
 
-needs_httputil = pytest.mark.xfail(
-    strict=True, reason="HTTPServerRequest / HTTP1Connection belong to issue #15"
-)
-
-
 # -- gen.Future, util.exec_in, testing helpers -----------------------------------
 
 
@@ -121,14 +116,12 @@ def app(tmp_path: Path) -> web.Application:
     return web.Application([("/scheme", SchemeHandler), ("/stream", StreamHandler)])
 
 
-@needs_httputil
 async def test_request_scheme_matches_protocol(fetch: Any) -> None:
     response = await fetch("/scheme", headers={"X-Forwarded-Proto": "https"})
     assert response.code == 200
     assert response.body == b'{"scheme": "http", "protocol": "http"}'
 
 
-@needs_httputil
 async def test_request_connection_stream(fetch: Any) -> None:
     response = await fetch("/stream")
     assert response.code == 200
@@ -364,11 +357,6 @@ def test_stop_in_a_coroutine_handler_still_sends_the_response() -> None:
     assert result.stdout.strip() == "(200, b'sent before the loop stopped')"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server connections must call ioloop.track_transport in connection_made "
-    "(squall/http1connection.py, issue #15) for IOLoop.close to abort them",
-)
 def test_close_after_stop_in_handler_leaves_no_resource_warning() -> None:
     result = _run_child(STOP_IN_HANDLER)
     assert result.returncode == 0, result.stderr

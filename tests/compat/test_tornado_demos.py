@@ -183,11 +183,6 @@ def test_tcpecho_server_and_client(demos: Path) -> None:
         assert result.stdout.splitlines() == ["Sent to server: hi", "Response from server: hi"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the demo checks request.connection.stream.closed(): HTTP1Connection.stream "
-    "belongs to issue #15 (squall/http1connection.py)",
-)
 def test_chat_long_polling(demos: Path) -> None:
     port = _free_port()
     with _running(demos / "chat" / "chatdemo.py", f"--port={port}", "--debug=false", port=port):

@@ -292,7 +292,7 @@ async def test_trickled_body_times_out_by_default(serve, blocking, monkeypatch):
                     break
             return b"".join(chunks)
 
-    with ExpectLog("squall.general", "Timeout reading request body"):
+    with ExpectLog("squall.general", "Timeout reading body"):
         data = await blocking(client)
     (response,) = split_responses(data)
     assert response.status == 408
@@ -324,7 +324,7 @@ async def test_body_at_a_fair_rate_is_accepted(serve, blocking, monkeypatch):
 async def test_http2_preface_gets_505_in_our_words(serve, blocking):
     port = serve()
     preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-    with ExpectLog("squall.general", "Malformed HTTP request"):
+    with ExpectLog("squall.general", "Malformed HTTP message"):
         data = await blocking(raw_exchange, port, preface)
     (response,) = split_responses(data)
     assert response.status == 505

@@ -463,7 +463,7 @@ async def test_writes_backing_up_pause_reading(io_loop):
 
 async def test_http2_preface_answered_505(io_loop):
     protocol, transport = connect(Server())
-    with ExpectLog("squall.general", "Malformed HTTP request"):
+    with ExpectLog("squall.general", "Malformed HTTP message"):
         protocol.data_received(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
     assert bytes(transport.data).startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n")
     assert bytes(transport.data).endswith(

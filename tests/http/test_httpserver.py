@@ -279,7 +279,7 @@ async def test_request_body_decompression(serve, blocking):
 async def test_gzip_bomb_is_refused(serve, blocking):
     port = serve(echo_app, decompress_request=True, max_body_size=10_000)
     bomb = gzip.compress(b"\0" * 1_000_000)
-    with ExpectLog("squall.general", "Malformed HTTP request"):
+    with ExpectLog("squall.general", "Malformed HTTP message"):
         data = await blocking(
             raw_exchange,
             port,
@@ -696,7 +696,7 @@ BAD_REQUESTS = [
 )
 async def test_bad_request(serve, blocking, name, request_bytes, status):
     port = serve(echo_app, max_body_size=10_000)
-    with ExpectLog("squall.general", "Malformed HTTP request") as log:
+    with ExpectLog("squall.general", "Malformed HTTP message") as log:
         data = await blocking(raw_exchange, port, request_bytes)
     assert data.startswith(b"HTTP/1.1 %d " % status), data[:200]
     head, _, body = data.partition(b"\r\n\r\n")
@@ -713,7 +713,7 @@ async def test_malformed_after_good_pipelined_requests(serve, blocking):
         b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n"
         b"G@T /3 HTTP/1.1\r\nHost: a\r\n\r\n"
     )
-    with ExpectLog("squall.general", "Malformed HTTP request"):
+    with ExpectLog("squall.general", "Malformed HTTP message"):
         data = await blocking(raw_exchange, port, packet)
     assert [r.status for r in split_responses(data)] == [200, 200, 400]
 
@@ -816,7 +816,7 @@ async def test_slowloris_is_closed_at_header_timeout(serve, blocking):
 
 async def test_slow_body_is_closed_at_body_timeout(serve, blocking):
     port = serve(ok_app, body_timeout=0.2)
-    with ExpectLog("squall.general", "Timeout reading request body"):
+    with ExpectLog("squall.general", "Timeout reading body"):
         data = await blocking(
             raw_exchange, port, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\npartial"
         )
@@ -919,7 +919,7 @@ async def test_multipart_upload_reaches_the_app(serve, blocking):
 )
 async def test_bad_multipart_is_400_with_one_log_line(serve, blocking, name, request_bytes):
     port = serve(echo_app)
-    with ExpectLog("squall.general", "Malformed HTTP request") as log:
+    with ExpectLog("squall.general", "Malformed HTTP message") as log:
         data = await blocking(raw_exchange, port, request_bytes)
     assert data.startswith(b"HTTP/1.1 400 "), data[:100]
     assert sum(log.counts.values()) == 1
@@ -935,6 +935,6 @@ async def test_declared_oversized_body_is_refused_before_upload(serve, blocking)
             s.sendall(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000000\r\n\r\n")
             return s.recv(1000)
 
-    with ExpectLog("squall.general", "Malformed HTTP request"):
+    with ExpectLog("squall.general", "Malformed HTTP message"):
         data = await blocking(client)
     assert data.startswith(b"HTTP/1.1 413 ")

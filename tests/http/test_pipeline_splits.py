@@ -120,7 +120,7 @@ def test_a_malformed_line_after_good_requests_is_refused(
     picks: list[int], points: list[int]
 ) -> None:
     data = b"".join(REQUESTS[i] for i in picks) + MALFORMED
-    with ExpectLog("squall.general", "Malformed HTTP request"):
+    with ExpectLog("squall.general", "Malformed HTTP message"):
         transport = feed(cut(data, points))
     statuses = [r.status for r in split_responses(bytes(transport.data))]
     assert statuses == [200] * len(picks) + [400]

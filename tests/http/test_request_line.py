@@ -77,7 +77,7 @@ async def test_a_malformed_line_behind_a_good_one_in_the_same_packet(
 ) -> None:
     port = serve(echo_app)
     packet = first + b"GET  /a HTTP/1.1\r\nHost: h\r\n\r\n"
-    with ExpectLog("squall.general", "Malformed HTTP request"):
+    with ExpectLog("squall.general", "Malformed HTTP message"):
         data = await blocking(raw_exchange, port, packet)
     statuses = [r.status for r in split_responses(data)]
     assert statuses == [200, 400]
@@ -90,7 +90,7 @@ async def test_a_malformed_line_behind_a_good_one_in_the_same_packet(
 async def test_a_malformed_line_split_across_packets(serve, blocking, line: bytes) -> None:
     port = serve(echo_app)
     request = line + b"\r\nHost: h\r\n\r\n"
-    with ExpectLog("squall.general", "Malformed HTTP request|HTTP parser"):
+    with ExpectLog("squall.general", "Malformed HTTP message|HTTP parser"):
         data: Any = await blocking(_send_in_pieces, port, [request[:6], request[6:]])
     assert data.startswith(b"HTTP/1.1 400 "), data[:100]
 

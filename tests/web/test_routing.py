@@ -746,7 +746,7 @@ async def test_coroutine_callable_target(serve: Any) -> None:
 async def test_missing_host_is_a_400_and_no_delegate_is_told(serve: Any) -> None:
     router = RecordingRouter(None)
     port = serve(router)
-    with ExpectLog(gen_log, "Malformed HTTP request"):
+    with ExpectLog(gen_log, "Malformed HTTP message"):
         data = await fetch(port, b"GET / HTTP/1.1\r\n\r\n")
     [r] = parse_responses(data)
     assert r.status == 400

@@ -27,7 +27,8 @@ class Echo(WebSocketHandler):
         return {} if self.compress else None
 
     def select_subprotocol(self, subprotocols):
-        return subprotocols[-1]
+        # Asked with [] too when the client offers none.
+        return subprotocols[-1] if subprotocols else None
 
     def on_message(self, message):
         if message == "close please":

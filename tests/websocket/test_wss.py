@@ -310,5 +310,5 @@ async def test_wss_squall_client_to_plain_server(
     # The server's complaint, then the client's failed handshake (logged as
     # Tornado logs it).
     assert len(logged) == 2
-    assert logged[0].startswith("Malformed HTTP request from 127.0.0.1")
+    assert logged[0].startswith("Malformed HTTP message from 127.0.0.1")
     assert logged[1].startswith("SSL Error on ") and "WRONG_VERSION_NUMBER" in logged[1]
