@@ -92,6 +92,19 @@ class _AliasedModuleLoader(importlib.abc.Loader):
     def exec_module(self, module: types.ModuleType) -> None:
         module.__spec__ = self._own_spec
 
+    # ``python -m tornado.X`` (runpy) runs a module's code afresh as
+    # __main__: hand it squall.X's code, as ``python -m squall.X`` would run.
+    def get_code(self, fullname: str) -> types.CodeType | None:
+        loader = self._own_spec.loader if self._own_spec is not None else None
+        get_code = getattr(loader, "get_code", None)
+        if get_code is None or self._own_spec is None:
+            return None
+        code: types.CodeType | None = get_code(self._own_spec.name)
+        return code
+
+    def is_package(self, fullname: str) -> bool:
+        return hasattr(self._module, "__path__")
+
 
 class _TornadoFinder(importlib.abc.MetaPathFinder):
     """Finds ``tornado.X`` as ``squall.X`` when squall has that module."""

@@ -219,6 +219,17 @@ def test_runner_runs_a_module(tmp_path: Path) -> None:
     assert result.stdout.split() == ["__main__", "squall.web", "['x']"]
 
 
+def test_python_dash_m_runs_an_aliased_module() -> None:
+    # runpy asks the alias's loader for the module's code: `python -m
+    # tornado.autoreload` (and the like) must run squall's module.
+    script = "import sys; sys.argv[1:] = ['--help']; from squall.compat import install_tornado; "
+    script += "install_tornado(); import runpy; "
+    script += "runpy.run_module('tornado.httpclient', run_name='__main__', alter_sys=True)"
+    result = _run(script)
+    assert result.returncode == 0, result.stderr
+    assert "Options:" in result.stdout + result.stderr
+
+
 def test_runner_rejects_bad_usage(tmp_path: Path) -> None:
     assert _run("", "-m", "squall.tornado").returncode == 2
     missing = _run("", "-m", "squall.tornado", str(tmp_path / "absent.py"))
