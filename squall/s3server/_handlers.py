@@ -16,7 +16,6 @@ import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from squall.iostream import StreamClosedError
 from squall.s3server import _buckets, _listing, _multipart, _objects
 from squall.s3server._errors import S3Error
 from squall.s3server._sigv4 import SigningContext, authenticate, query_pairs
@@ -291,9 +290,10 @@ class S3Handler(RequestHandler):
         self.finish(error_document(error, resource, self.request_id))
 
     def log_exception(self, typ: Any, value: BaseException | None, tb: Any) -> None:
-        if isinstance(value, (S3Error, StreamClosedError)):
-            # S3 errors are answers, not faults (the access log has them);
-            # a client that left mid-upload is nobody's fault either.
+        if isinstance(value, S3Error):
+            # S3 errors are answers, not faults (the access log has them).
+            # A client that left mid-upload never gets here: RequestHandler
+            # takes a StreamClosedError for the client's own disconnect.
             return
         super().log_exception(typ, value, tb)
 
