@@ -16,6 +16,7 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING
 
+from squall._http1._heads import format_response_head
 from squall._websocket_conn import WebSocketClosedError, WebSocketConnection
 from squall._websocket_frames import (
     FrameCodec,
@@ -218,9 +219,10 @@ class ContainerWebSocket:
                 "(ASGIContainer needs squall's own server for WebSockets)"
             ) from None
         exchange.complete = True
-        lines = ["HTTP/1.1 101 Switching Protocols"]
-        lines.extend(f"{name}: {value}" for name, value in response.get_all())
-        stream.write(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
+        # The one head writer, as WebSocketHandler's own 101 uses.
+        stream.write(
+            format_response_head(("HTTP/1.1", 101, "Switching Protocols"), response._lists)
+        )
         container = exchange.container
         max_size = container.websocket_max_message_size or MAX_MESSAGE_SIZE
         codec = FrameCodec(is_client=False, max_message_size=max_size, deflate=deflate)
