@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from squall.auth._common import HandlerBase, deliver, json_object, provider_fetch
 from squall.auth._errors import AuthError
@@ -36,12 +36,13 @@ class OAuth2Mixin(HandlerBase):
     Subclasses set ``_OAUTH_AUTHORIZE_URL`` and ``_OAUTH_ACCESS_TOKEN_URL``.
     """
 
-    _OAUTH_AUTHORIZE_URL: str = ""
-    _OAUTH_ACCESS_TOKEN_URL: str = ""
     # Where state, PKCE verifier and nonce wait for the visitor's return;
     # None: none of the three (Tornado's behaviour).
     _OAUTH_STATE_COOKIE: str | None = "_oauth2_state"
     _OAUTH_PKCE: bool = True
+    # The two provider endpoints; every concrete provider overrides both.
+    _OAUTH_ACCESS_TOKEN_URL: str = ""
+    _OAUTH_AUTHORIZE_URL: str = ""
 
     def authorize_redirect(
         self,
@@ -52,12 +53,20 @@ class OAuth2Mixin(HandlerBase):
         scope: list[str] | None = None,
         response_type: str = "code",
     ) -> None:
-        """Send the visitor to the provider's authorization page (section 4.1.1).
+        """Redirect to the provider's consent page, RFC 6749 section 4.1.1.
 
-        ``client_secret`` is accepted for compatibility and not sent.
+        ``client_secret`` is taken so old call sites keep working; a
+        confidential client's secret never travels through the browser, so
+        it is ignored here.
         """
+        del client_secret
         self._redirect_to_authorization(
-            self._OAUTH_AUTHORIZE_URL, redirect_uri, client_id, extra_params, scope, response_type
+            authorize_url=self._OAUTH_AUTHORIZE_URL,
+            redirect_uri=redirect_uri,
+            client_id=client_id,
+            extra_params=extra_params,
+            scope=scope,
+            response_type=response_type,
         )
 
     def _redirect_to_authorization(
@@ -146,7 +155,7 @@ class OAuth2Mixin(HandlerBase):
                 "Content-Type": "application/x-www-form-urlencoded",
                 "Accept": "application/json",
             },
-            body=urllib.parse.urlencode(fields),
+            body=urlencode(fields),
         )
         client = self.get_auth_http_client()
         response = await provider_fetch(client, request, "Exchanging the authorization code")

@@ -26,6 +26,9 @@ FACEBOOK_PROFILE_FIELDS = frozenset(
     {"id", "name", "first_name", "last_name", "locale", "picture", "link"}
 )
 
+# Every OAuth 1.0a endpoint of Twitter is a name under this path.
+_TWITTER_OAUTH_ROOT = "https://api.twitter.com/oauth/"
+
 
 class TwitterMixin(OAuthMixin):
     """Sign-in with Twitter (OAuth 1.0a) and its REST API.
@@ -35,12 +38,13 @@ class TwitterMixin(OAuthMixin):
     who approved the application before; ``authorize_redirect`` always asks.
     """
 
-    _OAUTH_REQUEST_TOKEN_URL = "https://api.twitter.com/oauth/request_token"
-    _OAUTH_ACCESS_TOKEN_URL = "https://api.twitter.com/oauth/access_token"
-    _OAUTH_AUTHORIZE_URL = "https://api.twitter.com/oauth/authorize"
-    _OAUTH_AUTHENTICATE_URL = "https://api.twitter.com/oauth/authenticate"
-    _OAUTH_NO_CALLBACKS = False
+    # The REST root is versioned; the OAuth 1.0a endpoints sit beside it.
     _TWITTER_BASE_URL = "https://api.twitter.com/1.1"
+    _OAUTH_NO_CALLBACKS = False
+    _OAUTH_AUTHORIZE_URL = _TWITTER_OAUTH_ROOT + "authorize"
+    _OAUTH_AUTHENTICATE_URL = _TWITTER_OAUTH_ROOT + "authenticate"
+    _OAUTH_REQUEST_TOKEN_URL = _TWITTER_OAUTH_ROOT + "request_token"
+    _OAUTH_ACCESS_TOKEN_URL = _TWITTER_OAUTH_ROOT + "access_token"
 
     def authenticate_redirect(self, callback_uri: str | None = None) -> asyncio.Future[None]:
         """Like ``authorize_redirect``, through Twitter's sign-in page."""
@@ -101,11 +105,12 @@ class GoogleOAuth2Mixin(OpenIDConnectMixin):
     adds its claims as ``id_token_claims``.
     """
 
+    # Both the OAuth 2 settings and the OIDC settings live under one key.
+    _OAUTH_SETTINGS_KEY = "google_oauth"
+    _OAUTH_NO_CALLBACKS = False
+    _OAUTH_USERINFO_URL = "https://www.googleapis.com/oauth2/v1/userinfo"
     _OAUTH_AUTHORIZE_URL = "https://accounts.google.com/o/oauth2/v2/auth"
     _OAUTH_ACCESS_TOKEN_URL = "https://www.googleapis.com/oauth2/v4/token"
-    _OAUTH_USERINFO_URL = "https://www.googleapis.com/oauth2/v1/userinfo"
-    _OAUTH_NO_CALLBACKS = False
-    _OAUTH_SETTINGS_KEY = "google_oauth"
     _OIDC_ISSUER = "https://accounts.google.com"
     _OIDC_SETTINGS_KEY = "google_oauth"
 
@@ -143,10 +148,12 @@ class GoogleOAuth2Mixin(OpenIDConnectMixin):
 class FacebookGraphMixin(OAuth2Mixin):
     """Sign-in with Facebook (OAuth 2) and its Graph API."""
 
-    _OAUTH_ACCESS_TOKEN_URL = "https://graph.facebook.com/oauth/access_token?"
-    _OAUTH_AUTHORIZE_URL = "https://www.facebook.com/dialog/oauth?"
-    _OAUTH_NO_CALLBACKS = False
+    # The Graph API root; the token endpoint hangs off it, the consent
+    # dialog is on www.  Both keep the trailing "?" callers append to.
     _FACEBOOK_BASE_URL = "https://graph.facebook.com"
+    _OAUTH_NO_CALLBACKS = False
+    _OAUTH_AUTHORIZE_URL = "https://www.facebook.com/dialog/oauth?"
+    _OAUTH_ACCESS_TOKEN_URL = _FACEBOOK_BASE_URL + "/oauth/access_token?"
 
     def get_authenticated_user(
         self,

@@ -161,17 +161,12 @@ class AddThreadSelectorEventLoop(asyncio.AbstractEventLoop):
     Every other attribute is the real loop's.
     """
 
-    MY_ATTRIBUTES = frozenset(
-        {
-            "_real_loop",
-            "_selector",
-            "add_reader",
-            "add_writer",
-            "close",
-            "remove_reader",
-            "remove_writer",
-        }
-    )
+    # Served by this wrapper rather than forwarded: our two slots, the four
+    # readiness methods the selector thread provides, and close (which must
+    # stop that thread too).
+    _OWN_SLOTS = ("_real_loop", "_selector")
+    _READINESS_METHODS = ("add_reader", "remove_reader", "add_writer", "remove_writer")
+    MY_ATTRIBUTES = frozenset((*_OWN_SLOTS, *_READINESS_METHODS, "close"))
 
     def __init__(self, real_loop: asyncio.AbstractEventLoop) -> None:
         self._real_loop = real_loop

@@ -11,6 +11,7 @@ touching it warns.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import warnings
 from typing import Any
 
@@ -50,12 +51,13 @@ class _AnyThreadEventLoopPolicy(asyncio.DefaultEventLoopPolicy):
     """
 
     def get_event_loop(self) -> asyncio.AbstractEventLoop:
-        try:
+        # The base policy refuses (RuntimeError) outside the main thread when
+        # no loop is set; here that case makes one and installs it instead.
+        with contextlib.suppress(RuntimeError):
             return super().get_event_loop()
-        except RuntimeError:
-            loop = self.new_event_loop()
-            self.set_event_loop(loop)
-            return loop
+        fresh = self.new_event_loop()
+        self.set_event_loop(fresh)
+        return fresh
 
 
 def __getattr__(name: str) -> Any:

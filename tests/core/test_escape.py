@@ -14,22 +14,6 @@ from typing import Any
 import pytest
 
 from squall import escape
-from squall.escape import (
-    json_decode,
-    json_encode,
-    linkify,
-    native_str,
-    parse_qs_bytes,
-    recursive_unicode,
-    squeeze,
-    to_basestring,
-    to_unicode,
-    url_escape,
-    url_unescape,
-    utf8,
-    xhtml_escape,
-    xhtml_unescape,
-)
 
 
 def test_public_names_are_pinned() -> None:
@@ -59,54 +43,54 @@ def test_public_names_are_pinned() -> None:
 
 
 def test_utf8() -> None:
-    assert utf8("é") == b"\xc3\xa9"
+    assert escape.utf8("é") == b"\xc3\xa9"
     raw = b"\xff\x00"
-    assert utf8(raw) is raw
-    assert utf8(None) is None
+    assert escape.utf8(raw) is raw
+    assert escape.utf8(None) is None
 
     class Sub(bytes):
         pass
 
-    assert utf8(Sub(b"x")) == b"x"
+    assert escape.utf8(Sub(b"x")) == b"x"
 
 
 @pytest.mark.parametrize("bad", [5, 1.5, bytearray(b"x"), memoryview(b"x"), ["x"]])
 def test_utf8_and_to_unicode_reject_other_types(bad: Any) -> None:
     with pytest.raises(TypeError, match="Expected bytes, unicode, or None; got"):
-        utf8(bad)
+        escape.utf8(bad)
     with pytest.raises(TypeError, match="Expected bytes, unicode, or None; got"):
-        to_unicode(bad)
+        escape.to_unicode(bad)
 
 
 def test_to_unicode() -> None:
-    assert to_unicode(b"\xc3\xa9") == "é"
+    assert escape.to_unicode(b"\xc3\xa9") == "é"
     text = "déjà"
-    assert to_unicode(text) is text
-    assert to_unicode(None) is None
+    assert escape.to_unicode(text) is text
+    assert escape.to_unicode(None) is None
 
     class Sub(str):
         pass
 
-    assert to_unicode(Sub("x")) == "x"
+    assert escape.to_unicode(Sub("x")) == "x"
     with pytest.raises(UnicodeDecodeError):
-        to_unicode(b"\xff")
+        escape.to_unicode(b"\xff")
 
 
 def test_aliases_are_to_unicode() -> None:
-    assert native_str is to_unicode
-    assert to_basestring is to_unicode
-    assert escape._unicode is to_unicode
+    assert escape.native_str is escape.to_unicode
+    assert escape.to_basestring is escape.to_unicode
+    assert escape._unicode is escape.to_unicode
 
 
 def test_recursive_unicode() -> None:
     data = {b"a": [b"b", (b"c", 1)], "x": {b"y"}, b"n": None}
-    assert recursive_unicode(data) == {"a": ["b", ("c", 1)], "x": {b"y"}, "n": None}
-    assert recursive_unicode([b"a", {b"k": b"v"}]) == ["a", {"k": "v"}]
-    assert recursive_unicode((b"a",)) == ("a",)
-    assert recursive_unicode(b"\xc3\xa9") == "é"
-    assert recursive_unicode(7) == 7
+    assert escape.recursive_unicode(data) == {"a": ["b", ("c", 1)], "x": {b"y"}, "n": None}
+    assert escape.recursive_unicode([b"a", {b"k": b"v"}]) == ["a", {"k": "v"}]
+    assert escape.recursive_unicode((b"a",)) == ("a",)
+    assert escape.recursive_unicode(b"\xc3\xa9") == "é"
+    assert escape.recursive_unicode(7) == 7
     with pytest.raises(UnicodeDecodeError):
-        recursive_unicode([b"\xff"])
+        escape.recursive_unicode([b"\xff"])
 
 
 # -- HTML ----------------------------------------------------------------------
@@ -123,16 +107,16 @@ def test_recursive_unicode() -> None:
     ],
 )
 def test_xhtml_escape(raw: str | bytes, escaped: str) -> None:
-    assert xhtml_escape(raw) == escaped
+    assert escape.xhtml_escape(raw) == escaped
 
 
 def test_xhtml_escape_rejects_non_text() -> None:
     with pytest.raises(TypeError, match="got None"):
-        xhtml_escape(None)  # type: ignore[arg-type]
+        escape.xhtml_escape(None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="Expected bytes"):
-        xhtml_escape(5)  # type: ignore[arg-type]
+        escape.xhtml_escape(5)  # type: ignore[arg-type]
     with pytest.raises(UnicodeDecodeError):
-        xhtml_escape(b"\xff")
+        escape.xhtml_escape(b"\xff")
 
 
 @pytest.mark.parametrize(
@@ -150,117 +134,117 @@ def test_xhtml_escape_rejects_non_text() -> None:
     ],
 )
 def test_xhtml_unescape(escaped: str | bytes, raw: str) -> None:
-    assert xhtml_unescape(escaped) == raw
+    assert escape.xhtml_unescape(escaped) == raw
 
 
 def test_xhtml_round_trip() -> None:
     text = "<script>alert('x & \"y\"')</script> é"
-    assert xhtml_unescape(xhtml_escape(text)) == text
+    assert escape.xhtml_unescape(escape.xhtml_escape(text)) == text
 
 
 # -- URLs ----------------------------------------------------------------------
 
 
 def test_url_escape() -> None:
-    assert url_escape("a b/c?d=e&f+g~é") == "a+b%2Fc%3Fd%3De%26f%2Bg~%C3%A9"
-    assert url_escape("a b/c", plus=False) == "a%20b/c"
-    assert url_escape(b"\xff ") == "%FF+"
-    assert url_escape("") == ""
+    assert escape.url_escape("a b/c?d=e&f+g~é") == "a+b%2Fc%3Fd%3De%26f%2Bg~%C3%A9"
+    assert escape.url_escape("a b/c", plus=False) == "a%20b/c"
+    assert escape.url_escape(b"\xff ") == "%FF+"
+    assert escape.url_escape("") == ""
     with pytest.raises(TypeError, match="got None"):
-        url_escape(None)  # type: ignore[arg-type]
+        escape.url_escape(None)  # type: ignore[arg-type]
 
 
 def test_url_unescape() -> None:
-    assert url_unescape("a+b%20c%2B%C3%A9") == "a b c+é"
-    assert url_unescape("a+b", plus=False) == "a+b"
-    assert url_unescape(b"a+%C3%A9") == "a é"
-    assert url_unescape("%C3%A9", encoding="latin1") == "Ã©"
+    assert escape.url_unescape("a+b%20c%2B%C3%A9") == "a b c+é"
+    assert escape.url_unescape("a+b", plus=False) == "a+b"
+    assert escape.url_unescape(b"a+%C3%A9") == "a é"
+    assert escape.url_unescape("%C3%A9", encoding="latin1") == "Ã©"
     # Undecodable bytes are replaced, not an error.
-    assert url_unescape("%FF") == "\ufffd"
-    assert url_unescape("%FF", encoding="ascii") == "\ufffd"
+    assert escape.url_unescape("%FF") == "\ufffd"
+    assert escape.url_unescape("%FF", encoding="ascii") == "\ufffd"
 
 
 def test_url_unescape_to_bytes() -> None:
-    assert url_unescape("a+b%FF", encoding=None) == b"a b\xff"
-    assert url_unescape(b"a+b%FF", encoding=None) == b"a b\xff"
-    assert url_unescape("a+b%FF", encoding=None, plus=False) == b"a+b\xff"
-    assert url_unescape(b"a+b", encoding=None, plus=False) == b"a+b"
-    assert url_unescape("é+x", encoding=None) == b"\xc3\xa9 x"
+    assert escape.url_unescape("a+b%FF", encoding=None) == b"a b\xff"
+    assert escape.url_unescape(b"a+b%FF", encoding=None) == b"a b\xff"
+    assert escape.url_unescape("a+b%FF", encoding=None, plus=False) == b"a+b\xff"
+    assert escape.url_unescape(b"a+b", encoding=None, plus=False) == b"a+b"
+    assert escape.url_unescape("é+x", encoding=None) == b"\xc3\xa9 x"
     # A truncated escape is kept literally.
-    assert url_unescape("a%2", encoding=None) == b"a%2"
+    assert escape.url_unescape("a%2", encoding=None) == b"a%2"
 
 
 def test_url_escape_round_trip() -> None:
     for text in ["", "plain", "a b+c&d=e/f?g#h", "é€😀", "%41"]:
-        assert url_unescape(url_escape(text)) == text
-        assert url_unescape(url_escape(text, plus=False), plus=False) == text
+        assert escape.url_unescape(escape.url_escape(text)) == text
+        assert escape.url_unescape(escape.url_escape(text, plus=False), plus=False) == text
 
 
 def test_parse_qs_bytes() -> None:
     qs = "a=1&b=%FF&a=2&c=&d"
-    assert parse_qs_bytes(qs) == {"a": [b"1", b"2"], "b": [b"\xff"]}
-    assert parse_qs_bytes(qs, keep_blank_values=True) == {
+    assert escape.parse_qs_bytes(qs) == {"a": [b"1", b"2"], "b": [b"\xff"]}
+    assert escape.parse_qs_bytes(qs, keep_blank_values=True) == {
         "a": [b"1", b"2"],
         "b": [b"\xff"],
         "c": [b""],
         "d": [b""],
     }
-    assert parse_qs_bytes("a+b=c+d") == {"a b": [b"c d"]}
+    assert escape.parse_qs_bytes("a+b=c+d") == {"a b": [b"c d"]}
     # Only "&" separates fields.
-    assert parse_qs_bytes("a=1;b=2") == {"a": [b"1;b=2"]}
-    assert parse_qs_bytes("") == {}
-    assert parse_qs_bytes(b"") == {}
-    assert parse_qs_bytes(None) == {}
+    assert escape.parse_qs_bytes("a=1;b=2") == {"a": [b"1;b=2"]}
+    assert escape.parse_qs_bytes("") == {}
+    assert escape.parse_qs_bytes(b"") == {}
+    assert escape.parse_qs_bytes(None) == {}
 
 
 def test_parse_qs_bytes_latin1_round_trip() -> None:
     # Values stay bytes; names come out as the latin-1 reading of the bytes.
-    parsed = parse_qs_bytes(b"a=%C3%A9&%C3%A9=x&raw=\xe9")
+    parsed = escape.parse_qs_bytes(b"a=%C3%A9&%C3%A9=x&raw=\xe9")
     assert parsed == {"a": [b"\xc3\xa9"], "Ã©": [b"x"], "raw": [b"\xe9"]}
     assert "Ã©".encode("latin-1").decode("utf-8") == "é"
-    assert parse_qs_bytes("é=é") == {"é": [b"\xe9"]}
+    assert escape.parse_qs_bytes("é=é") == {"é": [b"\xe9"]}
 
 
 def test_parse_qs_bytes_bad_input() -> None:
     with pytest.raises(ValueError, match="bad query field"):
-        parse_qs_bytes("a=1&bad", strict_parsing=True)
+        escape.parse_qs_bytes("a=1&bad", strict_parsing=True)
     with pytest.raises(ValueError, match="Max number of fields exceeded"):
-        parse_qs_bytes("a=1&b=2&c=3", max_num_fields=2)
-    assert parse_qs_bytes("a=1&b=2", max_num_fields=2) == {"a": [b"1"], "b": [b"2"]}
+        escape.parse_qs_bytes("a=1&b=2&c=3", max_num_fields=2)
+    assert escape.parse_qs_bytes("a=1&b=2", max_num_fields=2) == {"a": [b"1"], "b": [b"2"]}
     # A str query can only carry code points a byte can hold.
     with pytest.raises(UnicodeEncodeError):
-        parse_qs_bytes("€=1")
+        escape.parse_qs_bytes("€=1")
     with pytest.raises(UnicodeEncodeError):
-        parse_qs_bytes("a=€")
+        escape.parse_qs_bytes("a=€")
 
 
 # -- JSON and whitespace -----------------------------------------------------
 
 
 def test_json_encode_escapes_script_end() -> None:
-    assert json_encode("</script>") == '"<\\/script>"'
-    assert json_encode({"a": [1, "é"]}) == '{"a": [1, "\\u00e9"]}'
-    assert json_decode(json_encode("</script><!--")) == "</script><!--"
+    assert escape.json_encode("</script>") == '"<\\/script>"'
+    assert escape.json_encode({"a": [1, "é"]}) == '{"a": [1, "\\u00e9"]}'
+    assert escape.json_decode(escape.json_encode("</script><!--")) == "</script><!--"
     with pytest.raises(TypeError, match="not JSON serializable"):
-        json_encode(b"x")
+        escape.json_encode(b"x")
 
 
 def test_json_decode() -> None:
-    assert json_decode(b'{"a": 1}') == {"a": 1}
-    assert json_decode("[1, null]") == [1, None]
-    assert json_decode(b'"\\u00e9"') == "é"
+    assert escape.json_decode(b'{"a": 1}') == {"a": 1}
+    assert escape.json_decode("[1, null]") == [1, None]
+    assert escape.json_decode(b'"\\u00e9"') == "é"
     with pytest.raises(json.JSONDecodeError):
-        json_decode("{")
+        escape.json_decode("{")
     with pytest.raises(UnicodeDecodeError):
-        json_decode(b"\xff")
+        escape.json_decode(b"\xff")
 
 
 def test_squeeze() -> None:
-    assert squeeze("  a \t\n b  ") == "a b"
-    assert squeeze("\x00a\x1f\x20b\x0b\x0c") == "a b"
+    assert escape.squeeze("  a \t\n b  ") == "a b"
+    assert escape.squeeze("\x00a\x1f\x20b\x0b\x0c") == "a b"
     # Only ASCII whitespace and controls: DEL and Unicode spaces stay.
-    assert squeeze("a\x7f\xa0\u2003b") == "a\x7f\xa0\u2003b"
-    assert squeeze("") == ""
+    assert escape.squeeze("a\x7f\xa0\u2003b") == "a\x7f\xa0\u2003b"
+    assert escape.squeeze("") == ""
 
 
 # -- linkify ---------------------------------------------------------------------
@@ -425,7 +409,7 @@ LINKIFY_CASES: list[tuple[str | bytes, dict[str, Any], str]] = [
 
 @pytest.mark.parametrize(("text", "kwargs", "expected"), LINKIFY_CASES)
 def test_linkify_matches_tornado(text: str | bytes, kwargs: dict[str, Any], expected: str) -> None:
-    assert linkify(text, **kwargs) == expected
+    assert escape.linkify(text, **kwargs) == expected
 
 
 def test_linkify_passes_href_to_callable() -> None:
@@ -435,15 +419,18 @@ def test_linkify_passes_href_to_callable() -> None:
         seen.append(href)
         return "  x  "
 
-    assert linkify("www.a.com", extra_params=params) == '<a href="http://www.a.com" x>www.a.com</a>'
+    assert (
+        escape.linkify("www.a.com", extra_params=params)
+        == '<a href="http://www.a.com" x>www.a.com</a>'
+    )
     assert seen == ["http://www.a.com"]
 
 
 def test_linkify_bad_input() -> None:
     with pytest.raises(TypeError, match="got None"):
-        linkify(None)  # type: ignore[arg-type]
+        escape.linkify(None)  # type: ignore[arg-type]
     with pytest.raises(UnicodeDecodeError):
-        linkify(b"www.\xff")
+        escape.linkify(b"www.\xff")
 
 
 def _best_time(func: Callable[[], object]) -> float:
@@ -472,6 +459,8 @@ def test_linkify_is_linear(unit: str) -> None:
     # scan would cost a hundred. The bound is generous for noisy machines.
     small = unit * 2_000
     large = unit * 20_000
-    assert linkify(large)  # and it works at all
-    ratio = _best_time(lambda: linkify(large)) / max(_best_time(lambda: linkify(small)), 1e-6)
+    assert escape.linkify(large)  # and it works at all
+    ratio = _best_time(lambda: escape.linkify(large)) / max(
+        _best_time(lambda: escape.linkify(small)), 1e-6
+    )
     assert ratio < 35, ratio
