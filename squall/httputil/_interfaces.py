@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from squall._http1._abnf import TOKEN
 from squall.httputil._headers import HTTPHeaders, HTTPInputError
@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 
 # ---------------------------------------------------------------------------
 # Interfaces between the HTTP/1.x connection and its users
+
+
+def _unimplemented(interface: object, method: str) -> NoReturn:
+    # The connection methods have no useful default: a transport must supply them.
+    raise NotImplementedError(f"{type(interface).__name__}.{method} is not implemented")
 
 
 class HTTPServerConnectionDelegate:
@@ -97,15 +102,15 @@ class HTTPConnection:
         which is the signal that more may be written without buffering
         without bound.
         """
-        raise NotImplementedError()
+        _unimplemented(self, "write_headers")
 
     def write(self, chunk: bytes) -> Future[None]:
         """Send a body chunk; the future resolves as for ``write_headers``."""
-        raise NotImplementedError()
+        _unimplemented(self, "write")
 
     def finish(self) -> None:
         """The message is complete; nothing more will be written."""
-        raise NotImplementedError()
+        _unimplemented(self, "finish")
 
 
 # ---------------------------------------------------------------------------
