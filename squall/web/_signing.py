@@ -151,10 +151,10 @@ def get_signature_key_version(value: str | bytes) -> int | None:
 
 
 def _signature_v1(secret: str | bytes, *parts: str | bytes) -> bytes:
-    mac = hmac.new(utf8(secret), digestmod=hashlib.sha1)
-    for part in parts:
-        mac.update(utf8(part))
-    return utf8(mac.hexdigest())
+    # Version 1 signs the parts run together, so hashing their concatenation
+    # gives the same hex digest as feeding them one by one.
+    message = b"".join(utf8(piece) for piece in parts)
+    return hmac.new(utf8(secret), message, hashlib.sha1).hexdigest().encode("ascii")
 
 
 def _decode_v1(
