@@ -36,7 +36,7 @@ class HTTPServerConnectionDelegate:
         answer this request on. Returns the ``HTTPMessageDelegate`` that
         receives the request.
         """
-        raise NotImplementedError()
+        _unimplemented(self, "start_request")
 
     def on_close(self, server_conn: object) -> None:
         """Called when the connection ``server_conn`` has closed."""
