@@ -148,8 +148,8 @@ def parse_request_start_line(line: str) -> RequestStartLine:
     Raises ``HTTPInputError`` if the line is malformed or its HTTP major
     version is not 1.
 
-    >>> parse_request_start_line("GET /foo HTTP/1.1")
-    RequestStartLine(method='GET', path='/foo', version='HTTP/1.1')
+    >>> parse_request_start_line("PUT /items/7?draft=1 HTTP/1.0")
+    RequestStartLine(method='PUT', path='/items/7?draft=1', version='HTTP/1.0')
     """
     match = _REQUEST_LINE_RE.fullmatch(line)
     if match is None:
@@ -168,8 +168,8 @@ def parse_response_start_line(line: str) -> ResponseStartLine:
     before it is required. Raises ``HTTPInputError`` if the line is
     malformed or the version is not HTTP/1.x.
 
-    >>> parse_response_start_line("HTTP/1.1 200 OK")
-    ResponseStartLine(version='HTTP/1.1', code=200, reason='OK')
+    >>> parse_response_start_line("HTTP/1.0 404 Not Found")
+    ResponseStartLine(version='HTTP/1.0', code=404, reason='Not Found')
     """
     match = _RESPONSE_LINE_RE.fullmatch(line)
     if match is None:
