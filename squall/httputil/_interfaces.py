@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from squall._http1._abnf import TOKEN
 from squall.httputil._headers import HTTPHeaders, HTTPInputError
@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 
 # ---------------------------------------------------------------------------
 # Interfaces between the HTTP/1.x connection and its users
+
+
+def _unimplemented(interface: object, method: str) -> NoReturn:
+    # The connection methods have no useful default: a transport must supply them.
+    raise NotImplementedError(f"{type(interface).__name__}.{method} is not implemented")
 
 
 class HTTPServerConnectionDelegate:
@@ -31,7 +36,7 @@ class HTTPServerConnectionDelegate:
         answer this request on. Returns the ``HTTPMessageDelegate`` that
         receives the request.
         """
-        raise NotImplementedError()
+        _unimplemented(self, "start_request")
 
     def on_close(self, server_conn: object) -> None:
         """Called when the connection ``server_conn`` has closed."""
@@ -97,15 +102,15 @@ class HTTPConnection:
         which is the signal that more may be written without buffering
         without bound.
         """
-        raise NotImplementedError()
+        _unimplemented(self, "write_headers")
 
     def write(self, chunk: bytes) -> Future[None]:
         """Send a body chunk; the future resolves as for ``write_headers``."""
-        raise NotImplementedError()
+        _unimplemented(self, "write")
 
     def finish(self) -> None:
         """The message is complete; nothing more will be written."""
-        raise NotImplementedError()
+        _unimplemented(self, "finish")
 
 
 # ---------------------------------------------------------------------------
@@ -143,8 +148,8 @@ def parse_request_start_line(line: str) -> RequestStartLine:
     Raises ``HTTPInputError`` if the line is malformed or its HTTP major
     version is not 1.
 
-    >>> parse_request_start_line("GET /foo HTTP/1.1")
-    RequestStartLine(method='GET', path='/foo', version='HTTP/1.1')
+    >>> parse_request_start_line("PUT /items/7?draft=1 HTTP/1.0")
+    RequestStartLine(method='PUT', path='/items/7?draft=1', version='HTTP/1.0')
     """
     match = _REQUEST_LINE_RE.fullmatch(line)
     if match is None:
@@ -163,8 +168,8 @@ def parse_response_start_line(line: str) -> ResponseStartLine:
     before it is required. Raises ``HTTPInputError`` if the line is
     malformed or the version is not HTTP/1.x.
 
-    >>> parse_response_start_line("HTTP/1.1 200 OK")
-    ResponseStartLine(version='HTTP/1.1', code=200, reason='OK')
+    >>> parse_response_start_line("HTTP/1.0 404 Not Found")
+    ResponseStartLine(version='HTTP/1.0', code=404, reason='Not Found')
     """
     match = _RESPONSE_LINE_RE.fullmatch(line)
     if match is None:

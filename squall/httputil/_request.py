@@ -226,13 +226,13 @@ class HTTPServerRequest:
 
     def full_url(self) -> str:
         """The reconstructed URL: protocol, host and URI."""
-        return self.protocol + "://" + self.host + self.uri
+        return f"{self.protocol}://{self.host}{self.uri}"
 
     def request_time(self) -> float:
         """Seconds the request has taken so far, or took if it is finished."""
-        if self._finish_time is None:
-            return time.time() - self._start_time
-        return self._finish_time - self._start_time
+        # A request still in flight is measured against the clock right now.
+        ended = time.time() if self._finish_time is None else self._finish_time
+        return ended - self._start_time
 
     def get_ssl_certificate(self, binary_form: bool = False) -> dict[str, Any] | bytes | None:
         """The client's TLS certificate, or None without TLS or a verified certificate.

@@ -281,12 +281,12 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
         """
         if self._finished:
             raise RuntimeError("finish() called twice")
+        connection = self.request.connection
+        assert connection is not None
         if chunk is not None:
             self.write(chunk)
         if not self._headers_written:
             self._complete_headers()
-        connection = self.request.connection
-        assert connection is not None
         connection.set_close_callback(None)  # type: ignore[attr-defined]
         sent = self.flush(include_footers=True)
         connection.finish()
@@ -340,12 +340,12 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
         """Redirect to ``url`` (302, or 301 if permanent, or ``status``)."""
         if self._headers_written:
             raise Exception("Cannot redirect after headers have been written")
-        if status is None:
-            status = 301 if permanent else 302
-        elif not 300 <= status <= 399:
+        if status is not None and not 300 <= status <= 399:
             raise ValueError(f"redirect status must be 3xx, not {status}")
-        self.set_status(status)
+        # Without an explicit status, ``permanent`` picks 301 over 302.
+        code = status if status is not None else (301 if permanent else 302)
         self.set_header("Location", utf8(url))
+        self.set_status(code)
         self.finish()
 
     # -- ETags -----------------------------------------------------------------
@@ -468,8 +468,7 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
 
     def _handle_request_exception(self, e: BaseException) -> None:
         if isinstance(e, Finish):
-            if not self._finished:
-                self.finish(*e.args)
+            self._finish_early(e)
             return
         if isinstance(e, iostream.StreamClosedError):
             # The client left mid-upload or mid-download: nobody to answer,
@@ -482,11 +481,14 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
             app_log.error("Error in exception logger", exc_info=True)
         if self._finished:
             return  # the response went out already; the log is all we can do
-        exc_info = (type(e), e, e.__traceback__)
-        if isinstance(e, HTTPError):
-            self.send_error(e.status_code, exc_info=exc_info)
-        else:
-            self.send_error(500, exc_info=exc_info)
+        status = e.status_code if isinstance(e, HTTPError) else 500
+        self.send_error(status, exc_info=(type(e), e, e.__traceback__))
+
+    def _finish_early(self, signal: Finish) -> None:
+        # ``raise Finish(chunk)`` ends the response on purpose; a handler that
+        # has already finished has nothing left to send.
+        if not self._finished:
+            self.finish(*signal.args)
 
     def _log(self) -> None:
         self.application.log_request(self)

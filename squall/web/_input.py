@@ -15,6 +15,11 @@ from squall.web._host import HandlerHost
 if TYPE_CHECKING:
     pass
 
+# clear_cookie sets an expiry this far in the past (Tornado's choice: a
+# year), far enough that no client clock skew keeps the cookie alive.
+_CLEARED_COOKIE_AGE = datetime.timedelta(days=365)
+# Keywords of set_cookie that clear_cookie fixes itself, in the order checked.
+_EXPIRY_KEYWORDS = ("expires", "max_age", "expires_days")
 # Control characters other than whitespace are replaced in argument values:
 # they have no business in form input and confuse logs and templates.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
@@ -198,13 +203,14 @@ class InputMixin(HandlerHost):
         Pass the same ``path`` and ``domain`` it was set with, or the
         browser keeps it.
         """
-        for excluded in ("expires", "max_age", "expires_days"):
-            if excluded in kwargs:
-                raise TypeError(f"clear_cookie() got an unexpected keyword argument '{excluded}'")
-        expires = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=365)
-        self.set_cookie(name, value="", expires=expires, **kwargs)
+        # The expiry is ours to choose, so the caller may not pass one.
+        clashing = [key for key in _EXPIRY_KEYWORDS if key in kwargs]
+        if clashing:
+            raise TypeError(f"clear_cookie() got an unexpected keyword argument '{clashing[0]}'")
+        long_gone = datetime.datetime.now(datetime.timezone.utc) - _CLEARED_COOKIE_AGE
+        self.set_cookie(name, "", expires=long_gone, **kwargs)
 
     def clear_all_cookies(self, **kwargs: Any) -> None:
         """Delete every cookie the request carried (same path/domain caveat)."""
-        for name in self.request.cookies:
-            self.clear_cookie(name, **kwargs)
+        for cookie_name in self.request.cookies.keys():
+            self.clear_cookie(cookie_name, **kwargs)

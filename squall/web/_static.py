@@ -107,35 +107,28 @@ class StaticFileHandler(RequestHandler):
         self._served_path = None
         self._stat_result = None
 
-    @classmethod
-    def reset(cls) -> None:
-        """Forget the cached version hashes (``static_hash_cache=False``)."""
-        with cls._lock:
-            cls._static_hashes = {}
-
     # -- serving -----------------------------------------------------------------
-
-    def head(self, path: str) -> Awaitable[None]:  # type: ignore[override]
-        return self.get(path, include_body=False)
 
     async def get(self, path: str, include_body: bool = True) -> None:  # type: ignore[override]
         if "\x00" in path:
             raise HTTPError(400, "NUL byte in static path")
         self.path = self.parse_url_path(path)
-        absolute_path = self.get_absolute_path(self.root, self.path)
-        validated = self.validate_absolute_path(self.root, absolute_path)
-        if validated is None:
+        checked = self.validate_absolute_path(
+            self.root, self.get_absolute_path(self.root, self.path)
+        )
+        if checked is None:
+            # The validator has already answered (a directory redirect, say).
             return
-        self.absolute_path = validated
-        ranges_requested = "Range" in self.request.headers
-        self._served_path = self._choose_representation(ranges_requested)
+        self.absolute_path = checked
+        wants_range = "Range" in self.request.headers
+        self._served_path = self._choose_representation(wants_range)
         self.modified = self.get_modified_time()
         self.set_headers()
         if self.should_return_304():
-            self.set_status(304)
-            return
+            # The client's copy is current: a bodiless 304 with the headers.
+            return self.set_status(304)
         size = self.get_content_size()
-        ranges = self._requested_ranges(size) if ranges_requested else None
+        ranges = self._requested_ranges(size) if wants_range else None
         if ranges == []:
             self.set_status(416)
             self.set_header("Content-Type", "text/plain")
@@ -162,6 +155,16 @@ class StaticFileHandler(RequestHandler):
         # The client may have read the whole body and closed already: the
         # final (empty) write then fails, which is no error of ours.
         self.finish().add_done_callback(_retrieve_exception)
+
+    def head(self, path: str) -> Awaitable[None]:  # type: ignore[override]
+        # HEAD is GET with the body left out.
+        return self.get(path, include_body=False)
+
+    @classmethod
+    def reset(cls) -> None:
+        """Forget the cached version hashes (``static_hash_cache=False``)."""
+        with cls._lock:
+            cls._static_hashes = {}
 
     async def _send_range(self, start: int, end: int) -> None:
         """Send bytes [start, end) of the file, without copying when we can."""
