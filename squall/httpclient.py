@@ -243,16 +243,17 @@ class _RequestProxy:
     then from ``HTTPRequest._DEFAULTS``."""
 
     def __init__(self, request: HTTPRequest, defaults: dict[str, Any] | None) -> None:
-        self.request = request
-        self.defaults = defaults
+        self.request, self.defaults = request, defaults
 
     def __getattr__(self, name: str) -> Any:
-        value = getattr(self.request, name)
-        if value is not None:
-            return value
-        if self.defaults is not None and name in self.defaults:
-            return self.defaults[name]
-        return HTTPRequest._DEFAULTS.get(name)
+        explicit = getattr(self.request, name)
+        if explicit is None:
+            # Fall back layer by layer; a key present in the client's table
+            # wins even when it maps to None.
+            for layer in (self.defaults or {}, HTTPRequest._DEFAULTS):
+                if name in layer:
+                    return layer[name]
+        return explicit
 
 
 class HTTPResponse:
@@ -351,20 +352,18 @@ class AsyncHTTPClient(Configurable):
         return cast("weakref.WeakKeyDictionary[IOLoop, AsyncHTTPClient]", getattr(cls, attr))
 
     def __new__(cls, force_instance: bool = False, **kwargs: Any) -> AsyncHTTPClient:
-        io_loop = IOLoop.current()
-        if force_instance:
-            instance_cache = None
-        else:
-            instance_cache = cls._async_clients()
-            existing = instance_cache.get(io_loop)
-            if existing is not None:
-                return existing
-        instance: AsyncHTTPClient = super().__new__(cls, **kwargs)
-        # Set after initialize(), so close() knows which cache to leave.
-        instance._instance_cache = instance_cache
-        if instance_cache is not None:
-            instance_cache[io_loop] = instance
-        return instance
+        loop_now = IOLoop.current()
+        # One shared client per IOLoop unless the caller asks for a private one.
+        shared = None if force_instance else cls._async_clients()
+        reused = shared.get(loop_now) if shared is not None else None
+        if reused is not None:
+            return reused
+        client: AsyncHTTPClient = super().__new__(cls, **kwargs)
+        # Recorded after initialize(), so close() knows which cache to leave.
+        client._instance_cache = shared
+        if shared is not None:
+            shared[loop_now] = client
+        return client
 
     def initialize(self, defaults: dict[str, Any] | None = None) -> None:
         # Per-client values override the built-in fallbacks key by key.

@@ -18,10 +18,11 @@ is one) or a plain ``callable(request)`` that answers through
 
     HTTPServer(handle).listen(8888)
 
-With ``xheaders=True`` the server trusts ``X-Real-Ip``/``X-Forwarded-For``
-and ``X-Scheme``/``X-Forwarded-Proto`` from a reverse proxy (nginx in the
-seeds' deployment) for ``request.remote_ip`` and ``request.protocol``; with
-``trusted_proxies`` (a squall extension) only from those peers.
+Behind a reverse proxy (nginx in the seeds' deployment), ``xheaders=True``
+lets the proxy's headers decide ``request.remote_ip`` (from the real-IP or
+forwarded-for header) and ``request.protocol`` (from the scheme or
+forwarded-proto header); ``trusted_proxies`` (a squall extension) limits
+that trust to the listed peers.
 
 ``await server.shutdown(timeout)`` (a squall extension, which ``python -m
 squall`` uses on SIGTERM) stops the server gracefully: see its docstring
@@ -348,14 +349,11 @@ class _HTTPRequestContext:
         else:
             # Unix sockets have no peer address worth showing.
             self.remote_ip = "0.0.0.0"
-        if protocol:
-            self.protocol = protocol
-        elif transport.get_extra_info("sslcontext") is not None:
-            self.protocol = "https"
-        else:
-            self.protocol = "http"
-        self._orig_remote_ip = self.remote_ip
-        self._orig_protocol = self.protocol
+        # An explicit protocol wins; otherwise the transport says whether TLS is on.
+        tls = transport.get_extra_info("sslcontext") is not None
+        self.protocol = protocol or ("https" if tls else "http")
+        # Kept so that a request's X-headers can be undone before the next one.
+        self._orig_remote_ip, self._orig_protocol = self.remote_ip, self.protocol
         self.trusted_downstream = trusted_downstream or set()
         self.peer_trusted = self._is_trusted_proxy(trusted_proxies)
 

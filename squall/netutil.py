@@ -34,7 +34,7 @@ import socket
 import ssl
 import sys
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from stat import S_ISSOCK
 from typing import Any
 
@@ -107,44 +107,28 @@ def bind_sockets(
     """
     if reuse_port and not hasattr(socket, "SO_REUSEPORT"):
         raise ValueError("the platform doesn't support SO_REUSEPORT")
-    if not address:
-        address = None
-    if not socket.has_ipv6 and family == socket.AF_UNSPEC:
-        # An interpreter built without IPv6 cannot use the v6 results.
-        family = socket.AF_INET
-    if flags is None:
-        flags = socket.AI_PASSIVE
-    infos = socket.getaddrinfo(address, port, family, socket.SOCK_STREAM, 0, flags)
+    host = address or None  # "" and None both mean every interface
+    # An interpreter built without IPv6 cannot use the v6 results.
+    wanted_family = socket.AF_INET if family == socket.AF_UNSPEC and not socket.has_ipv6 else family
+    lookup_flags = socket.AI_PASSIVE if flags is None else flags
+    candidates = _bindable_addresses(
+        socket.getaddrinfo(host, port, wanted_family, socket.SOCK_STREAM, 0, lookup_flags),
+        host,
+    )
     sockets: list[socket.socket] = []
     bound_port: int | None = None
-    seen: set[tuple[int, Any]] = set()
     last_unsupported: OSError | None = None
     try:
-        for af, socktype, proto, _canonname, sockaddr in infos:
-            key = (af, sockaddr[:2])
-            if key in seen:
-                # /etc/hosts can list one address twice; a second bind of it
-                # would only fail with EADDRINUSE.
-                continue
-            seen.add(key)
-            if (
-                sys.platform == "darwin"
-                and address == "localhost"
-                and af == socket.AF_INET6
-                and sockaddr[3] != 0
-            ):  # pragma: no cover - macOS only
-                # macOS lists the link-local fe80::1%lo0 for localhost, which
-                # its firewall then asks the user about; ::1 is enough.
-                continue
+        for af, socktype, proto, sockaddr in candidates:
             try:
                 sock = socket.socket(af, socktype, proto)
             except OSError as e:
-                if e.errno == errno.EAFNOSUPPORT:
-                    # The kernel has this family switched off (IPv6 disabled
-                    # at boot, say): serve on the families it has.
-                    last_unsupported = e
-                    continue
-                raise
+                if e.errno != errno.EAFNOSUPPORT:
+                    raise
+                # The kernel has this family switched off (IPv6 disabled at
+                # boot, say): serve on the families it has.
+                last_unsupported = e
+                continue
             sockets.append(sock)
             if os.name != "nt":
                 # Rebinding a port with connections in TIME_WAIT is what a
@@ -168,6 +152,30 @@ def bind_sockets(
     if not sockets and last_unsupported is not None:
         raise last_unsupported
     return sockets
+
+
+def _bindable_addresses(
+    infos: list[tuple[Any, ...]], host: str | None
+) -> Iterator[tuple[Any, Any, int, Any]]:
+    """The ``getaddrinfo`` results worth a socket each: (family, type, proto, sockaddr)."""
+    already: set[tuple[int, Any]] = set()
+    for af, socktype, proto, _canonname, sockaddr in infos:
+        # /etc/hosts can list one address twice; a second bind of it would
+        # only fail with EADDRINUSE.
+        identity = (af, sockaddr[:2])
+        if identity in already:
+            continue
+        already.add(identity)
+        # macOS lists the link-local fe80::1%lo0 for localhost, which its
+        # firewall then asks the user about; ::1 is enough.
+        macos_link_local = (
+            sys.platform == "darwin"
+            and host == "localhost"
+            and af == socket.AF_INET6
+            and sockaddr[3] != 0
+        )
+        if not macos_link_local:
+            yield af, socktype, proto, sockaddr
 
 
 def bind_unix_socket(
@@ -230,23 +238,24 @@ def add_accept_handler(
         # A readiness event can stand for many queued connections; take as
         # many as a full backlog, then let the loop run other work before
         # coming back for the rest.
-        for _ in range(_DEFAULT_BACKLOG):
-            if removed:
-                return
+        budget = _DEFAULT_BACKLOG
+        while budget > 0 and not removed:
+            budget -= 1
             try:
-                connection, address = sock.accept()
-            except BlockingIOError:
-                return  # the queue is empty
+                accepted = sock.accept()
             except ConnectionAbortedError:
                 # The client reset the connection before we got to it
                 # (ECONNABORTED); there may be others behind it.
                 continue
-            callback(connection, address)
+            except BlockingIOError:
+                break  # the queue is empty
+            callback(*accepted)
 
     def remove_handler() -> None:
         nonlocal removed
-        io_loop.remove_handler(sock)
+        # Flag first: a callback that stops accepting ends the batch above.
         removed = True
+        io_loop.remove_handler(sock)
 
     io_loop.add_handler(sock, on_readable, IOLoop.READ)
     return remove_handler
@@ -487,39 +496,44 @@ class ExecutorResolver(Resolver):
 
 
 class BlockingResolver(ExecutorResolver):
-    """Resolves on the loop's own thread: the loop waits for each lookup.
+    """``getaddrinfo`` called inline: the IOLoop stalls until each answer.
 
-    Only for tests and scripts that have nothing else to do meanwhile.
+    Fine for a test or a script; a server should pick another resolver.
     """
 
     def initialize(self) -> None:  # type: ignore[override]
-        super().initialize()
+        # No executor of ours: the parent then runs lookups inline.
+        super().initialize(executor=None)
 
 
 class ThreadedResolver(ExecutorResolver):
-    """Resolves on a thread pool shared by every ``ThreadedResolver`` of the process.
+    """``getaddrinfo`` on worker threads, one pool per process for all instances.
 
-    The pool is made with ``num_threads`` workers by the first instance (a
-    child process made by ``fork`` makes its own, as threads do not survive
-    a fork) and is never shut down by ``close()``.
+    Whichever instance comes first sizes the pool (``num_threads``); it
+    lives as long as the process and ``close()`` leaves it running. After a
+    ``fork`` the child notices the pid change and builds its own, since the
+    parent's worker threads were not copied.
     """
 
-    _threadpool: concurrent.futures.ThreadPoolExecutor | None = None
+    # Owner pid alongside the pool, to spot a forked child.
     _threadpool_pid: int | None = None
+    _threadpool: concurrent.futures.ThreadPoolExecutor | None = None
 
     def initialize(self, num_threads: int = _DEFAULT_RESOLVER_THREADS) -> None:  # type: ignore[override]
-        pool = ThreadedResolver._shared_pool(num_threads)
-        super().initialize(executor=pool, close_executor=False)
+        super().initialize(
+            executor=ThreadedResolver._shared_pool(num_threads), close_executor=False
+        )
 
     @classmethod
     def _shared_pool(cls, num_threads: int) -> concurrent.futures.ThreadPoolExecutor:
-        pid = os.getpid()
-        if cls._threadpool is None or cls._threadpool_pid != pid:
-            cls._threadpool = concurrent.futures.ThreadPoolExecutor(
+        me = os.getpid()
+        pool = cls._threadpool if cls._threadpool_pid == me else None
+        if pool is None:
+            pool = concurrent.futures.ThreadPoolExecutor(
                 num_threads, thread_name_prefix="squall-resolver"
             )
-            cls._threadpool_pid = pid
-        return cls._threadpool
+            cls._threadpool, cls._threadpool_pid = pool, me
+        return pool
 
 
 class OverrideResolver(Resolver):

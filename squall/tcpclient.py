@@ -83,13 +83,15 @@ class _Connector:
         return self.future
 
     def try_connect(self, addresses: Iterator[_Address]) -> None:
-        try:
-            family, address = next(addresses)
-        except StopIteration:
-            # This family has no address left; fail once every attempt has.
-            if self.remaining == 0 and not self.future.done():
+        candidate = next(addresses, None)
+        if candidate is None:
+            # Nothing left to try in this family: the overall attempt has
+            # failed only once no other connection is still in flight.
+            all_settled = self.remaining == 0
+            if all_settled and not self.future.done():
                 self.future.set_exception(self.last_error or OSError("connection failed"))
             return
+        family, address = candidate
         try:
             stream, connected = self.attempt(family, address)
         except Exception as e:  # a bad source address, say

@@ -61,20 +61,20 @@ def _check_ssl_files(options: dict[str, Any]) -> None:
 
 
 class TCPServer:
-    """A non-blocking, single-threaded TCP server.
+    """Accepts TCP connections on the IOLoop and hands each to ``handle_stream``.
 
-    Start it in one of three ways:
+    Subclasses override ``handle_stream``. Most programs just call
+    ``listen(port)``. To spread the work over several processes sharing one
+    set of listening sockets, call ``bind(port)`` and then ``start(n)``
+    before any IOLoop exists (``n`` None or 0 means one per CPU); or make the
+    sockets yourself with ``netutil.bind_sockets``, fork with
+    ``process.fork_processes``, and pass them to ``add_sockets``.
 
-    1. ``listen(port)``: simple, one process.
-    2. ``bind(port)`` then ``start(n)``: fork ``n`` processes (None or 0:
-       one per CPU) that share the listening sockets. Make no IOLoop before.
-    3. ``add_sockets(netutil.bind_sockets(port))``: sockets made by hand,
-       for example before ``process.fork_processes``.
-
-    ``ssl_options`` (an ``ssl.SSLContext`` or a dict of ``ssl.wrap_socket``
-    arguments with at least ``certfile``) makes every connection TLS; its
-    streams are ``SSLIOStream``s whose handshake is already done.
-    ``max_buffer_size`` and ``read_chunk_size`` go to every stream.
+    With ``ssl_options`` (an ``ssl.SSLContext``, or a dict of
+    ``ssl.wrap_socket`` arguments naming at least ``certfile``) connections
+    are TLS and ``handle_stream`` gets an ``SSLIOStream`` already past its
+    handshake. Each stream is made with ``max_buffer_size`` and
+    ``read_chunk_size``.
     """
 
     def __init__(
@@ -83,15 +83,10 @@ class TCPServer:
         max_buffer_size: int | None = None,
         read_chunk_size: int | None = None,
     ) -> None:
-        context: ssl.SSLContext | None = None
-        if isinstance(ssl_options, dict):
-            _check_ssl_files(ssl_options)
-        if ssl_options is not None:
-            context = ssl_options_to_context(ssl_options, server_side=True)
-        self._ssl_context = context
-        self.read_chunk_size = read_chunk_size
-        self.max_buffer_size = max_buffer_size
+        # Stream settings handed to every accepted connection, as given.
+        self.max_buffer_size, self.read_chunk_size = max_buffer_size, read_chunk_size
         self.ssl_options = ssl_options
+        self._ssl_context = self._server_context(ssl_options)
         # fileno -> listening socket, as Tornado keeps them; and each
         # socket with the loop server that serves it.
         self._sockets: dict[int, socket.socket] = {}
@@ -99,6 +94,18 @@ class TCPServer:
         self._pending_sockets: list[tuple[socket.socket, int]] = []
         self._started = False
         self._stopped = False
+
+    @staticmethod
+    def _server_context(
+        ssl_options: dict[str, Any] | ssl.SSLContext | None,
+    ) -> ssl.SSLContext | None:
+        """The TLS context for accepted connections; None serves plain TCP."""
+        if ssl_options is None:
+            return None
+        if isinstance(ssl_options, dict):
+            # Fail at construction, not at the first handshake.
+            _check_ssl_files(ssl_options)
+        return ssl_options_to_context(ssl_options, server_side=True)
 
     # -- starting ------------------------------------------------------------
 

@@ -76,12 +76,14 @@ class HTTP1ConnectionParameters:
         decompress: bool = False,
         idle_connection_timeout: float | None = None,
     ) -> None:
-        self.no_keep_alive = no_keep_alive
+        # Sizes: a falsy size (None or 0) takes the default, except the body
+        # limit, where only None does (0 then refuses any body).
         self.chunk_size = chunk_size or DEFAULT_CHUNK_SIZE
         self.max_header_size = max_header_size or DEFAULT_MAX_HEADER_SIZE
-        # None means the default; 0 disables the timeout.
+        self.max_body_size = DEFAULT_MAX_BODY_SIZE if max_body_size is None else max_body_size
+        # Timeouts: the header one defaults when None (0 disables it); the
+        # others stay as given.
         self.header_timeout = DEFAULT_HEADER_TIMEOUT if header_timeout is None else header_timeout
-        self.max_body_size = max_body_size if max_body_size is not None else DEFAULT_MAX_BODY_SIZE
-        self.body_timeout = body_timeout
-        self.decompress = decompress
-        self.idle_connection_timeout = idle_connection_timeout
+        self.body_timeout, self.idle_connection_timeout = body_timeout, idle_connection_timeout
+        # Behaviour switches.
+        self.no_keep_alive, self.decompress = no_keep_alive, decompress
