@@ -487,17 +487,24 @@ class OptionParser:
         out.write("\n".join(lines) + "\n")
 
     def _help_callback(self, value: bool | None) -> None:
-        if value:
-            self.print_help()
-            sys.exit(0)
+        # Attached to the built-in --help flag: show the listing and stop the
+        # program the way argparse-style tools do, with a success status.
+        if not value:
+            return
+        self.print_help()
+        sys.exit(0)
+
+    def run_parse_callbacks(self) -> None:
+        # In registration order; a callback added while running is run too.
+        pending = self._parse_callbacks
+        index = 0
+        while index < len(pending):
+            pending[index]()
+            index += 1
 
     def add_parse_callback(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` after each final parse."""
-        self._parse_callbacks.append(callback)
-
-    def run_parse_callbacks(self) -> None:
-        for callback in self._parse_callbacks:
-            callback()
+        self._parse_callbacks += [callback]
 
     def mockable(self) -> _Mockable:
         """An object whose attributes are the options, for ``mock.patch.object``.
