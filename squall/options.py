@@ -504,7 +504,8 @@ class OptionParser:
 
     def add_parse_callback(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` after each final parse."""
-        self._parse_callbacks += [callback]
+        registered = self._parse_callbacks
+        registered.append(callback)
 
     def mockable(self) -> _Mockable:
         """An object whose attributes are the options, for ``mock.patch.object``.
