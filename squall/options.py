@@ -520,18 +520,18 @@ class OptionParser:
 
 
 def _help_lines(option: _Option) -> list[str]:
-    prefix = _normalize_name(option.name)
-    if option.metavar:
-        prefix += "=" + option.metavar
-    description = option.help or ""
-    if option.default is not None and option.default != "":
-        description += f" (default {option.default})"
-    wrapped = _wrap_text(description, _HELP_LINE_WIDTH - _HELP_DESCRIPTION_COLUMN)
-    if len(prefix) > _HELP_NAME_WIDTH or not wrapped:
+    label = _normalize_name(option.name)
+    label = f"{label}={option.metavar}" if option.metavar else label
+    # An empty-string default says nothing useful, so it is not shown.
+    shows_default = option.default is not None and option.default != ""
+    text = (option.help or "") + (f" (default {option.default})" if shows_default else "")
+    body = _wrap_text(text, _HELP_LINE_WIDTH - _HELP_DESCRIPTION_COLUMN)
+    if not body or len(label) > _HELP_NAME_WIDTH:
         # The name takes its line alone; the description starts below it.
-        wrapped.insert(0, "")
-    indent = " " * _HELP_DESCRIPTION_COLUMN
-    return [f"  --{prefix:<{_HELP_NAME_WIDTH}} {wrapped[0]}"] + [indent + w for w in wrapped[1:]]
+        body = ["", *body]
+    first, *rest = body
+    pad = " " * _HELP_DESCRIPTION_COLUMN
+    return [f"  --{label:<{_HELP_NAME_WIDTH}} {first}", *(pad + line for line in rest)]
 
 
 class _Mockable:
