@@ -141,9 +141,9 @@ class IOLoop(Configurable):
     # Event masks for add_handler; the values are the epoll constants, as in
     # Tornado, so that code comparing against raw numbers keeps working.
     NONE = 0
-    READ = 0x001
-    WRITE = 0x004
-    ERROR = 0x018
+    READ = 0x001  # EPOLLIN
+    WRITE = 0x004  # EPOLLOUT
+    ERROR = 0x008 | 0x010  # EPOLLERR | EPOLLHUP
 
     # asyncio loop -> its IOLoop. Weak keys: a loop that asyncio.run() made
     # and closed must not be kept alive by our bookkeeping.
@@ -155,14 +155,14 @@ class IOLoop(Configurable):
     asyncio_loop: asyncio.AbstractEventLoop
 
     @classmethod
-    def configurable_base(cls) -> type[Configurable]:
-        # configure() on any subclass records the choice here, on IOLoop.
-        return IOLoop
-
-    @classmethod
     def configurable_default(cls) -> type[Configurable]:
         # Every loop is asyncio-backed unless configure() says otherwise.
         return AsyncIOLoop
+
+    @classmethod
+    def configurable_base(cls) -> type[Configurable]:
+        # configure() on any subclass records the choice here, on IOLoop.
+        return IOLoop
 
     @classmethod
     def configure(cls, impl: str | type[Configurable] | None, **kwargs: Any) -> None:

@@ -165,6 +165,31 @@ def load_gettext_translations(directory: str, domain: str) -> None:
     gen_log.debug("Supported locales: %s", sorted(_supported_locales))
 
 
+def _lookup_candidates(requested: str) -> list[str]:
+    """Codes to try for one requested code, most specific first.
+
+    Dashes and underscores both separate language from region, and case is
+    normalised (``es-gt`` → ``es_GT``). Empty codes and codes with more than
+    two parts yield nothing.
+    """
+    pieces = requested.replace("-", "_").split("_") if requested else []
+    if not pieces or len(pieces) > 2:
+        return []
+    language = pieces[0].lower()
+    if len(pieces) == 1:
+        return [language]
+    return [language + "_" + pieces[1].upper(), language]
+
+
+def _build_locale(code: str) -> Locale:
+    """A fresh Locale for ``code`` backed by whichever catalogue was loaded."""
+    catalogue = _translations.get(code)
+    if catalogue is not None and _use_gettext:
+        return GettextLocale(code, catalogue)
+    # CSV catalogues, and codes with no catalogue at all (untranslated).
+    return CSVLocale(code, catalogue or {})
+
+
 class Locale:
     """A language: translation plus date, list and number formatting."""
 
@@ -178,34 +203,18 @@ class Locale:
         not supported falls back to its language (``es_GT`` → ``es``);
         nothing supported gives the default locale.
         """
-        for code in locale_codes:
-            if not code:
-                continue
-            parts = code.replace("-", "_").split("_")
-            if len(parts) > 2:
-                continue
-            language = parts[0].lower()
-            full = f"{language}_{parts[1].upper()}" if len(parts) == 2 else language
-            if full in _supported_locales:
-                return cls.get(full)
-            if language in _supported_locales:
-                return cls.get(language)
+        for requested in locale_codes:
+            for candidate in _lookup_candidates(requested):
+                if candidate in _supported_locales:
+                    return cls.get(candidate)
         return cls.get(_default_locale)
 
     @classmethod
     def get(cls, code: str) -> Locale:
         """The locale for exactly ``code`` (cached)."""
-        locale = cls._cache.get(code)
-        if locale is None:
-            translations = _translations.get(code)
-            if translations is None:
-                locale = CSVLocale(code, {})
-            elif _use_gettext:
-                locale = GettextLocale(code, translations)
-            else:
-                locale = CSVLocale(code, translations)
-            cls._cache[code] = locale
-        return locale
+        if code not in cls._cache:
+            cls._cache[code] = _build_locale(code)
+        return cls._cache[code]
 
     def __init__(self, code: str) -> None:
         self.code = code

@@ -126,10 +126,10 @@ class LogFormatter(logging.Formatter):
     DEFAULT_DATE_FORMAT = "%y%m%d %H:%M:%S"
     # Terminal colour numbers: 1 red, 2 green, 3 yellow, 4 blue, 5 magenta.
     DEFAULT_COLORS = {
-        logging.DEBUG: 4,
+        logging.ERROR: 1,
         logging.INFO: 2,
         logging.WARNING: 3,
-        logging.ERROR: 1,
+        logging.DEBUG: 4,
         logging.CRITICAL: 5,
     }
 

@@ -487,17 +487,25 @@ class OptionParser:
         out.write("\n".join(lines) + "\n")
 
     def _help_callback(self, value: bool | None) -> None:
-        if value:
-            self.print_help()
-            sys.exit(0)
+        # Attached to the built-in --help flag: show the listing and stop the
+        # program the way argparse-style tools do, with a success status.
+        if not value:
+            return
+        self.print_help()
+        sys.exit(0)
+
+    def run_parse_callbacks(self) -> None:
+        # In registration order; a callback added while running is run too.
+        pending = self._parse_callbacks
+        index = 0
+        while index < len(pending):
+            pending[index]()
+            index += 1
 
     def add_parse_callback(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` after each final parse."""
-        self._parse_callbacks.append(callback)
-
-    def run_parse_callbacks(self) -> None:
-        for callback in self._parse_callbacks:
-            callback()
+        registered = self._parse_callbacks
+        registered.append(callback)
 
     def mockable(self) -> _Mockable:
         """An object whose attributes are the options, for ``mock.patch.object``.
@@ -512,18 +520,18 @@ class OptionParser:
 
 
 def _help_lines(option: _Option) -> list[str]:
-    prefix = _normalize_name(option.name)
-    if option.metavar:
-        prefix += "=" + option.metavar
-    description = option.help or ""
-    if option.default is not None and option.default != "":
-        description += f" (default {option.default})"
-    wrapped = _wrap_text(description, _HELP_LINE_WIDTH - _HELP_DESCRIPTION_COLUMN)
-    if len(prefix) > _HELP_NAME_WIDTH or not wrapped:
+    label = _normalize_name(option.name)
+    label = f"{label}={option.metavar}" if option.metavar else label
+    # An empty-string default says nothing useful, so it is not shown.
+    shows_default = option.default is not None and option.default != ""
+    text = (option.help or "") + (f" (default {option.default})" if shows_default else "")
+    body = _wrap_text(text, _HELP_LINE_WIDTH - _HELP_DESCRIPTION_COLUMN)
+    if not body or len(label) > _HELP_NAME_WIDTH:
         # The name takes its line alone; the description starts below it.
-        wrapped.insert(0, "")
-    indent = " " * _HELP_DESCRIPTION_COLUMN
-    return [f"  --{prefix:<{_HELP_NAME_WIDTH}} {wrapped[0]}"] + [indent + w for w in wrapped[1:]]
+        body = ["", *body]
+    first, *rest = body
+    pad = " " * _HELP_DESCRIPTION_COLUMN
+    return [f"  --{label:<{_HELP_NAME_WIDTH}} {first}", *(pad + line for line in rest)]
 
 
 class _Mockable:

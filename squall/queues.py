@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import heapq
+from collections.abc import Sized
 from typing import Any, Generic, TypeVar
 
 from squall.locks import Event, _check_timeout, _fail_with_timeout, _new_future, _Timeout, _Waiters
@@ -89,10 +90,11 @@ class Queue(Generic[_T]):
 
     def qsize(self) -> int:
         """How many items are in the queue now."""
-        return len(self._queue)
+        stored: Sized = self._queue
+        return len(stored)
 
     def empty(self) -> bool:
-        return self.qsize() == 0
+        return not self.qsize()
 
     def full(self) -> bool:
         # An unbounded queue (maxsize 0) is never full.
@@ -179,21 +181,27 @@ class Queue(Generic[_T]):
     def __aiter__(self) -> _QueueIterator[_T]:
         return _QueueIterator(self)
 
-    # -- storage hooks: override these three to change the order ----------
+    # -- storage hooks: subclasses swap these three to pick the order -------
+
+    def _put(self, item: _T) -> None:
+        # FIFO: new items join the right end, _get takes from the left.
+        store: collections.deque[_T] = self._queue
+        store.append(item)
 
     def _init(self) -> None:
         self._queue = collections.deque()
 
     def _get(self) -> _T:
-        return self._queue.popleft()  # type: ignore[no-any-return]
-
-    def _put(self, item: _T) -> None:
-        self._queue.append(item)
+        store: collections.deque[_T] = self._queue
+        oldest = store.popleft()
+        return oldest
 
     def _put_counted(self, item: _T) -> None:
-        self._unfinished_tasks += 1
-        self._finished.clear()
+        # Store first, then record that one more item awaits task_done().
         self._put(item)
+        self._unfinished_tasks = self._unfinished_tasks + 1
+        if self._finished.is_set():
+            self._finished.clear()
 
     # -- display -----------------------------------------------------------
 
@@ -241,24 +249,30 @@ class PriorityQueue(Queue[_T]):
     with each other.
     """
 
-    def _init(self) -> None:
-        self._queue = []
+    def _get(self) -> _T:
+        heap: list[Any] = self._queue
+        smallest: _T = heapq.heappop(heap)
+        return smallest
 
     def _put(self, item: _T) -> None:
-        heapq.heappush(self._queue, item)
+        heap: list[Any] = self._queue
+        heapq.heappush(heap, item)
 
-    def _get(self) -> _T:
-        return heapq.heappop(self._queue)  # type: ignore[no-any-return]
+    def _init(self) -> None:
+        self._queue = list()
 
 
 class LifoQueue(Queue[_T]):
     """A Queue that hands out the most recently put item first."""
 
+    def _get(self) -> _T:
+        stack: list[_T] = self._queue
+        newest = stack.pop()
+        return newest
+
     def _init(self) -> None:
-        self._queue = []
+        self._queue = list()
 
     def _put(self, item: _T) -> None:
-        self._queue.append(item)
-
-    def _get(self) -> _T:
-        return self._queue.pop()  # type: ignore[no-any-return]
+        stack: list[_T] = self._queue
+        stack.append(item)

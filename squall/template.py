@@ -544,6 +544,29 @@ def _find_named_blocks(nodes: Iterable[_Node], found: dict[str, _NamedBlock]) ->
 # Templates
 
 
+def _pick_whitespace_mode(
+    name: str,
+    loader: BaseLoader | None,
+    compress_whitespace: bool | _UnsetMarker,
+    whitespace: str | None,
+) -> str:
+    """The whitespace mode a template uses, from its arguments and loader."""
+    legacy_flag_given = compress_whitespace is not _UNSET
+    if legacy_flag_given and whitespace is not None:
+        raise Exception("cannot set both whitespace and compress_whitespace")
+    if legacy_flag_given:
+        # The old boolean maps onto the two historical modes.
+        return "single" if compress_whitespace else "all"
+    if whitespace is not None:
+        return whitespace
+    if loader is not None and loader.whitespace:
+        return loader.whitespace
+    # Markup and scripts tolerate collapsed runs of spaces; other text
+    # (plain mail bodies, say) keeps its layout.
+    markup_like = name.endswith((".html", ".js"))
+    return "single" if markup_like else "all"
+
+
 class Template:
     """A compiled template.
 
@@ -564,24 +587,15 @@ class Template:
         whitespace: str | None = None,
     ) -> None:
         self.name = name
-        if compress_whitespace is not _UNSET:
-            if whitespace is not None:
-                raise Exception("cannot set both whitespace and compress_whitespace")
-            whitespace = "single" if compress_whitespace else "all"
-        if whitespace is None:
-            if loader is not None and loader.whitespace:
-                whitespace = loader.whitespace
-            elif name.endswith((".html", ".js")):
-                whitespace = "single"
-            else:
-                whitespace = "all"
+        whitespace = _pick_whitespace_mode(name, loader, compress_whitespace, whitespace)
         filter_whitespace(whitespace, "")  # an unknown mode is an error now
+        # Precedence: the argument, then the loader's setting, then the module default.
+        chosen_escape: str | None = _DEFAULT_AUTOESCAPE
         if autoescape is not _UNSET:
-            self.autoescape: str | None = autoescape  # type: ignore[assignment]
+            chosen_escape = autoescape  # type: ignore[assignment]
         elif loader is not None:
-            self.autoescape = loader.autoescape
-        else:
-            self.autoescape = _DEFAULT_AUTOESCAPE
+            chosen_escape = loader.autoescape
+        self.autoescape: str | None = chosen_escape
         self.namespace = loader.namespace if loader is not None else {}
         self.loader = loader
         self.file = _File(self, self.autoescape)
@@ -735,38 +749,48 @@ class Loader(BaseLoader):
     """
 
     def __init__(self, root_directory: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
         self.root = os.path.abspath(root_directory)
+        super().__init__(**kwargs)
+
+    def _inside_root(self, absolute: str) -> str | None:
+        """``absolute`` relative to the root, or None when it lies outside."""
+        prefix = self.root + os.sep
+        return absolute[len(prefix) :] if absolute.startswith(prefix) else None
 
     def resolve_path(self, name: str, parent_path: str | None = None) -> str:
-        if _is_relative_reference(name, parent_path):
-            assert parent_path is not None
-            parent_dir = os.path.dirname(os.path.join(self.root, parent_path))
-            candidate = os.path.abspath(os.path.join(parent_dir, name))
-            if candidate.startswith(self.root + os.sep):
-                name = candidate[len(self.root) + 1 :]
-        return name
+        if not _is_relative_reference(name, parent_path):
+            return name
+        assert parent_path is not None
+        including_file = os.path.join(self.root, parent_path)
+        target = os.path.join(os.path.dirname(including_file), name)
+        # A reference that climbs out of the root is left as written, so
+        # that loading it fails in _create_template.
+        relative = self._inside_root(os.path.abspath(target))
+        return name if relative is None else relative
 
     def _create_template(self, name: str) -> Template:
-        path = os.path.abspath(os.path.join(self.root, name))
-        if not path.startswith(self.root + os.sep):
+        full_path = os.path.abspath(os.path.join(self.root, name))
+        if self._inside_root(full_path) is None:
             raise ValueError(f"template {name!r} is outside the template root {self.root!r}")
-        with open(path, "rb") as f:
-            return Template(f.read(), name=name, loader=self)
+        with open(full_path, "rb") as source_file:
+            raw = source_file.read()
+        return Template(raw, name=name, loader=self)
 
 
 class DictLoader(BaseLoader):
     """Loads templates from a dict of ``{name: source}``."""
 
     def __init__(self, dict: dict[str, str], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
         self.dict = dict
+        super().__init__(**kwargs)
 
     def resolve_path(self, name: str, parent_path: str | None = None) -> str:
-        if _is_relative_reference(name, parent_path):
-            assert parent_path is not None
-            name = posixpath.normpath(posixpath.join(posixpath.dirname(parent_path), name))
-        return name
+        if not _is_relative_reference(name, parent_path):
+            return name
+        assert parent_path is not None
+        # Dict keys are slash-separated whatever the platform.
+        sibling = posixpath.join(posixpath.dirname(parent_path), name)
+        return posixpath.normpath(sibling)
 
     def _create_template(self, name: str) -> Template:
         return Template(self.dict[name], name=name, loader=self)

@@ -67,10 +67,11 @@ class ObjectDict(dict[str, Any]):
     """A dict whose keys can also be read and written as attributes."""
 
     def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
+        # Only reached when normal attribute lookup failed; a missing key
+        # must look like a missing attribute so getattr()/hasattr() work.
+        if name not in self:
+            raise AttributeError(name)
+        return self[name]
 
     def __setattr__(self, name: str, value: Any) -> None:
         self[name] = value
@@ -225,21 +226,21 @@ class Configurable:
     ``__new__`` controls construction.
     """
 
-    # The family's chosen implementation and its default keyword arguments;
-    # only ever assigned on the family's base class.
-    __impl_class: type[Configurable] | None = None
+    # Set by configure(), and only ever on the family's base class: the
+    # keyword arguments every construction starts from, and the chosen class.
     __impl_kwargs: dict[str, Any] | None = None
+    __impl_class: type[Configurable] | None = None
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         family = cls.configurable_base()
-        # Instantiating a concrete subclass directly builds exactly that class,
-        # ignoring configure(); only the base consults the configuration.
-        if cls is not family:
-            target: type[Configurable] = cls
-            merged = dict(kwargs)
-        else:
+        target: type[Configurable] = cls
+        merged = dict(kwargs)
+        # Only calling the base itself consults configure(); naming a
+        # concrete subclass builds exactly that subclass.
+        if cls is family:
             target = cls.configured_class()
-            merged = {**(family.__impl_kwargs or {}), **kwargs}
+            merged = dict(family.__impl_kwargs or {})
+            merged.update(kwargs)
         if target.configurable_base() is family:
             obj = super().__new__(target)
             obj.initialize(*args, **merged)
@@ -264,24 +265,24 @@ class Configurable:
     @classmethod
     def configure(cls, impl: str | type[Configurable] | None, **kwargs: Any) -> None:
         """Choose the implementation (a class or its dotted name) and defaults."""
-        base = cls.configurable_base()
-        if isinstance(impl, str):
-            impl = import_object(impl)
-        if impl is not None and not (isinstance(impl, type) and issubclass(impl, cls)):
+        chosen = import_object(impl) if isinstance(impl, str) else impl
+        # None resets to the default; anything else must belong to this family.
+        acceptable = chosen is None or (isinstance(chosen, type) and issubclass(chosen, cls))
+        if not acceptable:
             raise ValueError(f"Invalid subclass of {cls}")
-        base.__impl_class = impl
-        base.__impl_kwargs = kwargs
+        family = cls.configurable_base()
+        family.__impl_class, family.__impl_kwargs = chosen, kwargs
 
     @classmethod
     def configured_class(cls) -> type[Configurable]:
-        base = cls.configurable_base()
-        # Look in the base's own __dict__: a subclass must not inherit a
-        # configuration made for a different family.
-        if base.__dict__.get("_Configurable__impl_class") is None:
-            base.__impl_class = cls.configurable_default()
-        impl = base.__impl_class
-        assert impl is not None
-        return impl
+        family = cls.configurable_base()
+        # Read the family base's own __dict__: a subclass must not inherit a
+        # configuration made for a different family higher up.
+        chosen: type[Configurable] | None = family.__dict__.get("_Configurable__impl_class")
+        if chosen is None:
+            chosen = cls.configurable_default()
+            family.__impl_class = chosen
+        return chosen
 
     @classmethod
     def _save_configuration(cls) -> tuple[type[Configurable] | None, dict[str, Any] | None]:
