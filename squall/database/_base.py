@@ -38,6 +38,11 @@ class SyncSession(abc.ABC):
     @abc.abstractmethod
     def run_many(self, sql: str, seq: Sequence[Params]) -> Result: ...
 
+    def fetch(self, sql: str, params: Params) -> list[Row]:
+        """The rows alone: ``query`` and ``get`` need nothing else, and a
+        backend may skip building a ``Result`` for them."""
+        return self.run(sql, params).rows or []
+
     @abc.abstractmethod
     def stream(self, sql: str, params: Params) -> Iterator[Row]:
         """Rows as the server sends them; closing the generator early cleans up."""

@@ -132,6 +132,14 @@ class Connection:
             self._forget_if_broken(session)
             raise
 
+    def _fetch(self, sql: str, params: Params) -> list[Row]:
+        session = self._ready()
+        try:
+            return session.fetch(sql, params)
+        except Exception:
+            self._forget_if_broken(session)
+            raise
+
     def _run_many(self, sql: str, seq: Sequence[Params]) -> Result:
         session = self._ready()
         try:
@@ -152,11 +160,11 @@ class Connection:
 
     def query(self, sql: str, *params: Any, **named: Any) -> list[Row]:
         """All rows the statement returns."""
-        return self._run(sql, normalize_params(params, named)).rows or []
+        return self._fetch(sql, normalize_params(params, named))
 
     def get(self, sql: str, *params: Any, **named: Any) -> Row | None:
         """The only row, or None; more than one row raises ``MultipleRowsError``."""
-        rows = self._run(sql, normalize_params(params, named)).rows or []
+        rows = self._fetch(sql, normalize_params(params, named))
         if len(rows) > 1:
             raise MultipleRowsError(
                 f"get() expects at most one row, the statement returned {len(rows)}"
