@@ -110,6 +110,29 @@ def track_transport(transport: asyncio.BaseTransport, protocol: object) -> None:
     transports[protocol] = transport
 
 
+# Listening servers (TCPServer's) per asyncio loop, closed by IOLoop.close()
+# if their owner never stopped them: uvloop warns about each one while it
+# closes, and with warnings turned into errors (as test runners do) that
+# warning, raised inside its close walk, leaves ``loop.close()`` spinning.
+_open_servers: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, weakref.WeakSet[asyncio.AbstractServer]
+] = weakref.WeakKeyDictionary()
+
+
+def track_server(server: asyncio.AbstractServer) -> None:
+    """Remember a listening ``server`` of the running loop for ``IOLoop.close``."""
+    loop = asyncio.get_running_loop()
+    servers = _open_servers.get(loop)
+    if servers is None:
+        servers = _open_servers[loop] = weakref.WeakSet()
+    servers.add(server)
+
+
+def _close_open_servers(loop: asyncio.AbstractEventLoop) -> None:
+    for server in list(_open_servers.pop(loop, ())):
+        server.close()  # a no-op for one already closed
+
+
 def _abort_open_transports(loop: asyncio.AbstractEventLoop) -> None:
     transports = _open_transports.pop(loop, None)
     if not transports:
@@ -278,6 +301,7 @@ class IOLoop(Configurable):
             self.remove_handler(fd)
             if all_fds:
                 self.close_fd(obj)
+        _close_open_servers(self.asyncio_loop)
         _abort_open_transports(self.asyncio_loop)
         self.asyncio_loop.close()
         IOLoop._ioloop_for_asyncio.pop(self.asyncio_loop, None)
