@@ -34,6 +34,7 @@ import inspect
 import io
 import time
 import unicodedata
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -483,6 +484,16 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
                 job.current = _redirected_request(
                     job.current, transfer.code, transfer.redirect_location
                 )
+            except ValueError:
+                # A scheme other than http(s): refused as libcurl (and so
+                # Tornado's curl client) refuses it.
+                target = urllib.parse.urljoin(job.current.url, transfer.redirect_location)
+                scheme = urllib.parse.urlsplit(target).scheme.lower()
+                error = CurlError(
+                    pycurl.E_UNSUPPORTED_PROTOCOL, f'Protocol "{scheme}" is disabled (in redirect)'
+                )
+                self._fail(job, error, time_info)
+                return
             except Exception as e:
                 self._fail(job, e, time_info)
                 return

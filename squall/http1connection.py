@@ -45,7 +45,12 @@ from squall._http1._limits import (  # noqa: F401
     RAW_HEADER_SLACK,
     HTTP1ConnectionParameters,
 )
+from squall._http1_client import MAX_INFORMATIONAL_RESPONSES
 from squall._http1_exchange import HTTP1Connection
 from squall._http1_server import HTTP1ServerProtocol
 
 __all__ = ["HTTP1Connection", "HTTP1ConnectionParameters", "HTTP1ServerProtocol"]
+
+# The client's bound on interim (1xx) responses, under the private name
+# Tornado's tests import from this module.
+_MAX_1XX_RESPONSES = MAX_INFORMATIONAL_RESPONSES
