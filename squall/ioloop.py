@@ -110,6 +110,19 @@ def track_transport(transport: asyncio.BaseTransport, protocol: object) -> None:
     transports[protocol] = transport
 
 
+def untangle_transport(transport: asyncio.BaseTransport | None) -> None:
+    """Break the reference cycle a closed asyncio selector transport keeps.
+
+    CPython's selector socket transports hold their read callback as a bound
+    method of themselves (``_read_ready_cb``), so each one, once closed, is
+    garbage only the cycle collector frees. Protocols call this from
+    ``connection_lost``, after which nothing reads from the transport any
+    more. uvloop's transports have no such attribute: nothing happens.
+    """
+    if getattr(transport, "_read_ready_cb", None) is not None:
+        transport._read_ready_cb = None  # type: ignore[union-attr]
+
+
 # Listening servers (TCPServer's) per asyncio loop, closed by IOLoop.close()
 # if their owner never stopped them: uvloop warns about each one while it
 # closes, and with warnings turned into errors (as test runners do) that
