@@ -104,7 +104,8 @@ _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRA
 # than copied. 64 KiB: the read chunk size of squall's (and Tornado's) server.
 _COALESCED_BODY_MAX = 64 * 1024
 # The message of the HTTPStreamClosedError that ends a response the client
-# gave up on (malformed, or a callback raised): Tornado's.
+# gave up on (malformed, or a callback raised) or that the server cut short
+# after its head: Tornado's.
 _ABANDONED = "Connection closed"
 # How much later than the connect timeout the whole connection setup is cut
 # off, so that the TCP client's own, more precise, timeout fires first.
@@ -448,6 +449,8 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
                         and request.method in _IDEMPOTENT_METHODS
                     ):
                         continue  # the server closed the idle connection: once more
+                    if exchange.response_started:  # cut short after its head
+                        raise HTTPStreamClosedError(_ABANDONED) from None
                     raise HTTPStreamClosedError(_closed_message(e)) from None
                 if isinstance(e, ResponseError):
                     # Tornado's words; its client connection has no peer
