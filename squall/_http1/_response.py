@@ -111,7 +111,7 @@ def _length_problem(data: bytes) -> tuple[str | None, bytes | None]:
     chunked = False
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
-        lowered = name.strip().lower()
+        lowered = name.lower()  # "Name :" is refused by llhttp, and stays so
         if colon and lowered == b"content-length":
             lengths.append(value.strip(b" \t").decode("latin-1"))
             continue

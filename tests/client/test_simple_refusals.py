@@ -231,6 +231,10 @@ async def test_repeated_equal_content_lengths_are_one(
             "header line cannot start with whitespace, folding not supported",
         ),
         (("No colon here", "Content-Length: 2"), "no colon in header line"),
+        (
+            ("Content-Length : 2",),  # not taken for a length: llhttp's refusal stands
+            "malformed HTTP response: Invalid header field char",
+        ),
     ],
 )
 async def test_refused_heads(
