@@ -65,6 +65,16 @@ def test_request_body_and_headers_conversion() -> None:
     assert "GET http://x/" in repr(HTTPRequest("http://x/"))
 
 
+async def test_dict_headers_become_httpheaders_at_fetch(
+    app_server: Any, client: AsyncHTTPClient
+) -> None:
+    request = HTTPRequest(app_server.url("/echo"), headers={"x-a": "1"})
+    assert type(request.headers) is dict
+    response = await client.fetch(request)
+    assert isinstance(request.headers, HTTPHeaders)
+    assert json.loads(response.body)["headers"]["X-A"] == "1"
+
+
 def test_request_if_modified_since_timestamp() -> None:
     when = datetime.datetime(1994, 11, 6, 8, 49, 37, tzinfo=datetime.timezone.utc)
     request = HTTPRequest("http://x/", if_modified_since=when)
