@@ -54,6 +54,11 @@ def format_request_head(method: str, target: str, headers: HTTPHeaders) -> bytes
     return _format(method, target, headers._lists)
 
 
+def _announces_body(headers: HTTPHeaders) -> bool:
+    """Whether a head's framing fields promise a body."""
+    return "Transfer-Encoding" in headers or headers.get("Content-Length", "0") != "0"
+
+
 class CallbackError(Exception):
     """The caller's header_callback or streaming_callback raised (the
     exception is the ``__cause__``); the response cannot be read on."""
@@ -124,6 +129,9 @@ class Exchange:
             head, parser = await self.read_head()
             if head.code >= 200:
                 break
+            if _announces_body(head.headers):
+                reason = f"Response code {head.code} cannot have body"
+                raise ResponseError(f"malformed HTTP response: {reason}", reason)
             interim += 1
             if interim > MAX_INFORMATIONAL_RESPONSES:
                 raise ResponseError(
@@ -141,6 +149,11 @@ class Exchange:
         if self.header_callback is not None:
             for line in head.header_lines:
                 self._call_back(self.header_callback, line)
+        if head.code == 204 and _announces_body(head.headers):
+            # RFC 9110 §15.3.5: a 204 has no content; Tornado refuses one
+            # that says otherwise rather than guess where the next begins.
+            reason = "Response with code 204 should not have body"
+            raise ResponseError(f"malformed HTTP response: {reason}", reason)
         no_body = self.method == "HEAD" or head.code in (204, 304)
         headers = head.headers
         if no_body:

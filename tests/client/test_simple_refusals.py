@@ -366,3 +366,42 @@ async def test_fetch_leaves_no_parser_garbage(raw_server: Any, make: Any) -> Non
         del gc.garbage[:]
         gc.enable()
     assert parsers == []
+
+
+# -- responses that may not have a body ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (
+            b"HTTP/1.1 204 No Content\r\nContent-Length: 2\r\n\r\nok",
+            "Response with code 204 should not have body",
+        ),
+        (
+            b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "Response with code 204 should not have body",
+        ),
+        (
+            b"HTTP/1.1 100 Continue\r\nContent-Length: 2\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            "Response code 100 cannot have body",
+        ),
+    ],
+)
+async def test_body_announced_where_none_may_be(
+    raw_server: Any, make: Any, reply: bytes, reason: str
+) -> None:
+    url = await serve(raw_server, reply)
+    with malformed(reason):
+        await make().fetch(url)
+
+
+async def test_empty_bodies_announced_as_such_are_fine(raw_server: Any, make: Any) -> None:
+    client = make()
+    url = await serve(raw_server, b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+    assert (await client.fetch(url)).code == 204
+    # A 304 describes the representation it stands for: its length is not a body's.
+    url = await serve(raw_server, b"HTTP/1.1 304 Not Modified\r\nContent-Length: 2\r\n\r\n")
+    response = await client.fetch(url, raise_error=False)
+    assert (response.code, response.body) == (304, b"")
