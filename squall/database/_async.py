@@ -132,7 +132,7 @@ class AsyncDatabase(_Queries):
         try:
             return await lease.call(op, timeout)
         finally:
-            self._pool.release(lease)
+            await self._pool.release(lease)
 
     async def _run(self, sql: str, params: Params, timeout: float | None) -> Result:
         # The hot path (one statement, no timeout) spelled out: every await
@@ -149,7 +149,7 @@ class AsyncDatabase(_Queries):
         except BaseException as exc:
             raise lease.lost_or(exc, in_transaction=False) from exc
         finally:
-            self._pool.release(lease)
+            await self._pool.release(lease)
 
     def iter(
         self,
@@ -227,7 +227,7 @@ class Transaction(_Queries):
                 await self._control("BEGIN")
             except BaseException:
                 lease.usable = False
-                self._database._pool.release(lease)
+                await self._database._pool.release(lease)
                 raise
         else:
             if not parent._active or parent._child is not None:
@@ -259,7 +259,7 @@ class Transaction(_Queries):
                     lease.usable = False
         finally:
             if self._parent is None:
-                self._database._pool.release(lease)
+                await self._database._pool.release(lease)
             else:
                 self._parent._child = None
 
@@ -355,7 +355,7 @@ class AsyncRowIterator:
                 in_transaction=self._transaction is not None,
             )
         except BaseException:
-            self._give_back(usable=False)
+            await self._give_back(usable=False)
             raise
         self._stream = stream
         return stream
@@ -396,18 +396,18 @@ class AsyncRowIterator:
                 await lease.call(lambda session: stream.close(), None)
             except BaseException:
                 usable = False
-                self._give_back(usable)
+                await self._give_back(usable)
                 raise
-        self._give_back(usable)
+        await self._give_back(usable)
 
-    def _give_back(self, usable: bool) -> None:
+    async def _give_back(self, usable: bool) -> None:
         lease, self._lease = self._lease, None
         self._finished = True
         if lease is None or self._transaction is not None:
             return
         if not usable:
             lease.usable = False
-        self._database._pool.release(lease)
+        await self._database._pool.release(lease)
 
     def __del__(self) -> None:
         # Dropped mid-way (a loop that broke out without aclose): give the
@@ -428,7 +428,7 @@ def _close_abandoned(database: AsyncDatabase, lease: Lease, stream: AsyncStream 
                 await lease.call(lambda session: stream.close(), None)
         except Exception:
             lease.usable = False
-        database._pool.release(lease)
+        await database._pool.release(lease)
 
     task = asyncio.ensure_future(finish())
     _abandoned_closes.add(task)
@@ -460,8 +460,7 @@ async def connect_async(
     if parsed.backend == "sqlite" and parsed.path == ":memory:":
         min_size, max_size = 1, 1
         max_idle_time = float("inf")
-    pool = Pool(
-        backend,
+    pool = backend.make_pool(
         parsed,
         min_size=min_size,
         max_size=max_size,

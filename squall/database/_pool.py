@@ -1,10 +1,13 @@
-"""A pool of asynchronous sessions, the same for every backend.
+"""The pool of asynchronous sessions, and the rules every backend's pool keeps.
 
-Why our own rather than each driver's: one set of rules everywhere. A
-borrower waits at most ``acquire_timeout``; ``close()`` waits for every
-borrowed connection to come back; a caller cancelled while a connection is
-being opened or borrowed never strands it; an idle connection the server
-hung up on is replaced before anyone uses it.
+One set of rules everywhere: a borrower waits at most ``acquire_timeout``;
+``close()`` waits for every borrowed connection to come back; a caller
+cancelled while a connection is being opened or borrowed never strands it;
+an idle connection the server hung up on is replaced before anyone uses it.
+
+``Pool`` keeps its idle connections itself (SQLite, MySQL). PostgreSQL's
+pool (``_postgres_pool.PsycopgPool``) keeps the same rules on top of
+psycopg_pool, which stores, opens and recycles the connections there.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from ._base import AsyncSession, Backend
@@ -224,21 +227,32 @@ class Pool:
         if opening.exception() is None:
             opening.result().abort()
 
-    def release(self, lease: Lease) -> None:
+    async def release(self, lease: Lease) -> None:
         session = lease.session
         if session not in self._borrowed:
             return  # released twice: the first one counted
         self._borrowed.discard(session)
-        if lease.usable and not self.closed:
+        try:
+            await self._put_back(session, lease.usable and not self.closed)
+        finally:
+            # The slot is free whatever became of the connection.
+            self._slots.release()
+            if not self._borrowed:
+                self._all_returned.set()
+
+    async def _put_back(self, session: AsyncSession, reusable: bool) -> None:
+        if reusable:
             self._idle.append((session, time.monotonic()))
         else:
             self._close_later(session)
-        self._slots.release()
-        if not self._borrowed:
-            self._all_returned.set()
 
     def _close_later(self, session: AsyncSession) -> None:
-        task = asyncio.ensure_future(self._close_quietly(session))
+        self._close_later_task(self._close_quietly(session))
+
+    def _close_later_task(self, work: Coroutine[Any, Any, None]) -> None:
+        # Kept until done, and awaited by close(): the loop holds only weak
+        # references to tasks.
+        task = asyncio.ensure_future(work)
         self._closing_tasks.add(task)
         task.add_done_callback(self._closing_tasks.discard)
 
@@ -254,7 +268,10 @@ class Pool:
         """Refuse new borrowers, wait for borrowed connections, close them all."""
         self.closed = True
         await self._all_returned.wait()
-        while self._idle:
-            self._close_later(self._idle.pop()[0])
+        await self._close_idle()
         if self._closing_tasks:
             await asyncio.gather(*self._closing_tasks, return_exceptions=True)
+
+    async def _close_idle(self) -> None:
+        while self._idle:
+            self._close_later(self._idle.pop()[0])

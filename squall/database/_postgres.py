@@ -10,6 +10,7 @@ id`` gives the new id.
 from __future__ import annotations
 
 import select
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from psycopg import pq
 
 from ._base import AsyncSession, AsyncStream, Backend, Result, SyncSession
 from ._errors import ConfigurationError
+from ._pool import Pool
 from ._rows import Params, Row
 from ._urls import DatabaseURL
 
@@ -133,9 +135,24 @@ class _PostgresStream(AsyncStream):
         await self._cursor.close()
 
 
+def connect_kwargs(url: DatabaseURL) -> dict[str, Any]:
+    """Everything ``AsyncConnection.connect`` is given, for us and psycopg_pool alike."""
+    return {"autocommit": True, "row_factory": _ROW_FACTORY, **_conninfo(url)}
+
+
+async def open_async(url: DatabaseURL) -> psycopg.AsyncConnection[Row]:
+    connection: psycopg.AsyncConnection[Row] = await psycopg.AsyncConnection.connect(
+        **connect_kwargs(url)
+    )
+    return connection
+
+
 class PostgresAsyncSession(AsyncSession):
     def __init__(self, raw: psycopg.AsyncConnection[Row]) -> None:
         self.raw = raw
+        # When the pool last took it back (or it was opened), for the
+        # idle-time rules.
+        self.returned_at = time.monotonic()
         # For looks_dead(): the socket stays the same for the connection's life.
         self._poller = select.poll()
         self._poller.register(raw.pgconn.socket, select.POLLIN)
@@ -196,10 +213,12 @@ class PostgresBackend(Backend):
         return PostgresSyncSession(url, options.get("connect_timeout"))
 
     async def open_async(self, url: DatabaseURL) -> AsyncSession:
-        raw = await psycopg.AsyncConnection.connect(
-            autocommit=True, row_factory=_ROW_FACTORY, **_conninfo(url)
-        )
-        return PostgresAsyncSession(raw)
+        return PostgresAsyncSession(await open_async(url))
+
+    def make_pool(self, url: DatabaseURL, **limits: Any) -> Pool:
+        from ._postgres_pool import PsycopgPool  # needs psycopg_pool, our extra
+
+        return PsycopgPool(self, url, **limits)
 
 
 BACKEND = PostgresBackend()
