@@ -132,7 +132,7 @@ class AsyncDatabase(_Queries):
         try:
             return await lease.call(op, timeout)
         finally:
-            await self._pool.release(lease)
+            self._pool.release(lease)
 
     async def _run(self, sql: str, params: Params, timeout: float | None) -> Result:
         # The hot path (one statement, no timeout) spelled out: every await
@@ -140,7 +140,8 @@ class AsyncDatabase(_Queries):
         # levels is measurably faster than going through _call and Lease.call.
         if timeout is not None:
             return await self._call(lambda session: session.run(sql, params), timeout)
-        lease = await self._pool.acquire()
+        pool = self._pool
+        lease = pool.acquire_now() or await pool.acquire()
         try:
             return await lease.session.run(sql, params)
         except asyncio.CancelledError:
@@ -149,7 +150,7 @@ class AsyncDatabase(_Queries):
         except BaseException as exc:
             raise lease.lost_or(exc, in_transaction=False) from exc
         finally:
-            await self._pool.release(lease)
+            self._pool.release(lease)
 
     def iter(
         self,
@@ -227,7 +228,7 @@ class Transaction(_Queries):
                 await self._control("BEGIN")
             except BaseException:
                 lease.usable = False
-                await self._database._pool.release(lease)
+                self._database._pool.release(lease)
                 raise
         else:
             if not parent._active or parent._child is not None:
@@ -259,7 +260,7 @@ class Transaction(_Queries):
                     lease.usable = False
         finally:
             if self._parent is None:
-                await self._database._pool.release(lease)
+                self._database._pool.release(lease)
             else:
                 self._parent._child = None
 
@@ -355,7 +356,7 @@ class AsyncRowIterator:
                 in_transaction=self._transaction is not None,
             )
         except BaseException:
-            await self._give_back(usable=False)
+            self._give_back(usable=False)
             raise
         self._stream = stream
         return stream
@@ -396,18 +397,18 @@ class AsyncRowIterator:
                 await lease.call(lambda session: stream.close(), None)
             except BaseException:
                 usable = False
-                await self._give_back(usable)
+                self._give_back(usable)
                 raise
-        await self._give_back(usable)
+        self._give_back(usable)
 
-    async def _give_back(self, usable: bool) -> None:
+    def _give_back(self, usable: bool) -> None:
         lease, self._lease = self._lease, None
         self._finished = True
         if lease is None or self._transaction is not None:
             return
         if not usable:
             lease.usable = False
-        await self._database._pool.release(lease)
+        self._database._pool.release(lease)
 
     def __del__(self) -> None:
         # Dropped mid-way (a loop that broke out without aclose): give the
@@ -428,7 +429,7 @@ def _close_abandoned(database: AsyncDatabase, lease: Lease, stream: AsyncStream 
                 await lease.call(lambda session: stream.close(), None)
         except Exception:
             lease.usable = False
-        await database._pool.release(lease)
+        database._pool.release(lease)
 
     task = asyncio.ensure_future(finish())
     _abandoned_closes.add(task)

@@ -10,7 +10,6 @@ id`` gives the new id.
 from __future__ import annotations
 
 import select
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
@@ -150,9 +149,6 @@ async def open_async(url: DatabaseURL) -> psycopg.AsyncConnection[Row]:
 class PostgresAsyncSession(AsyncSession):
     def __init__(self, raw: psycopg.AsyncConnection[Row]) -> None:
         self.raw = raw
-        # When the pool last took it back (or it was opened), for the
-        # idle-time rules.
-        self.returned_at = time.monotonic()
         # For looks_dead(): the socket stays the same for the connection's life.
         self._poller = select.poll()
         self._poller.register(raw.pgconn.socket, select.POLLIN)

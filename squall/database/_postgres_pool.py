@@ -1,16 +1,20 @@
-"""PostgreSQL's pool: psycopg_pool's ``AsyncConnectionPool`` under squall's pool rules.
+"""PostgreSQL's pool: squall's idle list in front of psycopg_pool's ``AsyncConnectionPool``.
 
-psycopg_pool opens, stores and recycles the connections (in its background
-workers, with its reconnection backoff and ``max_lifetime``); ``Pool``'s
-rules stay ours, the same as for the other backends: the ``acquire_timeout``
-wait and its error, ``close()`` waiting for borrowed connections (psycopg_pool's
-own close does not wait for them), a cancelled borrower that strands nothing,
-and a dead or too-long-idle connection replaced before anyone uses it.
+Statements borrow from ``Pool``'s idle list, as on every backend, so a busy
+pool costs what squall's pool costs (psycopg_pool's ``getconn`` and
+``putconn`` together cost more client CPU than the rest of a primary-key
+read's overhead, measured in ``bench/database.py``). psycopg_pool is where
+connections come from and go back to: it opens them (in its background
+workers, retrying a server that is down with its backoff), keeps ``min_size``
+of them, and applies its ``max_idle`` and ``max_lifetime`` to those it holds.
+
+A connection goes back to psycopg_pool when it has sat unused in the idle
+list for ``HAND_BACK_AFTER``, when it is dead, too old or unusable (closed
+first, so psycopg_pool replaces it), and when the pool closes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 import weakref
 from typing import Any
@@ -20,13 +24,19 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ._base import AsyncSession
 from ._errors import PoolTimeoutError
-from ._pool import LIVENESS_CHECK_AFTER, Pool
+from ._pool import Pool
 from ._postgres import PostgresAsyncSession, connect_kwargs, open_async
 
-__all__ = ["PsycopgPool"]
+__all__ = ["HAND_BACK_AFTER", "PsycopgPool"]
 
-# How long close() gives psycopg_pool to close its idle connections; they
-# are idle, so this is one goodbye message each.
+# A connection unused this long in squall's idle list goes back to
+# psycopg_pool, whose min_size/max_idle/max_lifetime then govern it. Long
+# enough that a steady stream of requests never pays for psycopg_pool's
+# bookkeeping, short next to psycopg_pool's max_idle (10 minutes).
+HAND_BACK_AFTER = 5.0
+
+# How long close() gives psycopg_pool to close its connections; they are
+# idle by then, so this is one goodbye message each.
 CLOSE_TIMEOUT = 5.0
 
 
@@ -41,15 +51,16 @@ class PsycopgPool(Pool):
             open=False,
             name="squall",
         )
-        # One session per driver connection, made on first borrow: it holds
-        # the liveness poller and the time the connection last came back.
+        # One session per driver connection, made the first time we get it:
+        # it holds the liveness poller.
         self._sessions: weakref.WeakKeyDictionary[
             psycopg.AsyncConnection[Any], PostgresAsyncSession
         ] = weakref.WeakKeyDictionary()
 
     @property
     def idle(self) -> int:
-        return int(self._driver.get_stats().get("pool_available", 0))
+        """Idle connections: in squall's list and in psycopg_pool's."""
+        return len(self._idle) + int(self._driver.get_stats().get("pool_available", 0))
 
     async def start(self) -> None:
         # One connection of our own first: a wrong password or host fails
@@ -59,53 +70,43 @@ class PsycopgPool(Pool):
         await probe.close()
         await self._driver.open(wait=True, timeout=self.acquire_timeout)
 
-    async def _take_or_open(self) -> AsyncSession:
+    async def _open_session(self) -> AsyncSession:
         while True:
-            raw = await self._get_connection()
+            try:
+                raw = await self._driver.getconn(self.acquire_timeout)
+            except PoolTimeout as exc:
+                raise PoolTimeoutError(
+                    f"no database connection within {self.acquire_timeout} s "
+                    f"(the server may be unreachable): {exc}"
+                ) from exc
             session = self._sessions.get(raw)
-            fresh = session is None
             if session is None:
                 session = self._sessions[raw] = PostgresAsyncSession(raw)
-            idle_for = time.monotonic() - session.returned_at
-            # A connection never borrowed was opened by psycopg_pool, maybe
-            # long ago (its max_idle and max_lifetime govern those): checked
-            # for life, but not replaced for its age, which could loop.
-            if (not fresh and idle_for > self.max_idle_time) or (
-                (fresh or idle_for > LIVENESS_CHECK_AFTER) and session.looks_dead()
-            ):
-                # Closed before it goes back: psycopg_pool then discards it
-                # and opens a replacement in the background.
-                await raw.close()
-                await self._driver.putconn(raw)
-                continue
-            return session
+            # It may have waited in psycopg_pool since before a server restart.
+            if not session.looks_dead():
+                return session
+            session.abort()
+            await self._driver.putconn(raw)  # closed: psycopg_pool replaces it
 
-    async def _get_connection(self) -> psycopg.AsyncConnection[Any]:
-        getting = asyncio.ensure_future(self._driver.getconn(self.acquire_timeout))
-        try:
-            return await asyncio.shield(getting)
-        except asyncio.CancelledError:
-            # The borrower left; the connection it was about to get goes back.
-            getting.add_done_callback(self._return_orphan)
-            raise
-        except PoolTimeout as exc:
-            raise PoolTimeoutError(
-                f"no database connection within {self.acquire_timeout} s "
-                f"(the server may be unreachable): {exc}"
-            ) from exc
+    def _put_back(self, session: AsyncSession) -> None:
+        super()._put_back(session)
+        # The list is oldest first: hand back what a quieter load no longer uses.
+        oldest, since = self._idle[0]
+        if time.monotonic() - since > HAND_BACK_AFTER:
+            self._idle.popleft()
+            self._close_later_task(self._hand_back(oldest))
 
-    def _return_orphan(self, getting: asyncio.Future[psycopg.AsyncConnection[Any]]) -> None:
-        if getting.cancelled() or getting.exception() is not None:
-            return
-        self._close_later_task(self._driver.putconn(getting.result()))
-
-    async def _put_back(self, session: AsyncSession, reusable: bool) -> None:
+    async def _hand_back(self, session: AsyncSession) -> None:
         assert isinstance(session, PostgresAsyncSession)
-        raw = session.raw
-        if not reusable:
-            session.abort()  # psycopg_pool drops a closed connection
-        session.returned_at = time.monotonic()
-        await self._driver.putconn(raw)
+        await self._driver.putconn(session.raw)
+
+    async def _close_quietly(self, session: AsyncSession) -> None:
+        # Closed on our side, then returned so that psycopg_pool counts it
+        # gone and opens a replacement when it needs one.
+        await super()._close_quietly(session)
+        await self._hand_back(session)
 
     async def _close_idle(self) -> None:
+        while self._idle:
+            await self._hand_back(self._idle.pop()[0])
         await self._driver.close(timeout=CLOSE_TIMEOUT)
