@@ -30,6 +30,7 @@ from __future__ import annotations
 from http.client import responses
 from typing import Any
 
+from squall._http1._abnf import ABNF as _ABNF  # noqa: F401
 from squall.escape import native_str, parse_qs_bytes, to_unicode, utf8  # noqa: F401
 from squall.httputil import _body
 from squall.httputil._body import (  # noqa: F401
