@@ -98,6 +98,7 @@ class ABNF:
     uri_port = re.compile(URI_PORT)
     host = re.compile(HOST)
 
+
 TOKEN_RE = re.compile(TOKEN + r"\Z")
 TOKEN_RE_BYTES = re.compile(TOKEN.encode() + rb"\Z")
 # RFC 9110 §5.5: CR, LF and NUL are never allowed in a field value; a

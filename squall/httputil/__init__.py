@@ -106,7 +106,9 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     # The body-parsing configuration changes with set_parse_body_config:
-    # read it where it lives, not a copy taken at import.
-    if name == "_parse_body_config":
+    # read it where it lives, not a copy taken at import. Tornado 6.6 calls
+    # the current configuration _DEFAULT_PARSE_BODY_CONFIG (its tests read
+    # the limits from it).
+    if name in ("_parse_body_config", "_DEFAULT_PARSE_BODY_CONFIG"):
         return _body._parse_body_config
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

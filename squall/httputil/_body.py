@@ -331,11 +331,12 @@ def _parse_part(
         raise HTTPInputError("multipart/form-data part header too large")
     if data[end - 2 : end] != b"\r\n":
         raise HTTPInputError("Invalid multipart/form-data: part does not end with CRLF")
+    raw_headers = data[start:header_end]
     try:
-        header_text = data[start:header_end].decode("utf-8")
+        raw_headers.decode("utf-8")
     except UnicodeDecodeError:
         raise HTTPInputError("Invalid multipart/form-data: part headers are not UTF-8") from None
-    headers = HTTPHeaders._parse_strict(header_text)
+    headers = _part_headers(raw_headers)
     disposition, disp_params = _parse_header(headers.get("Content-Disposition", ""))
     if disposition.lower() != "form-data":
         raise HTTPInputError("Invalid multipart/form-data: part is not form-data")
@@ -353,3 +354,23 @@ def _parse_part(
         )
     else:
         arguments.setdefault(name, []).append(value)
+
+
+def _part_headers(raw: bytes) -> HTTPHeaders:
+    """A part's header block (already known to be UTF-8) as headers.
+
+    RFC 7578 section 5.1: browsers put a non-ASCII field name or file name
+    in the Content-Disposition as raw UTF-8. The block is checked octet by
+    octet as the RFC 9110 grammar reads it (UTF-8's multi-byte sequences
+    are all obs-text), then each value is decoded as the UTF-8 it is. A
+    value begins and ends at ASCII octets, so it holds whole sequences.
+    """
+    headers = HTTPHeaders._parse_strict(raw.decode("latin-1"))
+    if raw.isascii():
+        return headers
+    return HTTPHeaders._from_fields(
+        {
+            name: [value.encode("latin-1").decode("utf-8") for value in values]
+            for name, values in headers._lists.items()
+        }
+    )
