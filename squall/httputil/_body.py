@@ -264,12 +264,13 @@ def parse_multipart_form_data(
     ``boundary`` is the Content-Type's boundary parameter (surrounding
     quotes are removed). Parts with a ``filename`` become ``HTTPFile``
     entries in ``files``, the rest values in ``arguments``; a repeated name
-    collects several values. The body must start with the boundary (no
-    preamble); anything after the final boundary (the epilogue) is ignored.
+    collects several values. What comes before the first boundary, if
+    anything but an empty preamble, is read as a part (as Tornado does):
+    it must have part headers. Anything after the final boundary (the
+    epilogue) is ignored.
 
     Raises ``HTTPInputError`` if parsing is disabled, the final boundary is
-    missing or the body does not start with the boundary, there are more
-    parts than ``config.max_parts``, a part's
+    missing, there are more parts than ``config.max_parts``, a part's
     headers exceed ``config.max_part_header_size`` or are malformed (bare
     CR or LF, folding, not UTF-8), a part is not ``form-data``, has no name,
     or does not end with CRLF before the next boundary.
@@ -294,14 +295,18 @@ def parse_multipart_form_data(
     if final > 0 and data[final - 2 : final] != b"\r\n":
         raise HTTPInputError("Invalid multipart/form-data: final boundary not on its own line")
     delimiter = dash_boundary + b"\r\n"
-    if not data.startswith(delimiter):
-        if final == 0:
-            return  # just the close delimiter: an empty form
-        # Browsers never send a preamble; a body that does not open with the
-        # boundary is more likely corrupt than decorated, so refuse it
-        # rather than silently drop what precedes the first good boundary.
-        raise HTTPInputError("Invalid multipart/form-data: body does not start with the boundary")
-    pos = len(delimiter)
+    if data.startswith(delimiter):
+        pos = len(delimiter)
+    elif data.startswith(b"\r\n" + delimiter):
+        # RFC 2046 section 5.1.1: the delimiter's CRLF, after an empty preamble.
+        pos = len(delimiter) + 2
+    else:
+        # Whatever precedes the first delimiter is read as a part, as
+        # Tornado reads it: a part whose opening boundary went missing
+        # still has its headers, and anything else (a real preamble, which
+        # browsers never send) fails as a part without headers rather than
+        # being dropped without a word.
+        pos = 0
     count = 0
     while pos <= final:
         end = data.find(delimiter, pos, final)

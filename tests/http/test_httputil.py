@@ -723,6 +723,19 @@ def test_multipart_part_limits() -> None:
         _multipart(big)
 
 
+def test_multipart_without_opening_boundary() -> None:
+    # What precedes the first delimiter is read as a part, as Tornado does:
+    # a form whose opening boundary line went missing still parses.
+    first = b'Content-Disposition: form-data; name="a"\r\n\r\nv1\r\n'
+    body = first + _part(b'form-data; name="b"') + b"--B--"
+    assert _multipart(body) == ({"a": [b"v1"], "b": [b"v"]}, {})
+    # RFC 2046 section 5.1.1: an empty preamble followed by the delimiter's CRLF.
+    assert _multipart(b"\r\n" + _part(b'form-data; name="a"') + b"--B--") == ({"a": [b"v"]}, {})
+    # The first part counts towards the limit like any other.
+    with pytest.raises(HTTPInputError, match="too many parts"):
+        _multipart(body, config=ParseMultipartConfig(max_parts=1))
+
+
 def test_multipart_disabled() -> None:
     with pytest.raises(HTTPInputError, match="parsing is disabled"):
         _multipart(b"--B--", config=ParseMultipartConfig(enabled=False))
@@ -738,10 +751,10 @@ def test_multipart_disabled() -> None:
         (b"junk", "no final boundary found"),
         (_part(b'form-data; name="a"'), "no final boundary found"),
         (b'--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nv', "no final boundary found"),
-        (
-            b"preamble\r\n" + _part(b'form-data; name="a"') + b"--B--",
-            "does not start with the boundary",
-        ),
+        # A preamble is read as a part (as Tornado does), and has no headers.
+        (b"preamble\r\n" + _part(b'form-data; name="a"') + b"--B--", "missing headers"),
+        (b"\r\n\r\n" + _part(b'form-data; name="a"') + b"--B--", "part is not form-data"),
+        (b"x" + _part(b'form-data; name="a"') + b"--B--", "missing headers"),
         (b"junk--B--", "final boundary not on its own line"),
         (
             b'--B\r\nContent-Disposition: form-data; name="a"\r\n\r\nv--B--',
