@@ -129,3 +129,15 @@ def test_memory_stays_within_budget(pattern: bytes) -> None:
     for name, call in calls.items():
         ratio = _peak_ratio(call, len(data))
         assert ratio < _BUDGET, (name, pattern, ratio)
+
+
+def test_url_unescape_argument_types() -> None:
+    class Text(str):
+        pass
+
+    assert url_unescape(Text("a%41+"), None) == b"aA "
+    assert url_unescape(Text("a%41+")) == "aA "
+    with pytest.raises(TypeError):
+        url_unescape(123, None)  # type: ignore[call-overload]
+    with pytest.raises(TypeError):
+        url_unescape(None)  # type: ignore[call-overload]

@@ -118,7 +118,7 @@ def test_every_rule_has_samples() -> None:
     assert sorted(s[0] for s in SAMPLES) == sorted(RULE_NAMES)
 
 
-_SETTINGS = hypothesis.settings(max_examples=300, deadline=None)
+_SETTINGS = hypothesis.settings(max_examples=150, deadline=None)
 
 
 @_SETTINGS
