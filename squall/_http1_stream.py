@@ -1,5 +1,6 @@
-"""HTTP/1.x over an ``IOStream``: Tornado's ``HTTP1Connection`` (either role)
-and ``HTTP1ServerConnection``, as ``squall.http1connection`` offers them.
+"""HTTP/1.x over an ``IOStream``: Tornado's ``HTTP1Connection``, in either
+role, as ``squall.http1connection`` offers it (``HTTP1ServerConnection``,
+the server loop over it, is in ``_http1_stream_server``).
 
 squall's own server does not use these: it serves from an asyncio protocol
 (``_http1_server``), with its own per-request connection object. These
@@ -46,14 +47,13 @@ from squall.httputil import (
     HTTPInputError,
     HTTPMessageDelegate,
     HTTPOutputError,
-    HTTPServerConnectionDelegate,
     RequestStartLine,
     ResponseStartLine,
 )
 from squall.iostream import IOStream, StreamClosedError
 from squall.log import app_log, gen_log
 
-__all__ = ["HTTP1Connection", "HTTP1ServerConnection"]
+__all__ = ["HTTP1Connection"]
 
 # Interim (1xx) responses a client accepts before the final one: Tornado
 # stops after ten. RFC 9110 §15.2 sets no bound, but an endless stream of
@@ -105,9 +105,11 @@ class HTTP1Connection(HTTPConnection):
         self._max_body_size = self.params.max_body_size
         self._body_timeout = self.params.body_timeout
         self._close_callback: Callable[[], None] | None = None
-        # Resolves once our side of the exchange is written (or the stream
-        # closes): a message is over only when both directions are.
-        self._finish_future: asyncio.Future[None] = asyncio.get_event_loop().create_future()
+        # Our side of the exchange is written (or the stream is gone): a
+        # message is over only when both directions are. A reader that must
+        # wait for it waits on ``_finish_waiter``.
+        self._finished = False
+        self._finish_waiter: asyncio.Future[None] | None = None
         self._disconnect_on_finish = False
         self._write_finished = False
         self._pending_write: asyncio.Future[None] | None = None
@@ -152,9 +154,10 @@ class HTTP1Connection(HTTPConnection):
             stream = self.stream
             if stream is None:
                 return False
-            if not self._finish_future.done() and not stream.closed():
+            if not self._finished and not stream.closed():
                 stream.set_close_callback(self._on_connection_close)
-                await self._finish_future
+                self._finish_waiter = asyncio.get_running_loop().create_future()
+                await self._finish_waiter
             if self.is_client and self._disconnect_on_finish:
                 self.close()
             return self.stream is not None
@@ -468,9 +471,14 @@ class HTTP1Connection(HTTPConnection):
         callback, self._close_callback = self._close_callback, None
         if callback is not None:
             callback()
-        if not self._finish_future.done():
-            self._finish_future.set_result(None)
+        self._set_finished()
         self._clear_callbacks()
+
+    def _set_finished(self) -> None:
+        self._finished = True
+        waiter = self._finish_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _clear_callbacks(self) -> None:
         self._close_callback = None
@@ -482,8 +490,7 @@ class HTTP1Connection(HTTPConnection):
         if self.stream is not None:
             self.stream.close()
         self._clear_callbacks()
-        if not self._finish_future.done():
-            self._finish_future.set_result(None)
+        self._set_finished()
 
     def detach(self) -> IOStream:
         """Take the stream over: this connection stops using it (a pending
@@ -492,8 +499,7 @@ class HTTP1Connection(HTTPConnection):
         stream = self.stream
         assert stream is not None, "already detached"
         self.stream = None
-        if not self._finish_future.done():
-            self._finish_future.set_result(None)
+        self._set_finished()
         return stream
 
     def set_body_timeout(self, timeout: float) -> None:
@@ -624,58 +630,7 @@ class HTTP1Connection(HTTPConnection):
         if not self.is_client and self._disconnect_on_finish:
             self.close()
             return
-        if not self._finish_future.done():
-            self._finish_future.set_result(None)
-
-
-class HTTP1ServerConnection:
-    """Serves HTTP/1.x requests on ``stream``, one after another, to an
-    ``HTTPServerConnectionDelegate`` (Tornado's server-side loop)."""
-
-    def __init__(
-        self,
-        stream: IOStream,
-        params: HTTP1ConnectionParameters | None = None,
-        context: object | None = None,
-    ) -> None:
-        self.stream = stream
-        self.params = params if params is not None else HTTP1ConnectionParameters()
-        self.context = context
-        self._serving_future: asyncio.Future[None] | None = None
-
-    async def close(self) -> None:
-        """Close the connection and wait for the serving loop to end."""
-        self.stream.close()
-        if self._serving_future is not None:
-            try:
-                await self._serving_future
-            except Exception:
-                pass
-
-    def start_serving(self, delegate: HTTPServerConnectionDelegate) -> None:
-        """Read requests and hand each to ``delegate.start_request``."""
-        future = asyncio.ensure_future(self._serve(delegate))
-        future.add_done_callback(_retrieve)
-        self._serving_future = future
-
-    async def _serve(self, delegate: HTTPServerConnectionDelegate) -> None:
-        try:
-            while True:
-                conn = HTTP1Connection(self.stream, False, self.params, self.context)
-                request_delegate = delegate.start_request(self, conn)
-                try:
-                    keep_going = await conn.read_response(request_delegate)
-                except StreamClosedError:
-                    return
-                except Exception:
-                    app_log.error("Uncaught exception", exc_info=True)
-                    conn.close()
-                    return
-                if not keep_going:
-                    return
-                await asyncio.sleep(0)  # let other connections in between requests
-        finally:
-            delegate.on_close(self)
+        self._set_finished()
 
 
 class _InflatingDelegate(HTTPMessageDelegate):

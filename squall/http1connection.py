@@ -14,7 +14,7 @@ code that holds an ``IOStream`` and speaks HTTP/1.x over it itself:
 reads the response (``read_response``), or, as a server, reads a request and
 writes the answer; ``HTTP1ServerConnection(stream, params, context)`` serves
 requests in a loop (``start_serving``, ``close``). They are in
-``_http1_stream``, built on the same HTTP/1 core (``squall._http1``: one
+``_http1_stream`` and ``_http1_stream_server``, built on the same HTTP/1 core (``squall._http1``: one
 grammar, one head writer, one keep-alive rule) as the server protocol.
 
 Limits are named constants in ``squall._http1._limits``, overridden per
@@ -46,7 +46,8 @@ from squall._http1._limits import (  # noqa: F401
     HTTP1ConnectionParameters,
 )
 from squall._http1_server import HTTP1ServerProtocol
-from squall._http1_stream import HTTP1Connection, HTTP1ServerConnection
+from squall._http1_stream import HTTP1Connection
+from squall._http1_stream_server import HTTP1ServerConnection
 
 __all__ = [
     "HTTP1Connection",

@@ -76,6 +76,8 @@ class Serving(HTTPServerConnectionDelegate):
 
     def start_request(self, server_conn: Any, request_conn: Any) -> HTTPMessageDelegate:
         assert isinstance(server_conn, HTTP1ServerConnection)
+        if self.mode == "refuse":
+            raise ValueError("no delegate for you")
         return Answer(request_conn, self.log, self.mode)
 
     def on_close(self, server_conn: Any) -> None:
@@ -265,6 +267,15 @@ async def test_a_failing_delegate_closes_the_connection(stream_server: Any) -> N
     assert answer == b""
     await asyncio.sleep(0.05)
     assert server.log == [("headers", "GET", "/x"), ("finish", b""), ("close",), ("on_close",)]
+
+
+async def test_a_failing_server_delegate_is_logged(stream_server: Any) -> None:
+    port, server = stream_server(mode="refuse")
+    with ExpectLog(app_log, "Uncaught exception", level=logging.ERROR):
+        answer = await raw(port, b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.sleep(0.05)
+    assert answer == b""
+    assert server.log == [("on_close",)]
 
 
 async def test_detach_hands_over_the_stream(stream_server: Any) -> None:
