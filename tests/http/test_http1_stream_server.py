@@ -53,14 +53,23 @@ class Answer(HTTPMessageDelegate):
         self.log.append(("finish", self.body))
         if self.mode == "fail":
             raise ValueError("delegate failure")
+        if self.mode == "abandon":  # never answers; wants to hear the client go
+            self.conn.set_close_callback(lambda: self.log.append(("close_callback",)))
+            return
+        if self.mode == "late":  # answers on a later loop turn
+            asyncio.get_running_loop().call_later(0.02, self.answer)
+            return
         if self.mode == "detach":
             stream = self.conn.detach()
             stream.write(b"RAW")
             stream.close()
             return
+        self.answer()
+
+    def answer(self) -> None:
         text = f"{self.start_line.method} {self.start_line.path} ".encode() + self.body
         headers = HTTPHeaders()
-        if self.mode == "length":
+        if self.mode in ("length", "late"):
             headers["Content-Length"] = str(len(text))
         self.conn.write_headers(ResponseStartLine("HTTP/1.1", 200, "OK"), headers, text[:3])
         self.conn.write(text[3:])
@@ -118,6 +127,16 @@ def stream_server(io_loop: Any) -> Iterator[Callable[..., tuple[int, StreamServe
                 await conn.close()
 
     io_loop.run_sync(stop, timeout=10)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (at most 5 seconds) for ``condition`` to hold."""
+
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), 5)
 
 
 async def raw(port: int, data: bytes, until_close: bool = True) -> bytes:
@@ -269,6 +288,35 @@ async def test_a_failing_delegate_closes_the_connection(stream_server: Any) -> N
     assert server.log == [("headers", "GET", "/x"), ("finish", b""), ("close",), ("on_close",)]
 
 
+async def test_a_later_answer_is_waited_for_before_the_next_request(stream_server: Any) -> None:
+    port, server = stream_server(mode="late")
+    answer = await raw(
+        port,
+        b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    assert answer == (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nGET /1 "
+        b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: close\r\n\r\nGET /2 "
+    )
+    assert server.log[:3] == [("headers", "GET", "/1"), ("finish", b""), ("headers", "GET", "/2")]
+
+
+async def test_the_close_callback_hears_a_client_leave(stream_server: Any) -> None:
+    port, server = stream_server(mode="abandon")
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+    await until(lambda: ("finish", b"") in server.log)
+    writer.close()
+    await until(lambda: ("on_close",) in server.log)
+    assert server.log == [
+        ("headers", "GET", "/wait"),
+        ("finish", b""),
+        ("close_callback",),
+        ("on_close",),
+    ]
+    del reader
+
+
 async def test_a_failing_server_delegate_is_logged(stream_server: Any) -> None:
     port, server = stream_server(mode="refuse")
     with ExpectLog(app_log, "Uncaught exception", level=logging.ERROR):
@@ -290,8 +338,7 @@ async def test_close_ends_serving(stream_server: Any) -> None:
     port, server = stream_server()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        while not server.connections:
-            await asyncio.sleep(0.01)
+        await until(lambda: bool(server.connections))
         await asyncio.wait_for(server.connections[0].close(), 5)
         assert server.log == [("on_close",)]
         assert await asyncio.wait_for(reader.read(), 5) == b""
