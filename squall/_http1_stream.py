@@ -111,7 +111,6 @@ class HTTP1Connection(HTTPConnection):
         self._finished = False
         self._finish_waiter: asyncio.Future[None] | None = None
         self._disconnect_on_finish = False
-        self._write_finished = False
         self._pending_write: asyncio.Future[None] | None = None
         self._timed_out = False
         # The request of this exchange (written by a client, read by a server).
@@ -132,8 +131,15 @@ class HTTP1Connection(HTTPConnection):
 
     def read_response(self, delegate: HTTPMessageDelegate) -> Awaitable[bool]:
         """Read one message (a response for a client, a request for a server)
-        and give it to ``delegate``. Resolves True if the connection may
-        carry another exchange, False if it was closed or detached."""
+        and give it to ``delegate``.
+
+        Resolves True once the message was delivered whole and both sides
+        of the exchange are done; False if it failed (bad input, a failing
+        delegate, a body timeout) or the stream was detached. As in Tornado,
+        a message that ends the connection (``Connection: close``, a body
+        delimited by the close) still gives True: ``stream.closed()`` tells.
+        Raises ``StreamClosedError`` if the stream closes mid-message.
+        """
         if self.params.decompress:
             delegate = _InflatingDelegate(delegate, self.params.chunk_size, self._max_body_size)
         return self._read_message(delegate)
@@ -304,6 +310,9 @@ class HTTP1Connection(HTTPConnection):
             if code in (204, 304) or (request is not None and request.method == "HEAD"):
                 return ("none", 0)
             if code == 101:
+                # What follows is another protocol's: the delegate detaches
+                # the stream, or it is not reused for HTTP.
+                self._disconnect_on_finish = True
                 return ("none", 0)
         if "Transfer-Encoding" in headers:
             coding = headers["Transfer-Encoding"]
@@ -616,7 +625,6 @@ class HTTP1Connection(HTTPConnection):
         if self._chunking_output and self.stream is not None and not self.stream.closed():
             self._pending_write = self.stream.write(heads.LAST_CHUNK)
         self._chunking_output = False
-        self._write_finished = True
         pending = self._pending_write
         if pending is not None and not pending.done():
             pending.add_done_callback(self._finish_request)
