@@ -187,7 +187,8 @@ class HTTP1Connection(HTTPConnection):
                 return False
             raise
         finally:
-            if self._delegate_told:
+            # A delegate that detached the stream took it over knowingly.
+            if self._delegate_told and self.stream is not None:
                 self._delegate_told = False
                 try:
                     delegate.on_connection_close()

@@ -458,8 +458,10 @@ async def test_detach_hands_the_stream_over(peer: Any) -> None:
             super().headers_received(start_line, headers)
             taken.append(conn.detach())
 
-    assert await asyncio.wait_for(conn.read_response(Upgrader()), 5) is False
+    delegate = Upgrader()
+    assert await asyncio.wait_for(conn.read_response(delegate), 5) is False
     assert taken == [stream]
+    assert delegate.kinds() == ["headers"]  # no on_connection_close: it detached
     assert await asyncio.wait_for(stream.read_bytes(3), 5) == b"RAW"
     stream.close()
 
