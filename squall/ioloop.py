@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - Windows has no fcntl (nor uvloop)
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar, overload
 
-from squall.log import app_log
+from squall.log import app_log, gen_log
 from squall.util import Configurable, TimeoutError
 from squall.util import import_object as import_object  # Tornado programs reach it here
 
@@ -131,6 +131,22 @@ def _abort_open_transports(loop: asyncio.AbstractEventLoop) -> None:
 _CLOSE_DRAIN_ROUNDS = 2
 
 
+def _forget_pending_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Tasks still pending as their loop closes will never run again.
+
+    As with Tornado, they are left as they are (not cancelled, no code of
+    theirs runs); but garbage collection would later report each as
+    "destroyed but pending", at some unrelated moment. Said once here
+    instead, at debug level.
+    """
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        # The asyncio Task attribute that asks for that report.
+        setattr(task, "_log_destroy_pending", False)  # noqa: B010
+    if pending:
+        gen_log.debug("IOLoop closed with %d task(s) still pending", len(pending))
+
+
 class IOLoop(Configurable):
     """The event loop of the current thread, as Tornado's IOLoop API.
 
@@ -213,8 +229,10 @@ class IOLoop(Configurable):
     def current(instance: bool = True) -> IOLoop | None:
         """The IOLoop of the running loop, else of this thread.
 
-        With nothing running and nothing current, a new IOLoop is created and
-        made current, unless ``instance=False`` (then None is returned).
+        With nothing running and nothing current, a new asyncio loop is made
+        this thread's, wrapped in an ``AsyncIOMainLoop`` made current (as
+        Tornado wraps what ``asyncio.get_event_loop()`` gives it), unless
+        ``instance=False`` (then None is returned).
         """
         loop = asyncio.events._get_running_loop()
         if loop is None:
@@ -225,7 +243,8 @@ class IOLoop(Configurable):
             if loop is None:
                 if not instance:
                     return None
-                return IOLoop()  # type: ignore[no-any-return]
+                created: IOLoop = AsyncIOMainLoop(make_current=True, asyncio_loop=new_event_loop())
+                return created
         try:
             return IOLoop._ioloop_for_asyncio[loop]
         except KeyError:
@@ -279,6 +298,7 @@ class IOLoop(Configurable):
             if all_fds:
                 self.close_fd(obj)
         _abort_open_transports(self.asyncio_loop)
+        _forget_pending_tasks(self.asyncio_loop)
         self.asyncio_loop.close()
         IOLoop._ioloop_for_asyncio.pop(self.asyncio_loop, None)
         if getattr(IOLoop._current, "instance", None) is self:
@@ -545,7 +565,10 @@ class AsyncIOMainLoop(IOLoop):
         if asyncio_loop is None:
             asyncio_loop = asyncio.events._get_running_loop() or _policy_loop()
             if asyncio_loop is None:
-                raise RuntimeError("There is no asyncio event loop to wrap")
+                # Nothing to wrap yet: make this thread's loop, as
+                # asyncio.get_event_loop() did (what Tornado wraps).
+                asyncio_loop = new_event_loop()
+                asyncio.set_event_loop(asyncio_loop)
         super().initialize(make_current=make_current, asyncio_loop=asyncio_loop)
 
 
