@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - Windows has no fcntl (nor uvloop)
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar, overload
 
-from squall.log import app_log, gen_log
+from squall.log import app_log
 from squall.util import Configurable, TimeoutError
 from squall.util import import_object as import_object  # Tornado programs reach it here
 
@@ -131,20 +131,19 @@ def _abort_open_transports(loop: asyncio.AbstractEventLoop) -> None:
 _CLOSE_DRAIN_ROUNDS = 2
 
 
-def _forget_pending_tasks(loop: asyncio.AbstractEventLoop) -> None:
-    """Tasks still pending as their loop closes will never run again.
+def _release_pending_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Let go of the held tasks of a loop that is closing.
 
-    As with Tornado, they are left as they are (not cancelled, no code of
-    theirs runs); but garbage collection would later report each as
-    "destroyed but pending", at some unrelated moment. Said once here
-    instead, at debug level.
+    They can never run again. Tornado holds them for good (so they are never
+    reported); squall drops them without a leak, and without the "destroyed
+    but pending" report their collection would print at some later moment.
+    Tasks the application made itself are not held, and still reported.
     """
-    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    for task in pending:
-        # The asyncio Task attribute that asks for that report.
-        setattr(task, "_log_destroy_pending", False)  # noqa: B010
-    if pending:
-        gen_log.debug("IOLoop closed with %d task(s) still pending", len(pending))
+    for task in [t for t in IOLoop._pending_tasks if t.get_loop() is loop]:
+        IOLoop._pending_tasks.discard(task)
+        if not task.done():
+            # The asyncio Task attribute that asks for that report.
+            setattr(task, "_log_destroy_pending", False)  # noqa: B010
 
 
 class IOLoop(Configurable):
@@ -167,6 +166,12 @@ class IOLoop(Configurable):
         weakref.WeakKeyDictionary()
     )
     _current = threading.local()
+    # Tasks squall started for the application (run_sync's, coroutines
+    # returned by callbacks), held until done: asyncio keeps only weak
+    # references to tasks, and one waiting on something that never comes
+    # would otherwise be collected mid-flight ("Task was destroyed but it is
+    # pending"). Tornado keeps the same set under this name.
+    _pending_tasks: set[asyncio.Future[Any]] = set()
 
     asyncio_loop: asyncio.AbstractEventLoop
 
@@ -209,6 +214,12 @@ class IOLoop(Configurable):
         IOLoop._ioloop_for_asyncio[asyncio_loop] = self
         if make_current:
             self.make_current()
+
+    @staticmethod
+    def _register_task(task: asyncio.Future[Any]) -> None:
+        """Hold ``task`` until it is done (see ``_pending_tasks``)."""
+        IOLoop._pending_tasks.add(task)
+        task.add_done_callback(IOLoop._pending_tasks.discard)
 
     # -- finding the loop -----------------------------------------------------
 
@@ -298,7 +309,7 @@ class IOLoop(Configurable):
             if all_fds:
                 self.close_fd(obj)
         _abort_open_transports(self.asyncio_loop)
-        _forget_pending_tasks(self.asyncio_loop)
+        _release_pending_tasks(self.asyncio_loop)
         self.asyncio_loop.close()
         IOLoop._ioloop_for_asyncio.pop(self.asyncio_loop, None)
         if getattr(IOLoop._current, "instance", None) is self:
@@ -316,6 +327,10 @@ class IOLoop(Configurable):
             raise RuntimeError("IOLoop is already running")
 
         async def run() -> Any:
+            # Held even if the loop is stopped before it ends (as Tornado).
+            task = asyncio.current_task()
+            if task is not None:
+                IOLoop._register_task(task)
             result = func()
             if result is None:
                 return None
@@ -327,6 +342,8 @@ class IOLoop(Configurable):
                 if inspect.isawaitable(result):
                     raise
                 return result  # a plain value
+            if not awaitable.done():
+                IOLoop._register_task(awaitable)
             if timeout is None:
                 return await awaitable
             try:
@@ -407,6 +424,7 @@ class IOLoop(Configurable):
             ret = callback()
             if ret is not None and inspect.isawaitable(ret):
                 future = asyncio.ensure_future(ret, loop=self.asyncio_loop)
+                IOLoop._register_task(future)
                 future.add_done_callback(self._log_future_exception)
         except asyncio.CancelledError:
             pass
@@ -681,6 +699,7 @@ class PeriodicCallback:
         if result is not None and inspect.isawaitable(result):
             assert self.io_loop is not None
             future = asyncio.ensure_future(result, loop=self.io_loop.asyncio_loop)
+            IOLoop._register_task(future)
             future.add_done_callback(self._on_awaitable_done)
         else:
             self._schedule_next()
