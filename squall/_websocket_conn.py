@@ -400,6 +400,8 @@ class WebSocketConnection:
                     if handled == FRAMES_PER_LOOP_TURN:
                         handled = 0
                         await asyncio.sleep(0)
+                        if self._closed:
+                            return  # dropped while other work ran
                 if self._unsent > READ_PAUSE_UNSENT_BYTES:
                     await stream.write(b"")
                 pending = self._pending_pong

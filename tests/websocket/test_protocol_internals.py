@@ -324,3 +324,24 @@ def test_websocket_mask_helpers():
             mask_fn("abcd", b"data")
         with pytest.raises(TypeError):
             mask_fn(b"abcd", "data")
+
+
+async def test_flood_stops_being_delivered_once_the_connection_drops(url, shared, http_server_port):
+    _reader, writer = await raw_client(http_server_port[1])
+    await shared.opened.wait()
+    seen: list[str] = []
+
+    def on_message(message):
+        seen.append(message)
+        if len(seen) == 10:
+            shared.handler.ws_connection.abort()
+
+    shared.handler.on_message = on_message
+    writer.write(b"".join(masked(0x1, b"m") for _ in range(3000)))
+    await shared.closed.wait()
+    await asyncio.sleep(0.05)
+    # The frames parsed from the same reads are not handed over after the
+    # drop (at most the rest of one batch between two loop turns).
+    assert 10 <= len(seen) <= 10 + 256
+    writer.close()
+    await writer.wait_closed()
