@@ -167,6 +167,21 @@ def _abort_open_transports(loop: asyncio.AbstractEventLoop) -> None:
 _CLOSE_DRAIN_ROUNDS = 2
 
 
+def _release_pending_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Let go of the held tasks of a loop that is closing.
+
+    They can never run again. Tornado holds them for good (so they are never
+    reported); squall drops them without a leak, and without the "destroyed
+    but pending" report their collection would print at some later moment.
+    Tasks the application made itself are not held, and still reported.
+    """
+    for task in [t for t in IOLoop._pending_tasks if t.get_loop() is loop]:
+        IOLoop._pending_tasks.discard(task)
+        if not task.done():
+            # The asyncio Task attribute that asks for that report.
+            setattr(task, "_log_destroy_pending", False)  # noqa: B010
+
+
 class IOLoop(Configurable):
     """The event loop of the current thread, as Tornado's IOLoop API.
 
@@ -187,6 +202,12 @@ class IOLoop(Configurable):
         weakref.WeakKeyDictionary()
     )
     _current = threading.local()
+    # Tasks squall started for the application (run_sync's, coroutines
+    # returned by callbacks), held until done: asyncio keeps only weak
+    # references to tasks, and one waiting on something that never comes
+    # would otherwise be collected mid-flight ("Task was destroyed but it is
+    # pending"). Tornado keeps the same set under this name.
+    _pending_tasks: set[asyncio.Future[Any]] = set()
 
     asyncio_loop: asyncio.AbstractEventLoop
 
@@ -230,6 +251,12 @@ class IOLoop(Configurable):
         if make_current:
             self.make_current()
 
+    @staticmethod
+    def _register_task(task: asyncio.Future[Any]) -> None:
+        """Hold ``task`` until it is done (see ``_pending_tasks``)."""
+        IOLoop._pending_tasks.add(task)
+        task.add_done_callback(IOLoop._pending_tasks.discard)
+
     # -- finding the loop -----------------------------------------------------
 
     @staticmethod
@@ -249,8 +276,10 @@ class IOLoop(Configurable):
     def current(instance: bool = True) -> IOLoop | None:
         """The IOLoop of the running loop, else of this thread.
 
-        With nothing running and nothing current, a new IOLoop is created and
-        made current, unless ``instance=False`` (then None is returned).
+        With nothing running and nothing current, a new asyncio loop is made
+        this thread's, wrapped in an ``AsyncIOMainLoop`` made current (as
+        Tornado wraps what ``asyncio.get_event_loop()`` gives it), unless
+        ``instance=False`` (then None is returned).
         """
         loop = asyncio.events._get_running_loop()
         if loop is None:
@@ -261,7 +290,8 @@ class IOLoop(Configurable):
             if loop is None:
                 if not instance:
                     return None
-                return IOLoop()  # type: ignore[no-any-return]
+                created: IOLoop = AsyncIOMainLoop(make_current=True, asyncio_loop=new_event_loop())
+                return created
         try:
             return IOLoop._ioloop_for_asyncio[loop]
         except KeyError:
@@ -316,6 +346,7 @@ class IOLoop(Configurable):
                 self.close_fd(obj)
         _close_open_servers(self.asyncio_loop)
         _abort_open_transports(self.asyncio_loop)
+        _release_pending_tasks(self.asyncio_loop)
         self.asyncio_loop.close()
         IOLoop._ioloop_for_asyncio.pop(self.asyncio_loop, None)
         if getattr(IOLoop._current, "instance", None) is self:
@@ -333,6 +364,10 @@ class IOLoop(Configurable):
             raise RuntimeError("IOLoop is already running")
 
         async def run() -> Any:
+            # Held even if the loop is stopped before it ends (as Tornado).
+            task = asyncio.current_task()
+            if task is not None:
+                IOLoop._register_task(task)
             result = func()
             if result is None:
                 return None
@@ -344,6 +379,8 @@ class IOLoop(Configurable):
                 if inspect.isawaitable(result):
                     raise
                 return result  # a plain value
+            if not awaitable.done():
+                IOLoop._register_task(awaitable)
             if timeout is None:
                 return await awaitable
             try:
@@ -424,6 +461,7 @@ class IOLoop(Configurable):
             ret = callback()
             if ret is not None and inspect.isawaitable(ret):
                 future = asyncio.ensure_future(ret, loop=self.asyncio_loop)
+                IOLoop._register_task(future)
                 future.add_done_callback(self._log_future_exception)
         except asyncio.CancelledError:
             pass
@@ -582,7 +620,10 @@ class AsyncIOMainLoop(IOLoop):
         if asyncio_loop is None:
             asyncio_loop = asyncio.events._get_running_loop() or _policy_loop()
             if asyncio_loop is None:
-                raise RuntimeError("There is no asyncio event loop to wrap")
+                # Nothing to wrap yet: make this thread's loop, as
+                # asyncio.get_event_loop() did (what Tornado wraps).
+                asyncio_loop = new_event_loop()
+                asyncio.set_event_loop(asyncio_loop)
         super().initialize(make_current=make_current, asyncio_loop=asyncio_loop)
 
 
@@ -695,6 +736,7 @@ class PeriodicCallback:
         if result is not None and inspect.isawaitable(result):
             assert self.io_loop is not None
             future = asyncio.ensure_future(result, loop=self.io_loop.asyncio_loop)
+            IOLoop._register_task(future)
             future.add_done_callback(self._on_awaitable_done)
         else:
             self._schedule_next()
