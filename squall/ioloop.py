@@ -110,6 +110,42 @@ def track_transport(transport: asyncio.BaseTransport, protocol: object) -> None:
     transports[protocol] = transport
 
 
+def untangle_transport(transport: asyncio.BaseTransport | None) -> None:
+    """Break the reference cycle a closed asyncio selector transport keeps.
+
+    CPython's selector socket transports hold their read callback as a bound
+    method of themselves (``_read_ready_cb``), so each one, once closed, is
+    garbage only the cycle collector frees. Protocols call this from
+    ``connection_lost``, after which nothing reads from the transport any
+    more. uvloop's transports have no such attribute: nothing happens.
+    """
+    if getattr(transport, "_read_ready_cb", None) is not None:
+        transport._read_ready_cb = None  # type: ignore[union-attr]
+
+
+# Listening servers (TCPServer's) per asyncio loop, closed by IOLoop.close()
+# if their owner never stopped them: uvloop warns about each one while it
+# closes, and with warnings turned into errors (as test runners do) that
+# warning, raised inside its close walk, leaves ``loop.close()`` spinning.
+_open_servers: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, weakref.WeakSet[asyncio.AbstractServer]
+] = weakref.WeakKeyDictionary()
+
+
+def track_server(server: asyncio.AbstractServer) -> None:
+    """Remember a listening ``server`` of the running loop for ``IOLoop.close``."""
+    loop = asyncio.get_running_loop()
+    servers = _open_servers.get(loop)
+    if servers is None:
+        servers = _open_servers[loop] = weakref.WeakSet()
+    servers.add(server)
+
+
+def _close_open_servers(loop: asyncio.AbstractEventLoop) -> None:
+    for server in list(_open_servers.pop(loop, ())):
+        server.close()  # a no-op for one already closed
+
+
 def _abort_open_transports(loop: asyncio.AbstractEventLoop) -> None:
     transports = _open_transports.pop(loop, None)
     if not transports:
@@ -308,6 +344,7 @@ class IOLoop(Configurable):
             self.remove_handler(fd)
             if all_fds:
                 self.close_fd(obj)
+        _close_open_servers(self.asyncio_loop)
         _abort_open_transports(self.asyncio_loop)
         _release_pending_tasks(self.asyncio_loop)
         self.asyncio_loop.close()
