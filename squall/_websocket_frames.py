@@ -9,6 +9,7 @@ the connection must be failed with (RFC 6455 section 7.1.7).
 Error tree::
 
     ProtocolError          the peer broke the protocol; .code is the close code
+      _DecompressTooLargeError  a compressed message inflates past the limit (1009)
     HandshakeError         a handshake header is missing or invalid (ValueError)
 """
 
@@ -58,6 +59,13 @@ class ProtocolError(Exception):
         super().__init__(f"{reason} (close code {code})")
         self.code = code
         self.reason = reason
+
+
+class _DecompressTooLargeError(ProtocolError):
+    """A compressed message inflates past the size limit (Tornado's name)."""
+
+    def __init__(self) -> None:
+        super().__init__(CLOSE_MESSAGE_TOO_BIG, "message too big")
 
 
 class HandshakeError(ValueError):
@@ -191,13 +199,149 @@ _MIN_WINDOW_BITS = 8
 _MAX_WINDOW_BITS = 15
 _MIN_ZLIB_WINDOW_BITS = 9
 
+# zlib's defaults (level 6 when -1; memLevel 8), which Tornado uses too, and
+# the ranges deflateInit2 accepts for them.
+_DEFAULT_COMPRESSION_LEVEL = zlib.Z_DEFAULT_COMPRESSION
+_DEFAULT_MEM_LEVEL = zlib.DEF_MEM_LEVEL
+_COMPRESSION_LEVELS = range(zlib.Z_DEFAULT_COMPRESSION, zlib.Z_BEST_COMPRESSION + 1)
+_MEM_LEVELS = range(1, 10)
+
+
+def _window_bits_argument(max_wbits: int | None, lowest: int) -> int:
+    """``max_wbits`` as the deflate classes take it: None stands for 15."""
+    if max_wbits is None:
+        return _MAX_WINDOW_BITS
+    if not isinstance(max_wbits, int):
+        raise TypeError(f"max_wbits must be an int or None, not {type(max_wbits).__name__}")
+    if not lowest <= max_wbits <= _MAX_WINDOW_BITS:
+        raise ValueError(f"max_wbits must be between {lowest} and 15, got {max_wbits}")
+    return max_wbits
+
+
+def _zlib_option(options: Mapping[str, Any], key: str, default: int, allowed: range) -> int:
+    value = options.get(key, default)
+    if not isinstance(value, int):
+        raise TypeError(f"{key} must be an int, not {type(value).__name__}")
+    if value not in allowed:
+        raise ValueError(f"{key} must be between {allowed[0]} and {allowed[-1]}, got {value}")
+    return int(value)
+
+
+class _PerMessageDeflateCompressor:
+    """Compresses the data messages one end sends (RFC 7692 section 7.2.1).
+
+    ``persistent`` keeps one deflate stream for the connection's life (context
+    takeover: a message may refer back to earlier ones); otherwise every
+    message starts a fresh stream. ``max_wbits`` is the window the peer
+    agreed to (None: 15; zlib cannot honour 8). ``compression_options`` may
+    hold ``compression_level`` and ``mem_level``; other keys are ignored.
+    Bad arguments raise TypeError/ValueError here, not at the first message.
+    Name and arguments are Tornado's (``tornado.websocket``).
+    """
+
+    def __init__(
+        self,
+        persistent: bool,
+        max_wbits: int | None,
+        compression_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.persistent = persistent
+        self.window_bits = _window_bits_argument(max_wbits, _MIN_ZLIB_WINDOW_BITS)
+        options = compression_options or {}
+        self.compression_level = _zlib_option(
+            options, "compression_level", _DEFAULT_COMPRESSION_LEVEL, _COMPRESSION_LEVELS
+        )
+        self.mem_level = _zlib_option(options, "mem_level", _DEFAULT_MEM_LEVEL, _MEM_LEVELS)
+        # Made on first use, so a connection that never sends holds no buffers.
+        self._stream: Any = None
+
+    def compress(self, data: bytes) -> bytes:
+        """One message's payload, without the 00 00 ff ff tail."""
+        stream = self._stream
+        if stream is None:
+            stream = zlib.compressobj(
+                self.compression_level, zlib.DEFLATED, -self.window_bits, self.mem_level
+            )
+            if self.persistent:
+                self._stream = stream
+        out: bytes = stream.compress(data) + stream.flush(zlib.Z_SYNC_FLUSH)
+        # Section 7.2.1: the sync flush's empty-block tail stays off the wire.
+        return out[:-4] if out.endswith(_DEFLATE_TAIL) else out
+
+
+class _PerMessageDeflateDecompressor:
+    """Inflates the data messages one end receives (RFC 7692 section 7.2.2).
+
+    ``decompress(data)`` takes a whole message's payload; the codec feeds
+    fragments through ``decompress_fragment``. Output past the limit raises
+    ``_DecompressTooLargeError`` without inflating the rest (a deflate bomb
+    costs at most the limit); corrupt data raises ``zlib.error``.
+    ``persistent``: the peer keeps its context across messages, so we keep
+    ours. ``max_wbits`` (8-15, None: 15) is the window the peer agreed to
+    compress with; a message reaching back further than that raises
+    ``zlib.error``. ``compression_options`` is accepted and unused. Name and
+    arguments are Tornado's (``tornado.websocket``).
+    """
+
+    def __init__(
+        self,
+        persistent: bool,
+        max_wbits: int | None,
+        max_message_size: int,
+        compression_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.window_bits = _window_bits_argument(max_wbits, _MIN_WINDOW_BITS)
+        if not isinstance(max_message_size, int):
+            raise TypeError(
+                f"max_message_size must be an int, not {type(max_message_size).__name__}"
+            )
+        # 0 admits only empty messages. (Tornado hands its limit to zlib,
+        # which reads max_length=0 as "no limit": not followed, a bomb guard
+        # should not switch off at its extreme.)
+        if max_message_size < 0:
+            raise ValueError(f"max_message_size must not be negative, got {max_message_size}")
+        self.persistent = persistent
+        self.max_message_size = max_message_size
+        self._stream: Any = None
+
+    def decompress(self, data: bytes) -> bytes:
+        """Inflate one whole message of at most ``max_message_size`` bytes."""
+        return self.decompress_fragment(data, self.max_message_size, final=True)
+
+    def decompress_fragment(self, data: bytes, limit: int, final: bool) -> bytes:
+        """Inflate one frame's payload into at most ``limit`` bytes.
+
+        ``final`` marks the message's last frame, after which the stream ends
+        unless the peer keeps its context (or starts over: it ended its own
+        stream with a final block).
+        """
+        stream = self._stream
+        if stream is None:
+            stream = self._stream = zlib.decompressobj(-self.window_bits)
+        if final:
+            data = data + _DEFLATE_TAIL
+        try:
+            # One byte of room past the limit tells "exactly at the limit"
+            # from "over it" without inflating any further.
+            out: bytes = stream.decompress(data, limit + 1)
+        except zlib.error:
+            self._stream = None
+            raise
+        if len(out) > limit or stream.unconsumed_tail:
+            self._stream = None
+            raise _DecompressTooLargeError()
+        if final and (not self.persistent or stream.eof):
+            self._stream = None
+        return out
+
 
 class PerMessageDeflate:
     """Negotiated permessage-deflate state for one connection.
 
     ``send_no_context_takeover``: our compressor restarts for each message;
     ``receive_no_context_takeover``: the peer's does, so our decompressor may
-    too. ``send_window_bits`` bounds our compression window.
+    too. ``send_window_bits`` bounds our compression window. ``compressor``
+    compresses what we send; ``new_decompressor`` makes the receiving side.
     """
 
     def __init__(
@@ -205,47 +349,24 @@ class PerMessageDeflate:
         send_no_context_takeover: bool = False,
         receive_no_context_takeover: bool = False,
         send_window_bits: int = _MAX_WINDOW_BITS,
-        compression_level: int = zlib.Z_DEFAULT_COMPRESSION,
-        mem_level: int = 8,
+        compression_level: int = _DEFAULT_COMPRESSION_LEVEL,
+        mem_level: int = _DEFAULT_MEM_LEVEL,
     ) -> None:
         self.send_no_context_takeover = send_no_context_takeover
         self.receive_no_context_takeover = receive_no_context_takeover
         self.send_window_bits = send_window_bits
-        self.compression_level = compression_level
-        self.mem_level = mem_level
-        self._compressor: Any = None
-        self._decompressor: Any = None
+        self.compressor = _PerMessageDeflateCompressor(
+            not send_no_context_takeover,
+            send_window_bits,
+            {"compression_level": compression_level, "mem_level": mem_level},
+        )
 
-    def compress(self, data: bytes) -> bytes:
-        compressor = self._compressor
-        if compressor is None:
-            compressor = zlib.compressobj(
-                self.compression_level, zlib.DEFLATED, -self.send_window_bits, self.mem_level
-            )
-            if not self.send_no_context_takeover:
-                self._compressor = compressor
-        out: bytes = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
-        if out.endswith(_DEFLATE_TAIL):
-            out = out[:-4]
-        return out
-
-    def decompress(self, data: bytes, limit: int, final: bool) -> bytes:
-        """Inflate one frame's payload; ProtocolError 1009 past ``limit`` bytes."""
-        decompressor = self._decompressor
-        if decompressor is None:
-            # A 15-bit window inflates anything a smaller window produced.
-            decompressor = self._decompressor = zlib.decompressobj(-_MAX_WINDOW_BITS)
-        if final:
-            data = data + _DEFLATE_TAIL
-        try:
-            out: bytes = decompressor.decompress(data, limit + 1)
-        except zlib.error as e:
-            raise ProtocolError(CLOSE_INVALID_PAYLOAD, f"bad compressed data: {e}") from None
-        if len(out) > limit or decompressor.unconsumed_tail:
-            raise ProtocolError(CLOSE_MESSAGE_TOO_BIG, "message too big")
-        if final and (self.receive_no_context_takeover or decompressor.eof):
-            self._decompressor = None
-        return out
+    def new_decompressor(self, max_message_size: int) -> _PerMessageDeflateDecompressor:
+        return _PerMessageDeflateDecompressor(
+            not self.receive_no_context_takeover,
+            None,  # a 15-bit window: we never ask the peer for a smaller one
+            max_message_size,
+        )
 
 
 def parse_extensions(header: str) -> list[tuple[str, dict[str, str | None]]]:
@@ -330,8 +451,8 @@ def server_negotiate_deflate(
             send_no_context_takeover=send_reset,
             receive_no_context_takeover=receive_reset,
             send_window_bits=send_bits,
-            compression_level=options.get("compression_level", zlib.Z_DEFAULT_COMPRESSION),
-            mem_level=options.get("mem_level", 8),
+            compression_level=options.get("compression_level", _DEFAULT_COMPRESSION_LEVEL),
+            mem_level=options.get("mem_level", _DEFAULT_MEM_LEVEL),
         )
         return "; ".join(response), state
     return None
@@ -372,8 +493,8 @@ def client_accept_deflate(header: str, options: Mapping[str, Any]) -> PerMessage
         or bool(options.get("client_no_context_takeover")),
         receive_no_context_takeover="server_no_context_takeover" in params,
         send_window_bits=send_bits,
-        compression_level=options.get("compression_level", zlib.Z_DEFAULT_COMPRESSION),
-        mem_level=options.get("mem_level", 8),
+        compression_level=options.get("compression_level", _DEFAULT_COMPRESSION_LEVEL),
+        mem_level=options.get("mem_level", _DEFAULT_MEM_LEVEL),
     )
 
 
@@ -403,6 +524,9 @@ class FrameCodec:
         self.is_client = is_client
         self.max_message_size = max_message_size
         self.deflate = deflate
+        if deflate is not None:
+            self._compressor = deflate.compressor
+            self._decompressor = deflate.new_decompressor(max_message_size)
         self._buffer = bytearray()
         # The data message being reassembled from fragments.
         self._message_opcode: int | None = None
@@ -553,9 +677,11 @@ class FrameCodec:
             if opcode == OP_TEXT:
                 self._text_decoder = codecs.getincrementaldecoder("utf-8")("strict")
         if self._message_compressed:
-            assert self.deflate is not None
             limit = self.max_message_size - self._message_size
-            payload = self.deflate.decompress(payload, limit, final=bool(fin))
+            try:
+                payload = self._decompressor.decompress_fragment(payload, limit, bool(fin))
+            except zlib.error as e:
+                raise ProtocolError(CLOSE_INVALID_PAYLOAD, f"bad compressed data: {e}") from None
         self._message_size += len(payload)
         if self._message_size > self.max_message_size:
             raise ProtocolError(CLOSE_MESSAGE_TOO_BIG, "message too big")
@@ -622,7 +748,7 @@ class FrameCodec:
         length = len(data)
         self.message_bytes_out += length
         if self.deflate is not None:
-            return self.frame(opcode, self.deflate.compress(data), rsv1=True)
+            return self.frame(opcode, self._compressor.compress(data), rsv1=True)
         if length < 126 and not self.is_client:
             # The common small server message: a two-byte header.
             self.wire_bytes_out += 2 + length

@@ -40,6 +40,9 @@ from squall._websocket_frames import (
     FrameCodec,
     HandshakeError,
     PerMessageDeflate,
+    _DecompressTooLargeError,  # noqa: F401 - Tornado's private names, used by its tests
+    _PerMessageDeflateCompressor,  # noqa: F401
+    _PerMessageDeflateDecompressor,  # noqa: F401
     accept_key,
     check_client_key,
     client_accept_deflate,
