@@ -19,6 +19,7 @@ import httptools
 
 from squall._http1 import _limits
 from squall._http1 import _requests as rules
+from squall._http1._fallback import FallbackRequestParser, looks_like_request_line
 from squall._http1._flow import APPLICATION_BEHIND
 from squall._http1._inflate import BoundedInflater, InflateError, InflateLimitError
 from squall._http1._limits import (
@@ -192,12 +193,31 @@ class HTTP1ServerProtocol(_Dispatcher):
                 self._problem = rules.Reject(500, "internal error")
         except httptools.HttpParserError as e:
             if self._problem is None:
-                self._problem = rules.reject_for_parser_error(e, self._parser, data)
+                head = self._failed_head(e, data)
+                if head is not None:
+                    # Parse that request again with Tornado's grammar, which
+                    # accepts it or says why not; it keeps the connection.
+                    self._parser = FallbackRequestParser(self)
+                    self._message = BETWEEN
+                    self.data_received(head)
+                    return
+                if self._message is BETWEEN and str(e).startswith("Data after `Connection"):
+                    # Bytes after a request that closes the connection: they
+                    # are dropped unread, as Tornado drops them.
+                    self._stop_reading()
+                else:
+                    self._problem = rules.reject_for_parser_error(e, self._parser, data)
         if self._body_parts:
             self._flush_body()
         if self._message is HEAD and self._problem is None:
             if self._phase != _HEADER_DEADLINE:
                 self._arm(_HEADER_DEADLINE, self.params.header_timeout)
+            # The head's bytes so far, in case llhttp refuses it later and it
+            # must be parsed again (_failed_head).
+            if self._raw_header_bytes == 0:  # the packet it began in
+                self._head_parts = [data if self._line_at_start else data[self._next_line_at :]]
+            else:
+                self._head_parts.append(data)
             # httptools buffers a header value until it ends, so count what a
             # slow, endless header line costs us even before on_header.
             self._raw_header_bytes += len(data)
@@ -219,6 +239,27 @@ class HTTP1ServerProtocol(_Dispatcher):
         # A header block's closing blank line may start in the bytes so far
         # (in several tiny packets, even).
         self._packet_end = (self._packet_end + data)[-3:] if len(data) < 3 else data[-3:]
+
+    def _failed_head(self, error: Exception, data: bytes) -> bytes | None:
+        """The bytes of the request llhttp just refused, from its first
+        byte on, for the fallback parser; None if that parser is already in
+        charge, llhttp did not fail in a head, or where the request began
+        is not known (then llhttp's refusal stands)."""
+        if self._message is not HEAD or isinstance(self._parser, FallbackRequestParser):
+            return None
+        if str(error).startswith("Pause on PRI"):
+            return None  # the HTTP/2 preface: answered 505 as it is
+        if self._raw_header_bytes:  # the head began in an earlier packet
+            head = b"".join(self._head_parts) + data
+            self._head_parts = []
+        elif self._line_at_start:
+            return data
+        else:
+            head = data[self._next_line_at :]
+        # After other requests in the packet, where the last of them ended
+        # is exact unless its body was chunked, which this check catches
+        # (a chunk-size line is no request line).
+        return head if looks_like_request_line(head) else None
 
     # -- httptools callbacks (they record problems, never raise) ---------------
 
