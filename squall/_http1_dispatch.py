@@ -45,6 +45,10 @@ OPEN, UPGRADING, ANSWERING, CLOSED = Life.OPEN, Life.UPGRADING, Life.ANSWERING, 
 # Tornado's log line for a request refused as malformed (programs and tests
 # match its wording).
 MALFORMED_LOG = "Malformed HTTP message from %s: %s"
+# Tornado's log line for a head that outgrows its buffer (max_header_size),
+# which squall refuses with 431 or 414.
+UNSATISFIABLE_LOG = "Unsatisfiable read, closing connection: %s (from %s)"
+_HEAD_TOO_LARGE = frozenset({414, 431})
 # The answers to refused requests, by status: the status line alone.
 _REFUSALS = {
     status: f"HTTP/1.1 {status} {responses[status]}\r\n\r\n".encode()
@@ -415,7 +419,10 @@ class _Dispatcher(asyncio.Protocol):
         """Answer a bad request with its 4xx, after the good requests before it."""
         self._stop_reading()
         self._cancel_timer()
-        gen_log.info(MALFORMED_LOG, _peer(self), problem.message)
+        if problem.status in _HEAD_TOO_LARGE:
+            gen_log.info(UNSATISFIABLE_LOG, problem.message, _peer(self))
+        else:
+            gen_log.info(MALFORMED_LOG, _peer(self), problem.message)
         self._current = None
         # The request the problem belongs to, if it got as far as a delegate:
         # the one whose message never completed.
@@ -468,6 +475,13 @@ class _Dispatcher(asyncio.Protocol):
                 self._timer.cancel()
             self._timer = self._loop.call_at(deadline, self._on_timer)
             self._timer_when = deadline
+
+    def _body_timeout_changed(self, exchange: HTTP1Connection, timeout: float | None) -> None:
+        """A delegate set its request's body timeout (``set_body_timeout``,
+        from a handler's ``prepare``): if that body is still arriving, its
+        deadline is now ``timeout`` from now."""
+        if self._current is exchange and self._message is BODY and timeout:
+            self._arm(_BODY_DEADLINE, timeout)
 
     def _cancel_timer(self) -> None:
         self._phase = _NO_DEADLINE

@@ -114,6 +114,7 @@ class HTTP1Connection(HTTPConnection):
 
     def set_body_timeout(self, timeout: float) -> None:
         self.body_timeout = timeout
+        self._protocol._body_timeout_changed(self, timeout)
 
     def write_headers(
         self,

@@ -99,10 +99,11 @@ class HTTP1ServerProtocol(_Dispatcher):
         self.context = self._context_factory(transport)
         # The first request's head is due within the header timeout of the
         # accept, as nginx's client_header_timeout counts: a connection
-        # that sends nothing is not held for the whole idle timeout.
-        self._arm(
-            _HEADER_DEADLINE, self.params.header_timeout or self.params.idle_connection_timeout
-        )
+        # that sends nothing is not held for the whole idle timeout. Nor
+        # past the idle timeout, if that is shorter: an unused connection
+        # is idle (Tornado closes it then).
+        header, idle = self.params.header_timeout, self.params.idle_connection_timeout
+        self._arm(_HEADER_DEADLINE, min(header, idle) if header and idle else header or idle)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._life = CLOSED
@@ -379,8 +380,8 @@ class HTTP1ServerProtocol(_Dispatcher):
                 return
         elif "Transfer-Encoding" not in fields:
             return  # no body: the message is complete already
-        if self.params.body_timeout is not None:
-            self._arm(_BODY_DEADLINE, self.params.body_timeout)
+        if exchange.body_timeout is not None:  # the delegate may have set it
+            self._arm(_BODY_DEADLINE, exchange.body_timeout)
         else:
             self._body_clock = self._loop.time()
             self._arm(_BODY_RATE_DEADLINE, _limits.BODY_RATE_GRACE)
@@ -423,8 +424,8 @@ class HTTP1ServerProtocol(_Dispatcher):
         except InflateLimitError:
             self._problem = rules.Reject(413, "decompressed body too large")
             return
-        except InflateError:
-            self._problem = rules.Reject(400, "invalid gzip data")
+        except InflateError as e:
+            self._problem = rules.Reject(400, _invalid_gzip(e))
             return
         for piece in pieces:
             self._deliver_pieces(exchange, piece, chunk_size)
@@ -444,6 +445,8 @@ class HTTP1ServerProtocol(_Dispatcher):
         self._phase = _NO_DEADLINE
         if exchange is None or self._problem is not None:
             return
+        if exchange._inflater is not None and not self._finish_inflating(exchange):
+            return
         exchange._request_complete = True
         if exchange._close_after:
             # Anything after a request that closes the connection is dropped.
@@ -457,6 +460,19 @@ class HTTP1ServerProtocol(_Dispatcher):
             self._call(exchange, _END, None)  # the common case: nothing to wait for
         else:
             self._deliver(exchange, _END, None)
+
+    def _finish_inflating(self, exchange: HTTP1Connection) -> bool:
+        """The end of a gzip request body: False (and the request refused)
+        if the stream was cut short or garbage follows it."""
+        assert exchange._inflater is not None
+        try:
+            pieces = exchange._inflater.finish()
+        except InflateError as e:
+            self._problem = rules.Reject(400, _invalid_gzip(e))  # data_received refuses
+            return False
+        for piece in pieces:
+            self._deliver_pieces(exchange, piece, self.params.chunk_size)
+        return True
 
     # -- request checks ---------------------------------------------------------
 
@@ -551,3 +567,8 @@ class HTTP1ServerProtocol(_Dispatcher):
         return IOStream._from_transport(transport, initial_data=data)
 
     # -- writing ------------------------------------------------------------------
+
+
+def _invalid_gzip(error: Exception) -> str:
+    # Tornado's words first: programs and tests match "invalid gzip data".
+    return "invalid gzip data: " + str(error).removeprefix("invalid gzip body: ")
