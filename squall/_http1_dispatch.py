@@ -56,9 +56,10 @@ _REFUSALS = {
 }
 # Under the Tornado alias: refusals Tornado answers with a plain 400 (a body
 # over max_body_size), and those it answers by closing the connection (a
-# header block over max_header_size, a request too slow to arrive).
+# header block over max_header_size, a request too slow to arrive, a
+# delegate that raised before answering).
 _TORNADO_PLAIN_400 = frozenset({413})
-_TORNADO_SILENT = frozenset({408, 414, 431})
+_TORNADO_SILENT = frozenset({408, 414, 431, 500})
 
 
 class _Dispatcher(asyncio.Protocol):
@@ -228,6 +229,10 @@ class _Dispatcher(asyncio.Protocol):
                     exchange._expect_continue = False
                     self.write(heads.CONTINUE_100)
             elif kind == _BODY:
+                if exchange._response_finished:
+                    # Answered already (a handler that returned early): the
+                    # rest of the body is read and dropped, as Tornado does.
+                    return True
                 assert exchange.delegate is not None
                 result = exchange.delegate.data_received(payload)
             else:
