@@ -71,13 +71,18 @@ class FallbackRequestParser:
 
     def __init__(self, protocol: Any) -> None:
         self._protocol = protocol
+        # Input not parsed yet is self._buffer[self._pos:]: reading moves
+        # the position rather than copying what is left (a packet holding
+        # many pipelined requests would cost a copy per request).
         self._buffer = b""
+        self._pos = 0
+        self._scanned = 0  # how far the current head was searched for its end
         self._state = _BETWEEN
         self._remaining = 0  # of a Content-Length body or of a chunk
         self._method = b""
         self._version = "1.1"
         self._upgrade = False
-        self._upgrade_rest = b""  # the bytes after an upgrade request's head
+        self._upgrade_rest = 0  # bytes after an upgrade request's head
 
     # -- what httptools' parser answers -----------------------------------------
 
@@ -96,29 +101,37 @@ class FallbackRequestParser:
         """Parse ``data``; raises ``FallbackParseError`` for a refused request
         and ``httptools.HttpParserUpgrade`` (with the offset in ``data`` where
         the next protocol begins) after an upgrade request."""
-        self._buffer += data
+        if self._pos:
+            self._scanned -= self._pos
+            self._buffer = self._buffer[self._pos :] + data
+            self._pos = 0
+        else:
+            self._buffer += data
         protocol = self._protocol
-        while self._state is not _STOPPED and protocol._problem is None:
+        while self._state != _STOPPED and protocol._problem is None:
             if protocol._life is not Life.OPEN:
                 # After Connection: close or a refusal nothing more is read.
                 self._state = _STOPPED
                 break
             if not self._step():
                 break
-        if self._state is _STOPPED:
-            self._buffer = b""
+        if self._state == _STOPPED:
+            self._buffer, self._pos = b"", 0
             if self._upgrade:
                 # The head ended in ``data``: what follows it is all there.
                 self._upgrade = False
-                raise httptools.HttpParserUpgrade(len(data) - len(self._upgrade_rest))
+                raise httptools.HttpParserUpgrade(len(data) - self._upgrade_rest)
 
     def _step(self) -> bool:
         """Advance one state; False when more input is needed."""
         state = self._state
-        if state is _BETWEEN:
+        if state == _BETWEEN:
             # RFC 9112 §2.2: empty lines before a request line are ignored.
-            self._buffer = self._buffer.lstrip(b"\r\n")
-            if not self._buffer:
+            buffer, pos = self._buffer, self._pos
+            while pos < len(buffer) and buffer[pos] in b"\r\n":
+                pos += 1
+            self._pos = self._scanned = pos
+            if pos == len(buffer):
                 return False
             self._state = _HEAD
             self._protocol.on_message_begin()
@@ -126,29 +139,33 @@ class FallbackRequestParser:
             # llhttp-specific checks.
             self._protocol._in_request_line = False
             return True
-        if state is _HEAD:
+        if state == _HEAD:
             return self._parse_head()
-        if state is _FIXED:
-            return self._read_fixed()
-        if state is _SIZE:
+        if state == _FIXED or state == _DATA:
+            return self._read_body()
+        if state == _SIZE:
             return self._read_chunk_size()
-        if state is _DATA:
-            return self._read_chunk_data()
-        if state is _DATA_END:
+        if state == _DATA_END:
             return self._expect_crlf(_SIZE, "improperly terminated chunk")
         return self._expect_crlf(_BETWEEN, "improperly terminated chunked request", end=True)
 
     def _parse_head(self) -> bool:
-        buffer = self._buffer
-        found = _HEAD_END.search(buffer)
+        buffer, pos = self._buffer, self._pos
+        # Only the new bytes are searched (and the three before them, where
+        # the blank line may have begun): a head trickled in byte by byte
+        # costs no more than one sent whole.
+        found = _HEAD_END.search(buffer, max(pos, self._scanned - 3))
         if found is None:
-            line_end = buffer.find(b"\n")
-            if (line_end < 0 and len(buffer) > MAX_REQUEST_LINE) or line_end > MAX_REQUEST_LINE:
+            self._scanned = len(buffer)
+            line_end = buffer.find(b"\n", pos, pos + MAX_REQUEST_LINE + 1)
+            if line_end < 0 and len(buffer) - pos > MAX_REQUEST_LINE:
                 raise FallbackParseError(Reject(414, "request line too long"))
             return False  # the protocol bounds the whole header block
-        head = buffer[: found.start()].decode("latin-1")
-        self._buffer = buffer[found.end() :]
+        head = buffer[pos : found.start()].decode("latin-1")
+        self._pos = found.end()
         line, _, header_text = head.partition("\n")
+        if len(line) > MAX_REQUEST_LINE:
+            raise FallbackParseError(Reject(414, "request line too long"))
         method, target, version = _split_request_line(line.rstrip("\r"))
         self._method = method.encode("latin-1")
         self._version = version
@@ -177,7 +194,7 @@ class FallbackRequestParser:
         protocol.on_headers_complete()
         if self._upgrade:
             # What follows the head belongs to the next protocol.
-            self._upgrade_rest = self._buffer
+            self._upgrade_rest = len(buffer) - self._pos
             protocol.on_message_complete()
             self._state = _STOPPED
             return False
@@ -190,49 +207,45 @@ class FallbackRequestParser:
             protocol.on_message_complete()
         return True
 
-    def _read_fixed(self) -> bool:
-        if not self._buffer:
+    def _read_body(self) -> bool:
+        """Part of a Content-Length body, or of a chunk's data."""
+        buffer, pos = self._buffer, self._pos
+        if pos == len(buffer):
             return False
-        piece = self._buffer[: self._remaining]
-        self._buffer = self._buffer[len(piece) :]
+        piece = buffer[pos : pos + self._remaining]
+        self._pos = pos + len(piece)
         self._remaining -= len(piece)
         self._protocol.on_body(piece)
         if self._remaining == 0:
-            self._state = _BETWEEN
-            self._protocol.on_message_complete()
+            if self._state == _DATA:
+                self._state = _DATA_END
+            else:
+                self._state = _BETWEEN
+                self._protocol.on_message_complete()
         return True
 
     def _read_chunk_size(self) -> bool:
-        end = self._buffer.find(b"\r\n")
+        buffer, pos = self._buffer, self._pos
+        end = buffer.find(b"\r\n", pos, pos + _MAX_CHUNK_SIZE_LINE + 2)
         if end < 0:
-            if len(self._buffer) > _MAX_CHUNK_SIZE_LINE:
+            if len(buffer) - pos > _MAX_CHUNK_SIZE_LINE:
                 raise FallbackParseError(Reject(400, "invalid chunk size"))
             return False
-        size = self._buffer[:end]
-        if end > _MAX_CHUNK_SIZE_LINE or not _CHUNK_SIZE.match(size):
+        size = buffer[pos:end]
+        if not _CHUNK_SIZE.match(size):
             raise FallbackParseError(Reject(400, "invalid chunk size"))
-        self._buffer = self._buffer[end + 2 :]
+        self._pos = end + 2
         self._remaining = int(size, 16)
         self._state = _DATA if self._remaining else _LAST
         return True
 
-    def _read_chunk_data(self) -> bool:
-        if not self._buffer:
-            return False
-        piece = self._buffer[: self._remaining]
-        self._buffer = self._buffer[len(piece) :]
-        self._remaining -= len(piece)
-        self._protocol.on_body(piece)
-        if self._remaining == 0:
-            self._state = _DATA_END
-        return True
-
     def _expect_crlf(self, then: int, reason: str, end: bool = False) -> bool:
-        if len(self._buffer) < 2:
+        buffer, pos = self._buffer, self._pos
+        if len(buffer) - pos < 2:
             return False
-        if not self._buffer.startswith(b"\r\n"):
+        if buffer[pos : pos + 2] != b"\r\n":
             raise FallbackParseError(Reject(400, reason))
-        self._buffer = self._buffer[2:]
+        self._pos = pos + 2
         self._state = then
         if end:
             self._protocol.on_message_complete()

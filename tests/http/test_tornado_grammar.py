@@ -298,3 +298,15 @@ def test_the_alias_turns_the_switch_on():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.split() == ["False", "True"]
+
+
+async def test_many_pipelined_requests_after_the_fallback(serve, blocking):
+    port = serve(echo_app)
+    requests = [b"OTHER /first HTTP/1.1\r\nHost: a\r\n\r\n"]
+    requests += [b"GET /%d HTTP/1.1\r\nHost: a\r\n\r\n" % i for i in range(300)]
+    requests += [
+        b"PUT /last HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+    ]
+    data = await blocking(raw_exchange, port, b"".join(requests))
+    paths = [info["path"] for _, info in answered(data)]
+    assert paths == ["/first"] + [f"/{i}" for i in range(300)] + ["/last"]
