@@ -74,6 +74,7 @@ class _Dispatcher(asyncio.Protocol):
         "_body_parts",
         "_body_pending",
         "_chunk",
+        "_chunked_packet",
         "_context_factory",
         "_current",
         "_deadline",
@@ -95,6 +96,7 @@ class _Dispatcher(asyncio.Protocol):
         "_method",
         "_next_line_at",
         "_on_close",
+        "_packet_began_idle",
         "_packet_end",
         "_packet_idle",
         "_parser",
@@ -156,6 +158,8 @@ class _Dispatcher(asyncio.Protocol):
         self._head_parts: list[bytes] = []
         self._chunk: bytes = b""
         self._packet_idle = False
+        self._packet_began_idle = False  # whether this packet began between messages
+        self._chunked_packet: bytes | None = None  # the last packet a chunked body began in
         self._line_at_start = False
         self._next_line_at = 0  # where the next request line may start in _chunk
         self._line_end = 0  # where the request line ended in _chunk (<= 0: before it)

@@ -164,7 +164,7 @@ class HTTP1ServerProtocol(_Dispatcher):
                 self._upgrade_data = (self._upgrade_data or b"") + data
             return  # after Connection: close or an error: drop, never answer
         # Whether a message starting in this packet starts at its first byte.
-        self._packet_idle = self._message is BETWEEN
+        self._packet_idle = self._packet_began_idle = self._message is BETWEEN
         self._line_at_start = False
         # What is left of a Content-Length body the last packet began.
         self._next_line_at = max(0, self._next_line_at - len(self._chunk))
@@ -216,8 +216,9 @@ class HTTP1ServerProtocol(_Dispatcher):
             # The head's bytes so far, in case llhttp refuses it later and it
             # must be parsed again (_failed_head).
             if self._raw_header_bytes == 0:  # the packet it began in
-                self._head_parts = [data if self._line_at_start else data[self._next_line_at :]]
-            else:
+                start = self._known_message_start(data)
+                self._head_parts = [] if start is None else [data[start:]]
+            elif self._head_parts:
                 self._head_parts.append(data)
             # httptools buffers a header value until it ends, so count what a
             # slow, endless header line costs us even before on_header.
@@ -251,16 +252,23 @@ class HTTP1ServerProtocol(_Dispatcher):
         if str(error).startswith("Pause on PRI"):
             return None  # the HTTP/2 preface: answered 505 as it is
         if self._raw_header_bytes:  # the head began in an earlier packet
-            head = b"".join(self._head_parts) + data
-            self._head_parts = []
-        elif self._line_at_start:
-            return data
-        else:
-            head = data[self._next_line_at :]
-        # After other requests in the packet, where the last of them ended
-        # is exact unless its body was chunked, which this check catches
-        # (a chunk-size line is no request line).
-        return head if looks_like_request_line(head) else None
+            parts, self._head_parts = self._head_parts, []
+            return b"".join(parts) + data if parts else None
+        start = self._known_message_start(data)
+        return None if start is None else data[start:]
+
+    def _known_message_start(self, data: bytes) -> int | None:
+        """Where the message being parsed began in ``data`` (the packet),
+        if that is known for certain: at its start, or after requests whose
+        ends were tracked exactly (no chunked body in this packet; one
+        that began earlier would have left the packet not idle). A guess
+        could take the inside of a body for a request: none is made."""
+        if self._line_at_start:
+            return 0
+        if not self._packet_began_idle or self._chunked_packet is data:
+            return None
+        start = self._next_line_at
+        return start if looks_like_request_line(data[start:]) else None
 
     # -- httptools callbacks (they record problems, never raise) ---------------
 
@@ -380,6 +388,10 @@ class HTTP1ServerProtocol(_Dispatcher):
                 return
         elif "Transfer-Encoding" not in fields:
             return  # no body: the message is complete already
+        else:
+            # Where a chunked body ends is not tracked (_next_line_at stays
+            # before it): note the packet, for _failed_head.
+            self._chunked_packet = self._chunk
         if exchange.body_timeout is not None:  # the delegate may have set it
             self._arm(_BODY_DEADLINE, exchange.body_timeout)
         else:

@@ -310,3 +310,37 @@ async def test_many_pipelined_requests_after_the_fallback(serve, blocking):
     data = await blocking(raw_exchange, port, b"".join(requests))
     paths = [info["path"] for _, info in answered(data)]
     assert paths == ["/first"] + [f"/{i}" for i in range(300)] + ["/last"]
+
+
+async def test_no_request_is_read_from_inside_a_chunked_body(serve, blocking):
+    """After a chunked body in the same packet, where the refused request
+    begins is not tracked: it is refused, never re-parsed from a guess
+    (which could take a request smuggled inside the body for a real one)."""
+    port = serve(echo_app)
+    smuggled = b"GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
+    packets = [
+        # The body's data begins the second packet, the refused request
+        # follows it there.
+        b"POST /1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"%x\r\n" % len(smuggled),
+        smuggled + b"\r\n0\r\n\r\nOTHER /2 HTTP/1.1\r\nHost: a\r\n\r\n",
+    ]
+    with ExpectLog(MALFORMED, ".*Malformed HTTP request line"):
+        data = await blocking(packets_exchange, port, packets)
+    refusal = b"HTTP/1.1 400 Bad Request\r\n\r\n"
+    assert data.endswith(refusal)
+    served = answered(data[: -len(refusal)])
+    assert [(i["path"], i["body"]) for _, i in served] == [("/1", smuggled.decode())]
+
+
+async def test_unknown_method_in_the_packet_after_a_chunked_body(serve, blocking):
+    port = serve(echo_app)
+    packets = [
+        b"POST /1 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+        b"OTHER /2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    ]
+    data = await blocking(packets_exchange, port, packets)
+    assert [(i["method"], i["path"]) for _, i in answered(data)] == [
+        ("POST", "/1"),
+        ("OTHER", "/2"),
+    ]
