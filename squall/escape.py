@@ -171,6 +171,78 @@ def url_escape(value: str | bytes, plus: bool = True) -> str:
     return urllib.parse.quote(data)
 
 
+# Percent-decoding, done here rather than by urllib.parse: its
+# unquote_to_bytes splits the input at every "%" into a list of small
+# objects, some 190 bytes of memory per input byte for "%%%...", which a
+# peer controls through every path and query string. A regular expression
+# substitution is fast, but holds about 90 bytes per escape until it
+# joins: it is given slices of a bounded size, so the overhead is a
+# constant and the memory a few times the input.
+
+# RFC 3986 section 2.1: pct-encoded = "%" HEXDIG HEXDIG (either case).
+_PCT_ENCODED_RE = re.compile(rb"%[0-9A-Fa-f]{2}")
+# Every spelling of every escape, so one dict lookup decodes it.
+_PCT_DECODED = {
+    f"%{high}{low}".encode(): bytes([int(high + low, 16)])
+    for high in "0123456789abcdefABCDEF"
+    for low in "0123456789abcdefABCDEF"
+}
+# Bytes decoded per substitution: at most ~2700 escapes, ~250 KB held.
+_UNQUOTE_SLICE = 8192
+# urllib.parse.unquote leaves non-ASCII characters of a str as they are and
+# decodes each ASCII run (escapes and the literal characters around them)
+# as one string of bytes.
+_ASCII_RUN_RE = re.compile(r"[\x00-\x7f]+")
+
+
+def _decode_escape(match: re.Match[bytes]) -> bytes:
+    return _PCT_DECODED[match.group()]
+
+
+def _unquote_to_bytes(data: bytes) -> bytes:
+    """``urllib.parse.unquote_to_bytes`` for bytes, with the same result:
+    each valid ``%XX`` becomes its octet, anything else stays as written."""
+    if b"%" not in data:
+        return data
+    size = len(data)
+    if size <= _UNQUOTE_SLICE:
+        return _PCT_ENCODED_RE.sub(_decode_escape, data)
+    out = bytearray()
+    start = 0
+    while start < size:
+        end = start + _UNQUOTE_SLICE
+        if end < size:
+            # An escape cut by the slice's end goes whole into the next one.
+            cut = data.rfind(b"%", end - 2, end)
+            if cut != -1:
+                end = cut
+        out += _PCT_ENCODED_RE.sub(_decode_escape, data[start:end])
+        start = end
+    return bytes(out)
+
+
+def _unquote(text: str, encoding: str, errors: str = "replace") -> str:
+    """``urllib.parse.unquote(text, encoding, errors)``, with the same result."""
+    if "%" not in text:
+        return text
+    if text.isascii():
+        return _unquote_to_bytes(text.encode("ascii")).decode(encoding, errors)
+    # The result is gathered as UTF-8 in one buffer (a list or StringIO of
+    # the pieces would cost an object per ASCII run); "surrogatepass" lets
+    # lone surrogates through both ways unchanged.
+    out = bytearray()
+    done = 0
+    for run in _ASCII_RUN_RE.finditer(text):
+        # Every run is decoded, "%" or not, as urllib does: in an encoding
+        # that is not ASCII-compatible (UTF-16) that changes the text.
+        out += text[done : run.start()].encode("utf-8", "surrogatepass")
+        decoded = _unquote_to_bytes(run.group().encode("ascii")).decode(encoding, errors)
+        out += decoded.encode("utf-8", "surrogatepass")
+        done = run.end()
+    out += text[done:].encode("utf-8", "surrogatepass")
+    return out.decode("utf-8", "surrogatepass")
+
+
 @overload
 def url_unescape(value: str | bytes, encoding: None, plus: bool = True) -> bytes: ...
 @overload
@@ -188,15 +260,18 @@ def url_unescape(
     ``plus=False`` for paths, where ``+`` is literal.
     """
     if encoding is None:
+        if isinstance(value, str):
+            # As urllib.parse.unquote_to_bytes takes a str: its UTF-8.
+            value = value.encode("utf-8")
+        elif not isinstance(value, bytes):
+            raise _wrong_type(value)
         if plus:
-            value = (
-                value.replace(b"+", b" ") if isinstance(value, bytes) else value.replace("+", " ")
-            )
-        return urllib.parse.unquote_to_bytes(value)
+            value = value.replace(b"+", b" ")
+        return _unquote_to_bytes(value)
     text = _text(value)
     if plus:
-        return urllib.parse.unquote_plus(text, encoding=encoding)
-    return urllib.parse.unquote(text, encoding=encoding)
+        text = text.replace("+", " ")
+    return _unquote(text, encoding)
 
 
 def parse_qs_bytes(
@@ -214,24 +289,47 @@ def parse_qs_bytes(
     (re-encode with latin-1 to recover the bytes). A str ``qs`` must
     therefore only hold code points below 256 (``UnicodeEncodeError``
     otherwise). More than ``max_num_fields`` fields raises ``ValueError``.
+
+    The result is ``urllib.parse.parse_qs``'s (fields split at ``&`` only,
+    ``+`` is a space, blank values kept only on request, ``strict_parsing``
+    raising ``ValueError`` for a field without ``=`` or an empty one); the
+    fields are walked one at a time, so the memory used stays a small
+    multiple of the input whatever it holds.
     """
     if not qs:
         return {}
-    if isinstance(qs, bytes):
-        text = qs.decode("latin-1")
-    else:
-        text = qs
-        if not text.isascii():
-            text.encode("latin-1")  # rejects code points a byte cannot carry
-    parsed = urllib.parse.parse_qs(
-        text,
-        keep_blank_values=keep_blank_values,
-        strict_parsing=strict_parsing,
-        encoding="latin-1",
-        errors="strict",
-        max_num_fields=max_num_fields,
-    )
-    return {name: [v.encode("latin-1") for v in values] for name, values in parsed.items()}
+    data = qs if isinstance(qs, bytes) else qs.encode("latin-1")
+    if max_num_fields is not None and data.count(b"&") + 1 > max_num_fields:
+        raise ValueError("Max number of fields exceeded")
+    result: dict[str, list[bytes]] = {}
+    start = 0
+    size = len(data)
+    while start <= size:
+        end = data.find(b"&", start)
+        if end == -1:
+            end = size
+        field = data[start:end]
+        start = end + 1
+        if not field:
+            if strict_parsing:
+                raise ValueError(f"bad query field: {field.decode('latin-1')!r}")
+            continue
+        name, eq, value = field.partition(b"=")
+        if not eq:
+            if strict_parsing:
+                raise ValueError(f"bad query field: {field.decode('latin-1')!r}")
+            if not keep_blank_values:
+                continue
+        elif not value and not keep_blank_values:
+            continue
+        key = _unquote_to_bytes(name.replace(b"+", b" ")).decode("latin-1")
+        decoded = _unquote_to_bytes(value.replace(b"+", b" "))
+        values = result.get(key)
+        if values is None:
+            result[key] = [decoded]
+        else:
+            values.append(decoded)
+    return result
 
 
 # ---------------------------------------------------------------------------

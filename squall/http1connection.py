@@ -1,30 +1,30 @@
-"""HTTP/1.x connections: parameters, limits, and the server side.
+"""HTTP/1.x connections: parameters, limits, the server protocol, and
+Tornado's stream-based connection classes.
 
-The server side is ``HTTP1ServerProtocol``, an ``asyncio.Protocol`` that feeds
-bytes to httptools (llhttp) and turns its callbacks into calls on an
-``httputil.HTTPServerConnectionDelegate``. llhttp parses strictly (no
-leniency flag is ever enabled); squall adds the checks llhttp leaves to the
-application (``squall._http1._requests``) and the limits in
-``squall._http1._limits``. Parser callbacks never raise: they record a
-problem, and the protocol answers after ``feed_data`` returns.
+squall's server is ``HTTP1ServerProtocol``, an ``asyncio.Protocol`` that
+feeds bytes to httptools (llhttp) and turns its callbacks into calls on an
+``httputil.HTTPServerConnectionDelegate`` (modules ``_http1_server``,
+``_http1_dispatch``, ``_http1_exchange``). Each request it serves gets its
+own lightweight connection object (``request.connection``) with
+``write_headers``, ``write`` and ``finish``.
 
-This module is a facade: the protocol and its parser callbacks are in
-``_http1_server``, the delivery to delegates, writing and timeouts in
-``_http1_dispatch``, ``HTTP1Connection`` in ``_http1_exchange``; the named
-connection states in ``_http1._states`` and flow control in
-``_http1._flow``.
+``HTTP1Connection`` and ``HTTP1ServerConnection`` are Tornado's classes for
+code that holds an ``IOStream`` and speaks HTTP/1.x over it itself:
+``HTTP1Connection(stream, is_client, params, context)`` writes a request and
+reads the response (``read_response``), or, as a server, reads a request and
+writes the answer; ``HTTP1ServerConnection(stream, params, context)`` serves
+requests in a loop (``start_serving``, ``close``). They are in
+``_http1_stream`` and ``_http1_stream_server``, built on the same HTTP/1 core (``squall._http1``: one
+grammar, one head writer, one keep-alive rule) as the server protocol.
 
-Per request there is one ``HTTP1Connection`` (Tornado's name for the object a
-delegate writes its response to): ``write_headers``, ``write``, ``finish``.
-Pipelined requests are answered strictly in order: a request whose
-predecessor is still being answered waits, with its events buffered, and
-reading pauses while too many wait.
+Limits are named constants in ``squall._http1._limits``, overridden per
+server or connection through ``HTTP1ConnectionParameters``.
 
 Errors::
 
     httputil.HTTPInputError    bad input from the peer -> a 4xx and close
     httputil.HTTPOutputError   the application wrote an invalid response
-    iostream.StreamClosedError writing after the connection closed
+    iostream.StreamClosedError reading or writing after the connection closed
 """
 
 from __future__ import annotations
@@ -45,7 +45,13 @@ from squall._http1._limits import (  # noqa: F401
     RAW_HEADER_SLACK,
     HTTP1ConnectionParameters,
 )
-from squall._http1_exchange import HTTP1Connection
 from squall._http1_server import HTTP1ServerProtocol
+from squall._http1_stream import HTTP1Connection
+from squall._http1_stream_server import HTTP1ServerConnection
 
-__all__ = ["HTTP1Connection", "HTTP1ConnectionParameters", "HTTP1ServerProtocol"]
+__all__ = [
+    "HTTP1Connection",
+    "HTTP1ConnectionParameters",
+    "HTTP1ServerConnection",
+    "HTTP1ServerProtocol",
+]

@@ -145,6 +145,7 @@ PUBLIC_API: dict[str, list[str]] = {
     "squall.http1connection": [
         "HTTP1Connection",
         "HTTP1ConnectionParameters",
+        "HTTP1ServerConnection",
         "HTTP1ServerProtocol",
     ],
     "squall.httpserver": ["HTTPRequest", "HTTPServer"],

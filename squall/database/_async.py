@@ -140,7 +140,8 @@ class AsyncDatabase(_Queries):
         # levels is measurably faster than going through _call and Lease.call.
         if timeout is not None:
             return await self._call(lambda session: session.run(sql, params), timeout)
-        lease = await self._pool.acquire()
+        pool = self._pool
+        lease = pool.acquire_now() or await pool.acquire()
         try:
             return await lease.session.run(sql, params)
         except asyncio.CancelledError:
@@ -460,8 +461,7 @@ async def connect_async(
     if parsed.backend == "sqlite" and parsed.path == ":memory:":
         min_size, max_size = 1, 1
         max_idle_time = float("inf")
-    pool = Pool(
-        backend,
+    pool = backend.make_pool(
         parsed,
         min_size=min_size,
         max_size=max_size,

@@ -11,11 +11,14 @@ import abc
 import dataclasses
 import importlib
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigurationError
 from ._rows import Params, Row
 from ._urls import DatabaseURL
+
+if TYPE_CHECKING:
+    from ._pool import Pool
 
 __all__ = ["AsyncSession", "AsyncStream", "Backend", "Result", "SyncSession", "load_backend"]
 
@@ -119,6 +122,12 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     async def open_async(self, url: DatabaseURL) -> AsyncSession: ...
+
+    def make_pool(self, url: DatabaseURL, **limits: Any) -> Pool:
+        """The pool ``connect_async`` uses: ours, unless the driver has one."""
+        from ._pool import Pool  # _pool imports this module
+
+        return Pool(self, url, **limits)
 
 
 # Backend name -> (module, the pip extra that installs its driver).

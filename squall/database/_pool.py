@@ -1,10 +1,14 @@
-"""A pool of asynchronous sessions, the same for every backend.
+"""The pool of asynchronous sessions, the same rules for every backend.
 
-Why our own rather than each driver's: one set of rules everywhere. A
-borrower waits at most ``acquire_timeout``; ``close()`` waits for every
-borrowed connection to come back; a caller cancelled while a connection is
-being opened or borrowed never strands it; an idle connection the server
-hung up on is replaced before anyone uses it.
+One set of rules everywhere: a borrower waits at most ``acquire_timeout``;
+``close()`` waits for every borrowed connection to come back; a caller
+cancelled while a connection is being opened or borrowed never strands it;
+an idle connection the server hung up on is replaced before anyone uses it.
+
+Statements borrow and return connections through the idle list here, for
+every backend. Where they come from and go to when the list has none or
+has too many: the driver directly (SQLite, MySQL), or psycopg_pool for
+PostgreSQL (``_postgres_pool``).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from ._base import AsyncSession, Backend
@@ -122,6 +126,54 @@ class Lease:
             self.usable = False
 
 
+class Slots:
+    """How many more connections may be borrowed: a counting semaphore whose
+    uncontended path is a plain call (``take_now``), not a coroutine, as
+    asyncio.Semaphore's is. The pool's hot path is one statement's
+    borrow-and-return, where every coroutine shows in the client's CPU."""
+
+    def __init__(self, count: int) -> None:
+        self.free = count
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def take_now(self) -> bool:
+        if self.free > 0 and not self._waiters:  # waiters are served first
+            self.free -= 1
+            return True
+        return False
+
+    async def take(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for a slot; TimeoutError if none came."""
+        if self.take_now():
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except BaseException:
+            # Handed a slot just as the wait ended (timeout or cancellation):
+            # pass it on, it must not be lost.
+            if waiter.done() and not waiter.cancelled():
+                self.give_back()
+            else:
+                self._forget(waiter)
+            raise
+
+    def _forget(self, waiter: asyncio.Future[None]) -> None:
+        try:
+            self._waiters.remove(waiter)
+        except ValueError:  # already taken off by give_back
+            pass
+
+    def give_back(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes straight to it
+                return
+        self.free += 1
+
+
 class Pool:
     def __init__(
         self,
@@ -145,7 +197,7 @@ class Pool:
         self.max_idle_time = max_idle_time
         # (session, monotonic time it came back), most recently used last.
         self._idle: collections.deque[tuple[AsyncSession, float]] = collections.deque()
-        self._slots = asyncio.Semaphore(max_size)
+        self._slots = Slots(max_size)
         self._borrowed: set[AsyncSession] = set()
         self._all_returned = asyncio.Event()
         self._all_returned.set()
@@ -165,7 +217,7 @@ class Pool:
         sessions = []
         try:
             for _ in range(self.min_size):
-                sessions.append(await self.backend.open_async(self.url))
+                sessions.append(await self._open_session())
         except BaseException:
             for session in sessions:
                 session.abort()
@@ -173,15 +225,23 @@ class Pool:
         now = time.monotonic()
         self._idle.extend((session, now) for session in sessions)
 
+    def acquire_now(self) -> Lease | None:
+        """A lease without waiting (a free slot and an idle connection), or None."""
+        if self.closed or not self._slots.take_now():
+            return None
+        session = self._take_idle()
+        if session is None:
+            self._slots.give_back()
+            return None
+        self._borrowed.add(session)
+        self._all_returned.clear()
+        return Lease(session)
+
     async def acquire(self) -> Lease:
         if self.closed:
             raise ClosedError("the database is closed")
         try:
-            if self._slots.locked():
-                await asyncio.wait_for(self._slots.acquire(), self.acquire_timeout)
-            else:
-                # A free slot: no timer, no extra task (wait_for makes both).
-                await self._slots.acquire()
+            await self._slots.take(self.acquire_timeout)
         except TimeoutError:
             raise PoolTimeoutError(
                 f"no database connection free within {self.acquire_timeout} s: "
@@ -190,15 +250,16 @@ class Pool:
         try:
             if self.closed:
                 raise ClosedError("the database is closed")
-            session = await self._take_or_open()
+            session = self._take_idle() or await self._open_shielded()
         except BaseException:
-            self._slots.release()
+            self._slots.give_back()
             raise
         self._borrowed.add(session)
         self._all_returned.clear()
         return Lease(session)
 
-    async def _take_or_open(self) -> AsyncSession:
+    def _take_idle(self) -> AsyncSession | None:
+        """The most recently returned idle connection that is fit to use."""
         now = time.monotonic()
         while self._idle:
             session, since = self._idle.pop()
@@ -209,7 +270,10 @@ class Pool:
                 self._close_later(session)
                 continue
             return session
-        opening = asyncio.ensure_future(self.backend.open_async(self.url))
+        return None
+
+    async def _open_shielded(self) -> AsyncSession:
+        opening = asyncio.ensure_future(self._open_session())
         try:
             return await asyncio.shield(opening)
         except asyncio.CancelledError:
@@ -217,12 +281,15 @@ class Pool:
             opening.add_done_callback(self._abort_orphan)
             raise
 
-    @staticmethod
-    def _abort_orphan(opening: asyncio.Future[AsyncSession]) -> None:
+    async def _open_session(self) -> AsyncSession:
+        """A connection not in the idle list: a new one from the driver."""
+        return await self.backend.open_async(self.url)
+
+    def _abort_orphan(self, opening: asyncio.Future[AsyncSession]) -> None:
         if opening.cancelled():
             return
         if opening.exception() is None:
-            opening.result().abort()
+            self._close_later(opening.result())
 
     def release(self, lease: Lease) -> None:
         session = lease.session
@@ -230,20 +297,27 @@ class Pool:
             return  # released twice: the first one counted
         self._borrowed.discard(session)
         if lease.usable and not self.closed:
-            self._idle.append((session, time.monotonic()))
+            self._put_back(session)
         else:
             self._close_later(session)
-        self._slots.release()
+        self._slots.give_back()
         if not self._borrowed:
             self._all_returned.set()
 
+    def _put_back(self, session: AsyncSession) -> None:
+        self._idle.append((session, time.monotonic()))
+
     def _close_later(self, session: AsyncSession) -> None:
-        task = asyncio.ensure_future(self._close_quietly(session))
+        self._close_later_task(self._close_quietly(session))
+
+    def _close_later_task(self, work: Coroutine[Any, Any, None]) -> None:
+        # Kept until done, and awaited by close(): the loop holds only weak
+        # references to tasks.
+        task = asyncio.ensure_future(work)
         self._closing_tasks.add(task)
         task.add_done_callback(self._closing_tasks.discard)
 
-    @staticmethod
-    async def _close_quietly(session: AsyncSession) -> None:
+    async def _close_quietly(self, session: AsyncSession) -> None:
         try:
             await session.close()
         except Exception as exc:  # the server may be gone already
@@ -254,7 +328,10 @@ class Pool:
         """Refuse new borrowers, wait for borrowed connections, close them all."""
         self.closed = True
         await self._all_returned.wait()
-        while self._idle:
-            self._close_later(self._idle.pop()[0])
+        await self._close_idle()
         if self._closing_tasks:
             await asyncio.gather(*self._closing_tasks, return_exceptions=True)
+
+    async def _close_idle(self) -> None:
+        while self._idle:
+            self._close_later(self._idle.pop()[0])

@@ -18,6 +18,7 @@ from psycopg import pq
 
 from ._base import AsyncSession, AsyncStream, Backend, Result, SyncSession
 from ._errors import ConfigurationError
+from ._pool import Pool
 from ._rows import Params, Row
 from ._urls import DatabaseURL
 
@@ -133,6 +134,18 @@ class _PostgresStream(AsyncStream):
         await self._cursor.close()
 
 
+def connect_kwargs(url: DatabaseURL) -> dict[str, Any]:
+    """Everything ``AsyncConnection.connect`` is given, for us and psycopg_pool alike."""
+    return {"autocommit": True, "row_factory": _ROW_FACTORY, **_conninfo(url)}
+
+
+async def open_async(url: DatabaseURL) -> psycopg.AsyncConnection[Row]:
+    connection: psycopg.AsyncConnection[Row] = await psycopg.AsyncConnection.connect(
+        **connect_kwargs(url)
+    )
+    return connection
+
+
 class PostgresAsyncSession(AsyncSession):
     def __init__(self, raw: psycopg.AsyncConnection[Row]) -> None:
         self.raw = raw
@@ -196,10 +209,12 @@ class PostgresBackend(Backend):
         return PostgresSyncSession(url, options.get("connect_timeout"))
 
     async def open_async(self, url: DatabaseURL) -> AsyncSession:
-        raw = await psycopg.AsyncConnection.connect(
-            autocommit=True, row_factory=_ROW_FACTORY, **_conninfo(url)
-        )
-        return PostgresAsyncSession(raw)
+        return PostgresAsyncSession(await open_async(url))
+
+    def make_pool(self, url: DatabaseURL, **limits: Any) -> Pool:
+        from ._postgres_pool import PsycopgPool  # needs psycopg_pool, our extra
+
+        return PsycopgPool(self, url, **limits)
 
 
 BACKEND = PostgresBackend()

@@ -87,10 +87,11 @@ class SQLiteSyncSession(SyncSession):
         fetched = cursor.fetchall()
         if not fetched:  # no rows, or a statement without a result set
             return []
-        names = next(zip(*cursor.description, strict=True))
-        if len(fetched) == 1:  # get()'s case: no generator to set up
-            return [Row(zip(names, fetched[0], strict=True))]
-        return [Row(zip(names, values, strict=True)) for values in fetched]
+        # Names and values come from the same statement: their lengths match.
+        names = next(zip(*cursor.description))  # noqa: B905
+        if len(fetched) == 1:  # get()'s case: no comprehension to set up
+            return [Row(zip(names, fetched[0]))]  # noqa: B905
+        return [Row(zip(names, values)) for values in fetched]  # noqa: B905
 
     def run_many(self, sql: str, seq: Sequence[Params]) -> Result:
         return _run_many(self.raw, sql, seq)

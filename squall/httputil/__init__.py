@@ -30,6 +30,7 @@ from __future__ import annotations
 from http.client import responses
 from typing import Any
 
+from squall._http1._abnf import ABNF as _ABNF  # noqa: F401
 from squall.escape import native_str, parse_qs_bytes, to_unicode, utf8  # noqa: F401
 from squall.httputil import _body
 from squall.httputil._body import (  # noqa: F401
@@ -105,7 +106,9 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     # The body-parsing configuration changes with set_parse_body_config:
-    # read it where it lives, not a copy taken at import.
-    if name == "_parse_body_config":
+    # read it where it lives, not a copy taken at import. Tornado 6.6 calls
+    # the current configuration _DEFAULT_PARSE_BODY_CONFIG (its tests read
+    # the limits from it).
+    if name in ("_parse_body_config", "_DEFAULT_PARSE_BODY_CONFIG"):
         return _body._parse_body_config
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -264,12 +264,13 @@ def parse_multipart_form_data(
     ``boundary`` is the Content-Type's boundary parameter (surrounding
     quotes are removed). Parts with a ``filename`` become ``HTTPFile``
     entries in ``files``, the rest values in ``arguments``; a repeated name
-    collects several values. The body must start with the boundary (no
-    preamble); anything after the final boundary (the epilogue) is ignored.
+    collects several values. What comes before the first boundary, if
+    anything but an empty preamble, is read as a part (as Tornado does):
+    it must have part headers. Anything after the final boundary (the
+    epilogue) is ignored.
 
     Raises ``HTTPInputError`` if parsing is disabled, the final boundary is
-    missing or the body does not start with the boundary, there are more
-    parts than ``config.max_parts``, a part's
+    missing, there are more parts than ``config.max_parts``, a part's
     headers exceed ``config.max_part_header_size`` or are malformed (bare
     CR or LF, folding, not UTF-8), a part is not ``form-data``, has no name,
     or does not end with CRLF before the next boundary.
@@ -294,14 +295,18 @@ def parse_multipart_form_data(
     if final > 0 and data[final - 2 : final] != b"\r\n":
         raise HTTPInputError("Invalid multipart/form-data: final boundary not on its own line")
     delimiter = dash_boundary + b"\r\n"
-    if not data.startswith(delimiter):
-        if final == 0:
-            return  # just the close delimiter: an empty form
-        # Browsers never send a preamble; a body that does not open with the
-        # boundary is more likely corrupt than decorated, so refuse it
-        # rather than silently drop what precedes the first good boundary.
-        raise HTTPInputError("Invalid multipart/form-data: body does not start with the boundary")
-    pos = len(delimiter)
+    if data.startswith(delimiter):
+        pos = len(delimiter)
+    elif data.startswith(b"\r\n" + delimiter):
+        # RFC 2046 section 5.1.1: the delimiter's CRLF, after an empty preamble.
+        pos = len(delimiter) + 2
+    else:
+        # Whatever precedes the first delimiter is read as a part, as
+        # Tornado reads it: a part whose opening boundary went missing
+        # still has its headers, and anything else (a real preamble, which
+        # browsers never send) fails as a part without headers rather than
+        # being dropped without a word.
+        pos = 0
     count = 0
     while pos <= final:
         end = data.find(delimiter, pos, final)
@@ -331,11 +336,12 @@ def _parse_part(
         raise HTTPInputError("multipart/form-data part header too large")
     if data[end - 2 : end] != b"\r\n":
         raise HTTPInputError("Invalid multipart/form-data: part does not end with CRLF")
+    raw_headers = data[start:header_end]
     try:
-        header_text = data[start:header_end].decode("utf-8")
+        raw_headers.decode("utf-8")
     except UnicodeDecodeError:
         raise HTTPInputError("Invalid multipart/form-data: part headers are not UTF-8") from None
-    headers = HTTPHeaders._parse_strict(header_text)
+    headers = _part_headers(raw_headers)
     disposition, disp_params = _parse_header(headers.get("Content-Disposition", ""))
     if disposition.lower() != "form-data":
         raise HTTPInputError("Invalid multipart/form-data: part is not form-data")
@@ -353,3 +359,23 @@ def _parse_part(
         )
     else:
         arguments.setdefault(name, []).append(value)
+
+
+def _part_headers(raw: bytes) -> HTTPHeaders:
+    """A part's header block (already known to be UTF-8) as headers.
+
+    RFC 7578 section 5.1: browsers put a non-ASCII field name or file name
+    in the Content-Disposition as raw UTF-8. The block is checked octet by
+    octet as the RFC 9110 grammar reads it (UTF-8's multi-byte sequences
+    are all obs-text), then each value is decoded as the UTF-8 it is. A
+    value begins and ends at ASCII octets, so it holds whole sequences.
+    """
+    headers = HTTPHeaders._parse_strict(raw.decode("latin-1"))
+    if raw.isascii():
+        return headers
+    return HTTPHeaders._from_fields(
+        {
+            name: [value.encode("latin-1").decode("utf-8") for value in values]
+            for name, values in headers._lists.items()
+        }
+    )

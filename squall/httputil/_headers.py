@@ -25,6 +25,8 @@ HTTP_WHITESPACE = " \t"
 # visible ASCII and obs-text could split or smuggle a header.
 _FORBIDDEN_VALUE_RE = VISIBLE_VALUE_RE
 
+_FOLDING_REFUSED = "header line cannot start with whitespace, folding not supported"
+
 # Header names seen on the wire repeat endlessly, so their normalized form is
 # cached. The cap keeps a peer sending random names from growing it without
 # bound (Tornado caches 1000 names too); past it names are still normalized,
@@ -94,7 +96,7 @@ class HTTPHeaders(MutableMapping[str, str]):
     given another ``HTTPHeaders`` it copies every value of every field.
     """
 
-    __slots__ = ("_joined", "_last_key", "_lists")
+    __slots__ = ("_joined", "_lists")
 
     def __init__(self, *args: Any, **kwargs: str) -> None:
         # Every value of every field, in arrival order. Each add() is an
@@ -103,8 +105,6 @@ class HTTPHeaders(MutableMapping[str, str]):
         # "a,b" strings for fields with several values, built on first read
         # and dropped when the field changes.
         self._joined: dict[str, str] = {}
-        # The field a continuation line (obs-fold) extends.
-        self._last_key: str | None = None
         if len(args) > 1:
             raise TypeError(f"HTTPHeaders expected at most 1 positional argument, got {len(args)}")
         if args and isinstance(args[0], HTTPHeaders):
@@ -129,7 +129,6 @@ class HTTPHeaders(MutableMapping[str, str]):
         headers = cls.__new__(cls)
         headers._lists = fields
         headers._joined = _NOTHING_JOINED
-        headers._last_key = None
         return headers
 
     # -- multi-value interface --------------------------------------------
@@ -166,7 +165,6 @@ class HTTPHeaders(MutableMapping[str, str]):
         else:
             values.append(value)
             self._joined.pop(key, None)
-        self._last_key = key
 
     def get_list(self, name: str) -> list[str]:
         """Every value of ``name`` (a new list), or ``[]`` if it is absent."""
@@ -181,15 +179,13 @@ class HTTPHeaders(MutableMapping[str, str]):
     def parse_line(self, line: str) -> None:
         """Add one header line (``"Name: value"``) to this object.
 
-        A trailing CRLF or LF is ignored, and so is an empty line. A line
-        starting with a space or tab continues the previous header (obs-fold,
-        RFC 9112 section 5.2): its text is appended to the previous value
-        after one space. The HTTP server refuses obs-fold in requests; this
-        lenience is for responses and other header blocks, where RFC 9112
-        asks recipients to unfold.
+        A trailing CRLF or LF is ignored, and so is an empty line.
 
         Raises ``HTTPInputError`` for a line without a colon, an invalid name
-        or value, or a continuation with nothing to continue.
+        or value, or a line starting with a space or tab: that is obs-fold
+        (RFC 9112 section 5.2), a continuation of the previous line, which
+        squall refuses everywhere as Tornado 6.6 does; unfolding it was how
+        header smuggling got past one parser and not another.
         """
         if line.endswith("\n"):
             line = line[:-1]
@@ -198,32 +194,20 @@ class HTTPHeaders(MutableMapping[str, str]):
         if not line:
             return
         if line[0] in HTTP_WHITESPACE:
-            self._continue_line(line)
-            return
+            raise HTTPInputError(_FOLDING_REFUSED)
         name, colon, value = line.partition(":")
         if not colon:
             raise HTTPInputError("no colon in header line")
         self.add(name, value.strip(HTTP_WHITESPACE))
 
-    def _continue_line(self, line: str) -> None:
-        key = self._last_key
-        values = self._lists.get(key) if key is not None else None
-        if key is None or not values:
-            raise HTTPInputError("first header line cannot start with whitespace")
-        extra = line.strip(HTTP_WHITESPACE)
-        if _FORBIDDEN_VALUE_RE.search(extra):
-            raise HTTPInputError(f"Invalid header value {extra!r}")
-        if extra:
-            values[-1] = (values[-1] + " " + extra).lstrip(HTTP_WHITESPACE)
-            self._joined.pop(key, None)
-
     @classmethod
     def parse(cls, headers: str) -> HTTPHeaders:
         """Build headers from a block of ``Name: value`` lines.
 
-        Lines may end in CRLF or LF; empty lines are skipped. Continuation
-        lines are unfolded as ``parse_line`` describes. A stray CR inside a
-        line is not a line break: it makes the value invalid.
+        Lines may end in CRLF or LF; empty lines are skipped. A line that
+        starts with whitespace (obs-fold) is refused, as ``parse_line``
+        describes. A stray CR inside a line is not a line break: it makes
+        the value invalid.
 
         >>> HTTPHeaders.parse("Content-Type: text/html\\r\\nContent-Length: 42\\r\\n")["content-length"]
         '42'
@@ -249,8 +233,6 @@ class HTTPHeaders(MutableMapping[str, str]):
             raise HTTPInputError("bare LF in header block")
         h = cls()
         for line in headers.split("\r\n"):
-            if line[:1] in (" ", "\t"):
-                raise HTTPInputError("header line cannot start with whitespace")
             h.parse_line(line)
         return h
 
@@ -303,7 +285,6 @@ class HTTPHeaders(MutableMapping[str, str]):
         new = self.__class__.__new__(self.__class__)
         new._lists = {name: list(values) for name, values in self._lists.items()}
         new._joined = dict(self._joined)
-        new._last_key = self._last_key
         return new
 
     # Values are immutable strings, so a copy of the lists is a deep copy.
@@ -318,7 +299,6 @@ class HTTPHeaders(MutableMapping[str, str]):
     def __setstate__(self, state: dict[str, list[str]]) -> None:
         self._lists = {name: list(values) for name, values in state.items()}
         self._joined = {}
-        self._last_key = None
 
     def __str__(self) -> str:
         # "Name: value" lines, one per value, ending in "\n" as Tornado's

@@ -7,7 +7,13 @@ import re
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
-from squall._http1._abnf import TOKEN
+from squall._http1._abnf import (
+    HTTP_VERSION,
+    REASON_PHRASE,
+    REQUEST_TARGET,
+    STATUS_CODE,
+    TOKEN,
+)
 from squall.httputil._headers import HTTPHeaders, HTTPInputError
 
 if TYPE_CHECKING:
@@ -133,13 +139,11 @@ class ResponseStartLine(NamedTuple):
     reason: str
 
 
-# RFC 9112 section 3: method SP request-target SP HTTP-version, where the
-# method is a token and the target has no whitespace or control characters
-# (visible ASCII and obs-text only).
-_REQUEST_LINE_RE = re.compile(f"({TOKEN}) " + r"([\x21-\x7e\x80-\xff]+) (HTTP/[0-9]\.[0-9])")
-# RFC 9112 section 4: HTTP-version SP 3DIGIT SP [reason-phrase], the reason
-# being HTAB, SP, visible ASCII and obs-text. Only HTTP/1.x is spoken here.
-_RESPONSE_LINE_RE = re.compile(r"(HTTP/1\.[0-9]) ([0-9]{3}) ([\t\x20-\x7e\x80-\xff]*)")
+# RFC 9112 section 3: method SP request-target SP HTTP-version, and section
+# 4: HTTP-version SP status-code SP [reason-phrase]; the rules are the
+# grammar module's, with groups around the parts returned.
+_REQUEST_LINE_RE = re.compile(f"({TOKEN}) ({REQUEST_TARGET}) ({HTTP_VERSION})")
+_RESPONSE_LINE_RE = re.compile(f"({HTTP_VERSION}) ({STATUS_CODE}) ((?:{REASON_PHRASE})?)")
 
 
 def parse_request_start_line(line: str) -> RequestStartLine:
@@ -164,9 +168,10 @@ def parse_request_start_line(line: str) -> RequestStartLine:
 def parse_response_start_line(line: str) -> ResponseStartLine:
     """Parse ``"HTTP/1.1 200 OK"`` into a ``ResponseStartLine``.
 
-    The reason phrase may be empty (``"HTTP/1.1 200 "``), but the space
-    before it is required. Raises ``HTTPInputError`` if the line is
-    malformed or the version is not HTTP/1.x.
+    The reason phrase may be empty (``"HTTP/1.1 200 "``: ``reason`` is
+    then ``""`` where Tornado gives None), but the space before it is
+    required. Raises ``HTTPInputError`` if the line is malformed or the
+    version is not HTTP/1.x.
 
     >>> parse_response_start_line("HTTP/1.0 404 Not Found")
     ResponseStartLine(version='HTTP/1.0', code=404, reason='Not Found')
@@ -175,4 +180,7 @@ def parse_response_start_line(line: str) -> ResponseStartLine:
     if match is None:
         raise HTTPInputError("Error parsing response start line")
     version, code, reason = match.groups()
+    # RFC 9110 section 2.5: only HTTP/1.x is spoken here.
+    if version[5] != "1":
+        raise HTTPInputError(f"Unexpected HTTP version {version!r}")
     return ResponseStartLine(version, int(code), reason)

@@ -52,6 +52,8 @@ from squall.web._signing import (
     DEFAULT_SIGNED_VALUE_VERSION,
     MAX_SUPPORTED_SIGNED_VALUE_VERSION,
     MIN_SUPPORTED_SIGNED_VALUE_VERSION,
+    _create_signature_v1,  # noqa: F401  (Tornado's private name, used by its tests)
+    _create_signature_v2,  # noqa: F401
     create_signed_value,
     decode_signed_value,
     get_signature_key_version,

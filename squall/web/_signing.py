@@ -83,7 +83,7 @@ def create_signed_value(
     if fmt == 1:
         if isinstance(secret, dict):
             raise ValueError("Signed value version 1 cannot use a key dict")
-        return b"|".join((payload, stamp, _signature_v1(secret, name, payload, stamp)))
+        return b"|".join((payload, stamp, _create_signature_v1(secret, name, payload, stamp)))
     if fmt != 2:
         raise ValueError(f"Unsupported version {fmt}")
     key = _pick_key(secret, key_version)
@@ -91,7 +91,7 @@ def create_signed_value(
     # covers everything before it.
     parts = (utf8(str(key_version or 0)), stamp, utf8(name), payload)
     signed_part = b"2|" + b"".join(_field(part) + b"|" for part in parts)
-    return signed_part + _signature_v2(key, signed_part)
+    return signed_part + _create_signature_v2(key, signed_part)
 
 
 def _pick_key(secret: SecretType, key_version: int | None) -> str | bytes:
@@ -148,7 +148,7 @@ def get_signature_key_version(value: str | bytes) -> int | None:
 # -- version 1 ---------------------------------------------------------------
 
 
-def _signature_v1(secret: str | bytes, *parts: str | bytes) -> bytes:
+def _create_signature_v1(secret: str | bytes, *parts: str | bytes) -> bytes:
     # Version 1 signs the parts run together, so hashing their concatenation
     # gives the same hex digest as feeding them one by one.
     message = b"".join(utf8(piece) for piece in parts)
@@ -166,22 +166,28 @@ def _decode_v1(
     if len(parts) != 3:
         return None
     encoded, timestamp, signature = parts
-    expected = _signature_v1(secret, name, encoded, timestamp)
+    expected = _create_signature_v1(secret, name, encoded, timestamp)
     if not hmac.compare_digest(signature, expected):
         gen_log.warning("Invalid cookie signature %r", raw[:200])
         return None
-    # A leading zero would let "0123" and "123" sign differently for the
-    # same time; Tornado refuses it, and so do we.
-    if not timestamp.isdigit() or timestamp.startswith(b"0"):
-        gen_log.warning("Tampered cookie %r", raw[:200])
+    # The checks and their warnings come in Tornado's order. A timestamp
+    # that is not a number at all was never written by a signer: dropped
+    # without a word (Python's int() syntax, as Tornado reads it).
+    try:
+        stamp = int(timestamp)
+    except ValueError:
         return None
-    stamp = int(timestamp)
     now = clock()
     if stamp < now - max_age_days * _SECONDS_PER_DAY:
         gen_log.warning("Expired cookie %r", raw[:200])
         return None
     if stamp > now + _V1_MAX_FUTURE_SECONDS:
         gen_log.warning("Cookie timestamp in future; possible tampering %r", raw[:200])
+        return None
+    # A leading zero would let "0123" and "123" sign differently for the
+    # same time; Tornado refuses it, and so do we.
+    if timestamp.startswith(b"0"):
+        gen_log.warning("Tampered cookie %r", raw[:200])
         return None
     try:
         return base64.b64decode(encoded, validate=True)
@@ -196,8 +202,9 @@ def _field(data: bytes) -> bytes:
     return utf8(str(len(data))) + b":" + data
 
 
-def _signature_v2(secret: str | bytes, data: bytes) -> bytes:
-    return utf8(hmac.new(utf8(secret), data, hashlib.sha256).hexdigest())
+def _create_signature_v2(secret: str | bytes, data: str | bytes) -> bytes:
+    """The hex HMAC-SHA256 of ``data`` (everything before the signature)."""
+    return utf8(hmac.new(utf8(secret), utf8(data), hashlib.sha256).hexdigest())
 
 
 def _version_of(raw: bytes) -> int:
@@ -230,9 +237,14 @@ def _parse_v2(raw: bytes) -> tuple[int, bytes, bytes, bytes, bytes, bytes] | Non
         field, pos = taken
         fields.append(field)
     key_version_text, timestamp, name, encoded = fields
-    if not key_version_text.isdigit() or not timestamp.isdigit():
+    # Numbers are read with int(), as Tornado reads them ("+1", " 1" pass:
+    # the signature has vouched for them). The timestamp is checked by the
+    # caller, so that a bad one still leaves the key version readable.
+    try:
+        key_version = int(key_version_text)
+    except ValueError:
         return None
-    return int(key_version_text), timestamp, name, encoded, raw[:pos], raw[pos:]
+    return key_version, timestamp, name, encoded, raw[:pos], raw[pos:]
 
 
 def _decode_v2(
@@ -252,11 +264,15 @@ def _decode_v2(
             return None
     else:
         key = secret
-    if not hmac.compare_digest(signature, _signature_v2(key, signed)):
+    if not hmac.compare_digest(signature, _create_signature_v2(key, signed)):
         return None
     if not hmac.compare_digest(signed_name, utf8(name)):
         return None
-    if int(timestamp) < clock() - max_age_days * _SECONDS_PER_DAY:
+    try:
+        stamp = int(timestamp)
+    except ValueError:
+        return None
+    if stamp < clock() - max_age_days * _SECONDS_PER_DAY:
         return None
     try:
         return base64.b64decode(encoded, validate=True)

@@ -296,3 +296,19 @@ async def test_empty_pool_opens_on_demand_and_close_refuses_waiters(target: Targ
         await waiter
     await closing
     assert db.pool.borrowed == 0 and db.pool.idle == 0
+
+
+async def test_postgresql_connections_come_from_psycopg_pool(server_target: Target) -> None:
+    if server_target.backend != "postgresql":
+        pytest.skip("psycopg_pool serves PostgreSQL only")
+    from psycopg_pool import AsyncConnectionPool
+
+    async with await database.connect_async(server_target.url, min_size=2, max_size=3) as db:
+        driver = db.pool._driver  # type: ignore[attr-defined]
+        assert isinstance(driver, AsyncConnectionPool)
+        assert db.pool.idle == 2  # psycopg_pool opened min_size before returning
+        async with db.transaction() as tx:
+            assert await tx.get("SELECT 1 AS one") == {"one": 1}
+            assert db.pool.borrowed == 1 and db.pool.idle == 1
+        assert driver.get_stats()["requests_num"] >= 1
+    assert driver.closed
