@@ -247,7 +247,7 @@ async def test_head_answers_carry_no_body(stream_server: Any) -> None:
         (b"GET / HTTP/1.1\r\nHost: x\r\nnocolon\r\n\r\n", {}, "header"),
         (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", {}, "Content-Length"),
         (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", {}, "Transfer-Encoding"),
-        (b"GET / HTTP/1.1\r\n\r\n", {}, "missing Host header"),
+        (b"GET / HTTP/1.1\r\n\r\n", {}, "Missing Host header"),
         (
             b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 300\r\n\r\n" + b"a" * 300,
             {"max_body_size": 100},
