@@ -253,9 +253,11 @@ class HTTP1ServerProtocol(_Dispatcher):
             return None  # the HTTP/2 preface: answered 505 as it is
         if self._raw_header_bytes:  # the head began in an earlier packet
             parts, self._head_parts = self._head_parts, []
-            return b"".join(parts) + data if parts else None
-        start = self._known_message_start(data)
-        return None if start is None else data[start:]
+            head = b"".join(parts) + data if parts else b""
+        else:
+            start = self._known_message_start(data)
+            head = b"" if start is None else data[start:]
+        return head if looks_like_request_line(head) else None
 
     def _known_message_start(self, data: bytes) -> int | None:
         """Where the message being parsed began in ``data`` (the packet),
@@ -267,8 +269,7 @@ class HTTP1ServerProtocol(_Dispatcher):
             return 0
         if not self._packet_began_idle or self._chunked_packet is data:
             return None
-        start = self._next_line_at
-        return start if looks_like_request_line(data[start:]) else None
+        return self._next_line_at
 
     # -- httptools callbacks (they record problems, never raise) ---------------
 

@@ -40,6 +40,8 @@ _VERSION = re.compile(r"HTTP/([0-9])\.([0-9])\Z")
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]+\Z")
 # How long a chunk-size line may be before the input is taken as garbage.
 _MAX_CHUNK_SIZE_LINE = 64
+# The start of a request: empty lines (RFC 9112 §2.2), then a method.
+_REQUEST_START = re.compile(rb"[\r\n]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?: |\Z)")
 # A header line that continues the one before it (obs-fold).
 _FOLDED = re.compile(r"(?:^|\n)[ \t]")
 # Content-Length is 1*DIGIT (RFC 9110 §8.6), ASCII digits only.
@@ -58,9 +60,11 @@ class FallbackParseError(httptools.HttpParserError):
 
 
 def looks_like_request_line(data: bytes) -> bool:
-    """Whether ``data`` may begin a request (not, say, a chunk-size line)."""
-    line = data.lstrip(b"\r\n")[:MAX_REQUEST_LINE].split(b"\n", 1)[0]
-    return line.count(b" ") >= 1 and not line.startswith(b" ")
+    """Whether ``data`` may begin a request: a method (a token) then a
+    space, or a token cut off by the end of the bytes so far. Not a TLS
+    ClientHello sent to a plain port, nor a chunk-size line: those are
+    refused at once instead of waiting for a head that never comes."""
+    return _REQUEST_START.match(data) is not None
 
 
 class FallbackRequestParser:

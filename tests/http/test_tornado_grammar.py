@@ -344,3 +344,13 @@ async def test_unknown_method_in_the_packet_after_a_chunked_body(serve, blocking
         ("POST", "/1"),
         ("OTHER", "/2"),
     ]
+
+
+async def test_tls_client_hello_on_the_plain_port_is_refused_at_once(serve, blocking):
+    """No request line can follow these bytes: refused now, not after a
+    wait for a blank line that never comes."""
+    port = serve(echo_app)
+    client_hello = b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(range(32))
+    with ExpectLog(MALFORMED, ".*Malformed HTTP request line"):
+        data = await blocking(raw_exchange, port, client_hello, 2.0)
+    assert data == b"HTTP/1.1 400 Bad Request\r\n\r\n"
