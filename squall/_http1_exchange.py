@@ -135,10 +135,12 @@ class HTTP1Connection(HTTPConnection):
             # stands for (RFC 9110 section 8.6); the 304 has no body.
             pass
         elif length is not None:
-            # RFC 9110 §8.6: 1*DIGIT; int() would also take "+5" and "1_0".
-            if not length[-1].isdigit() or not length[-1].isascii():
-                raise HTTPOutputError(f"Only integer Content-Length is allowed: {length[-1]}")
-            self._expected_length = int(length[-1])
+            # RFC 9110 §8.6: 1*DIGIT; int() would also take "+5", "1_0" or
+            # other scripts' digits. (One strip is the cheapest check.)
+            value = length[-1]
+            if not value or value.strip("0123456789"):
+                raise HTTPOutputError(f"Only integer Content-Length is allowed: {value}")
+            self._expected_length = int(value)
         elif "Transfer-Encoding" not in fields:
             code = start_line.code
             # RFC 9110 §6.4.1: 1xx, 204 and 304 responses (and any answer to

@@ -548,7 +548,7 @@ async def test_legacy_raw_response_then_keep_alive(serve, blocking):
     assert [(r.status, r.body) for r in split_responses(data)] == [(200, b"/one"), (200, b"/two")]
 
 
-@pytest.mark.parametrize("value", ["foo", "+5", "1_0", "\u0665"])
+@pytest.mark.parametrize("value", ["foo", "+5", "1_0", "\u0665", "", " 5"])
 async def test_content_length_written_must_be_digits(serve, blocking, value):
     errors = []
 
