@@ -10,7 +10,7 @@ from typing import Any
 
 from squall._client_auth import parse_digest_challenge
 from squall._http1._response import ResponseHead
-from squall.httpclient import NETWORK_ERROR_CODE, HTTPClientError, HTTPRequest
+from squall.httpclient import HTTPRequest
 from squall.httputil import HTTPHeaders
 
 __all__ = ["REDIRECT_CODES", "is_intermediate", "origin", "redirected_request"]
@@ -53,10 +53,8 @@ def redirected_request(request: HTTPRequest, code: int, location: str) -> HTTPRe
     scheme = urllib.parse.urlsplit(new_url).scheme.lower()
     if scheme not in ("http", "https"):
         # Fail now, not in a later fetch: file:, ftp:, javascript: ... are
-        # never followed.
-        raise HTTPClientError(
-            NETWORK_ERROR_CODE, f"refusing to follow redirect to unsupported URL {new_url!r}"
-        )
+        # never followed. Tornado's exception and words.
+        raise ValueError(f"Unsupported url scheme: {new_url}")
     new = copy.copy(request)
     new.headers = HTTPHeaders(request.headers)
     new.url = new_url

@@ -52,7 +52,7 @@ from squall.httputil import (
     RequestStartLine,
 )
 from squall.httputil._headers import _normalize_header
-from squall.ioloop import track_transport
+from squall.ioloop import track_transport, untangle_transport
 from squall.log import app_log
 
 __all__ = ["HTTP1ServerProtocol"]
@@ -106,6 +106,7 @@ class HTTP1ServerProtocol(_Dispatcher):
         self._arm(_HEADER_DEADLINE, min(header, idle) if header and idle else header or idle)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        untangle_transport(self.transport)
         self._life = CLOSED
         self._cancel_timer()
         exchanges, self._exchanges = self._exchanges, collections.deque()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from squall.ioloop import track_transport
+from squall.ioloop import track_transport, untangle_transport
 
 if TYPE_CHECKING:
     from squall._iostream_base import BaseIOStream
@@ -52,6 +52,7 @@ class _StreamProtocol(asyncio.BufferedProtocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        untangle_transport(self._stream._transport)
         self._stream._on_connection_lost(exc)
 
     def pause_writing(self) -> None:

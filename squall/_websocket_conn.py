@@ -21,6 +21,13 @@ from typing import Protocol
 
 from squall._websocket_frames import (
     CLOSE_NO_STATUS,
+    CLOSE_NORMAL,
+    MAX_CONTROL_PAYLOAD,
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
     Close,
     FrameCodec,
     Message,
@@ -28,6 +35,7 @@ from squall._websocket_frames import (
     Pong,
     ProtocolError,
     accept_key,
+    close_payload,
 )
 from squall.iostream import IOStream, StreamClosedError
 from squall.log import app_log, gen_log
@@ -42,6 +50,14 @@ class WebSocketError(Exception):
 class WebSocketClosedError(WebSocketError):
     """The connection is closed (or closing): nothing more can be sent."""
 
+
+# Tornado's flag for RSV1 in ``_write_frame(..., flags)``: the per-message
+# compression bit (RFC 7692 section 6).
+RSV1_FLAG = 0x40
+
+# Frames handled in a row before the read loop lets the event loop run other
+# work: 256, the batch after which Tornado's read loop yields (observed).
+FRAMES_PER_LOOP_TURN = 256
 
 # How much one read asks the stream for. 64 KiB is the kernel's usual socket
 # receive chunk; larger reads only add copying.
@@ -111,7 +127,14 @@ class WebSocketConnection:
         self._close_sent = False
         self._closed = False
         self._unsent = 0
+        # Pongs (RFC 6455 section 5.5.3 lets a pong answer only the latest
+        # ping): while one is still being written, a newer ping's payload
+        # waits here and is answered once that write completes.
         self._pending_pong: bytes | None = None
+        self._pong_in_flight = False
+        # Resolved on the loop's next iteration: what write_message returns
+        # for the writes the kernel took at once.
+        self._next_turn: asyncio.Future[None] | None = None
         self._loop = asyncio.get_running_loop()
         self._close_timer: asyncio.TimerHandle | None = None
         self._ping_timer: asyncio.TimerHandle | None = None
@@ -129,6 +152,27 @@ class WebSocketConnection:
 
     def is_closing(self) -> bool:
         return self._closed or self._close_sent or self.stream.closed()
+
+    # Traffic so far, under the names Tornado's protocol object uses.
+    @property
+    def _message_bytes_in(self) -> int:
+        """Payload bytes of the data messages received (uncompressed)."""
+        return self.codec.message_bytes_in
+
+    @property
+    def _message_bytes_out(self) -> int:
+        """Payload bytes of the data messages sent (before compression)."""
+        return self.codec.message_bytes_out
+
+    @property
+    def _wire_bytes_in(self) -> int:
+        """Bytes of the whole frames received, headers and masks included."""
+        return self.codec.wire_bytes_in
+
+    @property
+    def _wire_bytes_out(self) -> int:
+        """Bytes of the frames sent, headers and masks included."""
+        return self.codec.wire_bytes_out
 
     # -- sending -------------------------------------------------------------
 
@@ -153,14 +197,33 @@ class WebSocketConnection:
         if not future.cancelled() and future.exception() is None:
             self._unsent = 0
 
+    def _write_frame(
+        self, fin: bool, opcode: int, data: bytes, flags: int = 0
+    ) -> asyncio.Future[None]:
+        """Send one frame; ``flags`` may carry RSV1 (``0x40``).
+
+        Control frames (pings, pongs, close) go through here, under the
+        name and signature Tornado's protocol object has; data messages take
+        ``write_message``'s shorter path.
+        """
+        frame = self.codec.frame(opcode, data, fin=fin, rsv1=bool(flags & RSV1_FLAG))
+        return self._write(frame)
+
     def write_message(self, data: bytes, binary: bool) -> asyncio.Future[None]:
         if self._closed or self._close_sent or self.stream.closed():
             raise WebSocketClosedError()
         written = self._write(self.codec.message_frame(data, binary))
         if written.done():
-            # Already with the kernel (the usual case): the stream's own
-            # resolved Future says so, with no second Future to relay to.
-            return written
+            # Already with the kernel (the usual case). The answer still
+            # comes one loop iteration later, as from Tornado (whose
+            # write_message returns a task): a handler that loops on
+            # ``await write_message(...)`` must let other work run. Writes
+            # made in the same iteration share that one Future.
+            turn = self._next_turn
+            if turn is None or turn.done():
+                turn = self._next_turn = self._loop.create_future()
+                self._loop.call_soon(_resolve, turn)
+            return turn
         result: asyncio.Future[None] = self._loop.create_future()
         written.add_done_callback(lambda f: _relay(f, result))
         return result
@@ -168,7 +231,12 @@ class WebSocketConnection:
     def ping(self, data: bytes) -> None:
         if self.is_closing():
             raise WebSocketClosedError()
-        self._write(self.codec.ping_frame(data))
+        if len(data) > MAX_CONTROL_PAYLOAD:
+            raise ValueError("ping data is limited to 125 bytes")
+        self._write_frame(True, OP_PING, data)
+
+    # Tornado's name for sending a ping from the protocol object.
+    write_ping = ping
 
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         """Start the closing handshake (RFC 6455 section 7.1.2)."""
@@ -177,7 +245,7 @@ class WebSocketConnection:
         if not self._close_sent:
             self._close_sent = True
             try:
-                self._write(self.codec.close_frame(code, reason))
+                self._write_frame(True, OP_CLOSE, close_payload(code, reason))
             except WebSocketClosedError:
                 pass
         if self.codec.close_received:
@@ -216,7 +284,8 @@ class WebSocketConnection:
             try:
                 # The reason goes in the frame too (Tornado sends it), cut to
                 # what a control frame can carry.
-                self._write(self.codec.close_frame(code, _fits_close_frame(reason)))
+                payload = close_payload(code, _fits_close_frame(reason))
+                self._write_frame(True, OP_CLOSE, payload)
             except WebSocketClosedError:
                 pass
         self.abort()
@@ -228,7 +297,7 @@ class WebSocketConnection:
         if self.is_closing():
             return
         try:
-            self._write(self.codec.ping_frame(b""))
+            self._write_frame(True, OP_PING, b"")
         except WebSocketClosedError:
             return
         timeout = self.ping_timeout or self.ping_interval
@@ -238,16 +307,79 @@ class WebSocketConnection:
         self._ping_timer = self._loop.call_later(self.ping_interval, self._send_periodic_ping)
 
     def _pong_timed_out(self) -> None:
+        # The peer is gone or stuck: start a closing handshake (Tornado sends
+        # 1000 "ping timed out", logging nothing); CLOSE_TIMEOUT bounds the
+        # wait for an answer that may never come.
         self._pong_deadline = None
-        gen_log.info("%s: no pong within the ping timeout, closing", self.log_name)
-        self.abort(hard=True)
+        self.close(CLOSE_NORMAL, "ping timed out")
+
+    def _send_pong(self, data: bytes) -> None:
+        if self._pong_in_flight or self._unsent > PONG_COALESCE_UNSENT_BYTES:
+            # The peer is not taking our pongs as fast as it pings: keep
+            # only the latest payload.
+            self._pending_pong = data
+            return
+        self._write_pong(data)
+
+    def _write_pong(self, data: bytes) -> None:
+        if self._close_sent:
+            return
+        written = self._write_frame(True, OP_PONG, data)
+        if not written.done():
+            self._pong_in_flight = True
+            written.add_done_callback(self._on_pong_sent)
+
+    def _on_pong_sent(self, written: asyncio.Future[None]) -> None:
+        self._pong_in_flight = False
+        pending = self._pending_pong
+        if pending is not None and not self.is_closing():
+            self._pending_pong = None
+            try:
+                self._write_pong(pending)
+            except WebSocketClosedError:
+                pass
 
     # -- receiving -----------------------------------------------------------
+
+    def _handle_message(self, opcode: int, data: bytes) -> Awaitable[None] | None:
+        """Act on one received message or control frame, by opcode.
+
+        Tornado's protocol object has this name and signature; the read
+        loop sends control frames through it (so a wrapper installed on the
+        instance sees them) and hands data messages to the endpoint
+        directly. Returns what ``on_message`` returned, if anything.
+        """
+        if opcode == OP_PING:
+            self._send_pong(data)
+            self.endpoint._ws_ping(data)
+        elif opcode == OP_PONG:
+            if self._pong_deadline is not None:
+                self._pong_deadline.cancel()
+                self._pong_deadline = None
+            self.endpoint._ws_pong(data)
+        elif opcode == OP_CLOSE:
+            self.codec.close_received = True
+            self._on_close_frame(FrameCodec._close_event(data))
+        elif opcode == OP_TEXT:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ProtocolError(1007, "invalid UTF-8 in text message") from None
+            return self.endpoint._ws_message(text)
+        elif opcode == OP_BINARY:
+            return self.endpoint._ws_message(bytes(data))
+        else:
+            raise ProtocolError(1002, f"unknown opcode {opcode:#x}")
+        return None
 
     async def _read_loop(self) -> None:
         stream = self.stream
         codec = self.codec
         endpoint = self.endpoint
+        # Events handled since the loop last ran other work: a peer
+        # flooding small frames (thousands parsed from one read) must not
+        # starve the other tasks.
+        handled = 0
         try:
             while not codec.close_received:
                 data = await stream.read_bytes(READ_CHUNK_SIZE, partial=True)
@@ -259,27 +391,25 @@ class WebSocketConnection:
                         if self._closed:
                             return
                     elif isinstance(event, Ping):
-                        if self._unsent > PONG_COALESCE_UNSENT_BYTES:
-                            # The peer is not reading our pongs: keep only
-                            # the latest payload, sent once writes drain.
-                            self._pending_pong = event.data
-                        elif not self._close_sent:
-                            self._write(codec.pong_frame(event.data))
-                        endpoint._ws_ping(event.data)
+                        self._handle_message(OP_PING, event.data)
                     elif isinstance(event, Pong):
-                        if self._pong_deadline is not None:
-                            self._pong_deadline.cancel()
-                            self._pong_deadline = None
-                        endpoint._ws_pong(event.data)
+                        self._handle_message(OP_PONG, event.data)
                     else:
-                        self._on_close_frame(event)
+                        self._handle_message(OP_CLOSE, _close_payload_of(event))
+                    handled += 1
+                    if handled == FRAMES_PER_LOOP_TURN:
+                        handled = 0
+                        await asyncio.sleep(0)
+                        if self._closed:
+                            return  # dropped while other work ran
                 if self._unsent > READ_PAUSE_UNSENT_BYTES:
                     await stream.write(b"")
-                if self._pending_pong is not None and not self._close_sent:
-                    # RFC 6455 section 5.5.3 allows answering only the most
-                    # recent ping: a flood cannot queue a pong per ping.
-                    pong, self._pending_pong = self._pending_pong, None
-                    self._write(codec.pong_frame(pong))
+                pending = self._pending_pong
+                if pending is not None and not self._pong_in_flight and not self._close_sent:
+                    # The batch of frames is done: answer the most recent of
+                    # the pings it coalesced, once.
+                    self._pending_pong = None
+                    self._write_pong(pending)
         except (StreamClosedError, WebSocketClosedError):
             pass
         except ProtocolError as e:
@@ -324,6 +454,18 @@ class WebSocketConnection:
             self.endpoint._ws_closed()
         except Exception:
             app_log.error("Uncaught exception in %s on_close", self.log_name, exc_info=True)
+
+
+def _close_payload_of(event: Close) -> bytes:
+    """The payload the close frame behind ``event`` carried."""
+    if event.code == CLOSE_NO_STATUS:
+        return b""
+    return close_payload(event.code, event.reason)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _relay(source: asyncio.Future[None], target: asyncio.Future[None]) -> None:

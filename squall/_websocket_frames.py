@@ -43,6 +43,7 @@ __all__ = [
     "apply_mask",
     "client_accept_deflate",
     "client_deflate_offer",
+    "close_payload",
     "is_valid_close_code",
     "new_client_key",
     "parse_extensions",
@@ -411,6 +412,13 @@ class FrameCodec:
         self._text_decoder: Any = None
         # After a close frame arrives, nothing more is parsed (section 5.5.1).
         self.close_received = False
+        # Traffic counters, as Tornado keeps them: payload bytes of whole
+        # data messages (uncompressed, text as UTF-8) and bytes of every
+        # frame on the wire (headers, masks and control frames included).
+        self.message_bytes_in = 0
+        self.message_bytes_out = 0
+        self.wire_bytes_in = 0
+        self.wire_bytes_out = 0
 
     # -- receiving -----------------------------------------------------------
 
@@ -471,6 +479,7 @@ class FrameCodec:
                 if masked:
                     payload = apply_mask(bytes(chunk[start - 4 : start]), payload)
                 if whole:
+                    self.message_bytes_in += length
                     if first == _WHOLE_TEXT:
                         try:
                             events.append(Message(payload.decode("utf-8")))
@@ -488,6 +497,9 @@ class FrameCodec:
                         self.close_received = True
                         break
         finally:
+            # Bytes of the frames completed by this call (a partial frame
+            # counts once it is whole).
+            self.wire_bytes_in += pos
             if chunk is buffer:
                 del buffer[:pos]
             elif pos < end:
@@ -564,6 +576,7 @@ class FrameCodec:
         fragments = self._fragments
         self._fragments = []
         self._message_opcode = None
+        self.message_bytes_in += self._message_size
         self._message_size = 0
         if decoder is not None:
             self._text_decoder = None
@@ -599,16 +612,21 @@ class FrameCodec:
             head = _pack_long(first, mask_bit | 127, length)
         if self.is_client:
             mask = os.urandom(4)
+            self.wire_bytes_out += len(head) + 4 + length
             return head + mask + apply_mask(mask, payload)
+        self.wire_bytes_out += len(head) + length
         return head + payload
 
     def message_frame(self, data: bytes, binary: bool) -> bytes:
         opcode = OP_BINARY if binary else OP_TEXT
+        length = len(data)
+        self.message_bytes_out += length
         if self.deflate is not None:
             return self.frame(opcode, self.deflate.compress(data), rsv1=True)
-        if len(data) < 126 and not self.is_client:
+        if length < 126 and not self.is_client:
             # The common small server message: a two-byte header.
-            return bytes((_FIN | opcode, len(data))) + data
+            self.wire_bytes_out += 2 + length
+            return bytes((_FIN | opcode, length)) + data
         return self.frame(opcode, data)
 
     def ping_frame(self, data: bytes) -> bytes:
@@ -620,12 +638,20 @@ class FrameCodec:
         return self.frame(OP_PONG, data)
 
     def close_frame(self, code: int | None, reason: str | None) -> bytes:
-        if code is None:
-            if reason is not None:
-                code = CLOSE_NORMAL
-            else:
-                return self.frame(OP_CLOSE, b"")
-        payload = struct.pack("!H", code) + (reason or "").encode("utf-8")
-        if len(payload) > MAX_CONTROL_PAYLOAD:
-            raise ValueError("close reason is limited to 123 bytes of UTF-8")
-        return self.frame(OP_CLOSE, payload)
+        return self.frame(OP_CLOSE, close_payload(code, reason))
+
+
+def close_payload(code: int | None, reason: str | None) -> bytes:
+    """A close frame's payload: the code and the UTF-8 reason (section 5.5.1).
+
+    No code and no reason is an empty payload; a reason alone goes with
+    1000. ``ValueError`` when the two exceed a control frame's 125 bytes.
+    """
+    if code is None:
+        if reason is None:
+            return b""
+        code = CLOSE_NORMAL
+    payload = struct.pack("!H", code) + (reason or "").encode("utf-8")
+    if len(payload) > MAX_CONTROL_PAYLOAD:
+        raise ValueError("close reason is limited to 123 bytes of UTF-8")
+    return payload

@@ -384,7 +384,10 @@ def _usage_error(message: str, status: int = 2) -> NoReturn:
 if __name__ == "__main__":  # pragma: no cover - runs only as python -m
     # Run the importable module's main(), not this __main__ copy's: a script
     # that imports squall.autoreload (to watch files or add hooks) must
-    # share the state main() sets.
-    from squall.autoreload import main as _main
+    # share the state main() sets. It is imported under the name this copy
+    # was run as: run as ``python -m tornado.autoreload`` through the alias,
+    # that registers ``tornado.autoreload`` too, as Tornado's own does.
+    import importlib as _importlib
 
-    _main()
+    _name = __spec__.name if __spec__ is not None else "squall.autoreload"
+    _importlib.import_module(_name).main()

@@ -16,6 +16,14 @@ across origins, only http/https targets), so both backends behave alike;
 so are the request checks (CR/LF in headers, methods and bodies, URLs),
 ``max_header_size`` and ``max_body_size`` (counted after decompression).
 
+A ``streaming_callback`` gets the body through ``_CurlStreamingBuffer`` (the
+name and the behaviour of Tornado's): chunks are handed over on the IOLoop,
+not inside curl's callback, and curl is paused while more than
+``max_buffer_size`` bytes wait, so a slow consumer holds back the download
+rather than filling memory. As in Tornado, the callback must be a plain
+function (a coroutine function is refused with ``TypeError``), and an
+exception it raises is logged, not made the fetch's error.
+
 Errors (all delivered as ``HTTPResponse.error``, code 599)::
 
     httpclient.HTTPClientError
@@ -30,18 +38,21 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import inspect
+import functools
 import io
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable
+import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 import pycurl
 
 from squall import version
 from squall._client_auth import parse_digest_challenge
+from squall._client_request import BODY_METHODS
 from squall._http1_client import check_request_head
+from squall.gen import is_coroutine_function
 from squall.httpclient import (
     NETWORK_ERROR_CODE,
     AsyncHTTPClient,
@@ -53,6 +64,7 @@ from squall.httpclient import (
 )
 from squall.httputil import HTTPHeaders, HTTPInputError
 from squall.ioloop import IOLoop
+from squall.log import app_log
 from squall.simple_httpclient import (
     _REDIRECT_CODES,
     DEFAULT_MAX_CLIENTS,
@@ -151,14 +163,97 @@ class CurlConnectionError(CurlError, HTTPConnectionError):
     real_error: BaseException | None = None
 
 
+class _CurlStreamingBuffer:
+    """Hands a streamed body to ``callback`` on the IOLoop, pausing curl
+    while too much of it waits (Tornado's private class of this name, with
+    its attributes and behaviour: its tests drive it directly).
+
+    ``write`` is curl's WRITEFUNCTION: it refuses (returns 0, so curl
+    aborts) a chunk that takes the body past ``client.max_body_size``, asks
+    curl to pause (``WRITEFUNC_PAUSE``: curl offers the chunk again later)
+    while ``max_buffer_size`` bytes or more are held, and otherwise keeps
+    the chunk and schedules ``flush``. ``flush`` hands every held chunk to
+    the callback and unpauses curl (an error unpausing is ignored: the
+    transfer may be gone). ``finish`` flushes what is left at the end.
+    """
+
+    # Bytes held for the callback before curl is paused: 1 MiB (Tornado's).
+    max_buffer_size = 1024 * 1024
+
+    def __init__(
+        self, client: CurlAsyncHTTPClient, curl: pycurl.Curl, callback: Callable[[bytes], Any]
+    ) -> None:
+        self.client = client
+        self.io_loop = client.io_loop
+        self.curl = curl
+        self.callback = callback
+        self.chunks: collections.deque[bytes] = collections.deque()
+        self.size = 0  # bytes held
+        self.total = 0  # bytes taken in all
+        self.body_too_large = False
+        self.paused = False
+        self.flush_scheduled = False
+
+    def write(self, chunk: bytes) -> int:
+        if self.total + len(chunk) > self.client.max_body_size:
+            self.body_too_large = True
+            return 0
+        if self.size >= self.max_buffer_size:
+            self.paused = True
+            return int(pycurl.WRITEFUNC_PAUSE)
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        self.total += len(chunk)
+        self._schedule_flush()
+        return len(chunk)
+
+    def _schedule_flush(self) -> None:
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            self.io_loop.add_callback(self.flush)
+
+    def flush(self) -> None:
+        self.flush_scheduled = False
+        chunks = self.chunks
+        try:
+            while chunks:
+                chunk = chunks.popleft()
+                self.size -= len(chunk)
+                self.callback(chunk)
+        finally:
+            # Even when the callback raised (the IOLoop logs that): the
+            # transfer goes on, as in Tornado; held chunks wait for the next
+            # flush.
+            if self.paused:
+                self.paused = False
+                try:
+                    self.curl.pause(pycurl.PAUSE_CONT)
+                    # Unpausing does not wake curl's socket handling by itself.
+                    self.client._set_timeout(0)
+                except pycurl.error:
+                    pass  # the transfer ended meanwhile
+
+    def finish(self) -> None:
+        self.paused = False  # the transfer is over: nothing to resume
+        self.flush()
+
+
 class _Transfer:
     """One request on one curl handle: what curl reports as it goes."""
 
-    def __init__(self, job: _Job, request: Any, max_header_size: int, max_body_size: int) -> None:
+    def __init__(
+        self,
+        job: _Job,
+        request: Any,
+        max_header_size: int,
+        max_body_size: int,
+        streaming: _CurlStreamingBuffer | None = None,
+    ) -> None:
         self.job = job
         self.request = request
         self.max_header_size = max_header_size
         self.max_body_size = max_body_size
+        self.streaming = streaming
         self.buffer = io.BytesIO()
         self.headers = HTTPHeaders()
         self.header_lines: list[str] = []
@@ -173,7 +268,6 @@ class _Transfer:
         self.digest_challenged = False
         self.redirect_location: str | None = None
         self.error: BaseException | None = None
-        self.pending: list[Awaitable[Any]] = []
 
     def on_header(self, raw: bytes) -> int | None:
         try:
@@ -254,32 +348,26 @@ class _Transfer:
             if coding.lower() in _CURL_DECODED:
                 self.headers["X-Consumed-Content-Encoding"] = coding
                 del self.headers["Content-Encoding"]
-        if request.header_callback is not None:
+        callback = request.header_callback
+        if callback is not None:
             for header_line in self.header_lines:
-                request.header_callback(header_line)
+                try:
+                    callback(header_line)
+                except Exception:
+                    # As Tornado: the caller's error is logged, the fetch goes on.
+                    line_callback = functools.partial(callback, header_line)
+                    app_log.error("Exception in callback %r", line_callback, exc_info=True)
 
     def on_body(self, data: bytes) -> int | None:
         if self.intermediate:
             return None
+        if self.streaming is not None:
+            return self.streaming.write(data)
         self.body_size += len(data)
         if self.body_size > self.max_body_size:
-            self.error = HTTPClientError(
-                NETWORK_ERROR_CODE,
-                f"response body larger than max_body_size ({self.max_body_size})",
-            )
+            self.error = _body_too_large(self.max_body_size)
             return 0
-        callback = self.request.streaming_callback
-        if callback is None:
-            self.buffer.write(data)
-            return None
-        try:
-            result = callback(data)
-        except Exception as e:
-            self.error = e
-            return 0
-        if result is not None and inspect.isawaitable(result):
-            # curl cannot wait; the response is delivered once these are done.
-            self.pending.append(result)
+        self.buffer.write(data)
         return None
 
 
@@ -333,8 +421,6 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
         self._queue: collections.deque[_Job] = collections.deque()
         self._fds: dict[int, int] = {}
         self._timer: asyncio.TimerHandle | None = None
-        # Responses waiting for their streaming_callback's awaitables.
-        self._waiting: set[asyncio.Future[None]] = set()
 
     def close(self) -> None:
         """Stop watching curl's sockets and free the handles. Requests still
@@ -400,7 +486,9 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
 
     def _begin(self, job: _Job, curl: pycurl.Curl) -> None:
         request = _RequestProxy(job.current, self.defaults)
-        transfer = _Transfer(job, request, self.max_header_size, self.max_body_size)
+        callback = request.streaming_callback
+        streaming = None if callback is None else _CurlStreamingBuffer(self, curl, callback)
+        transfer = _Transfer(job, request, self.max_header_size, self.max_body_size, streaming)
         try:
             self._configure(curl, request, transfer, job)
         except Exception as e:
@@ -423,6 +511,11 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
         else:
             self.io_loop.add_handler(fd, self._on_socket_ready, events)
         self._fds[fd] = events
+
+    def _set_timeout(self, msecs: int) -> None:
+        """Ask for curl's socket handling after ``msecs`` (Tornado's name:
+        ``_CurlStreamingBuffer`` calls it after unpausing a transfer)."""
+        self._set_timer(msecs)
 
     def _set_timer(self, msecs: int) -> None:
         if self._timer is not None:
@@ -474,7 +567,10 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
         curl.reset()
         self._free.append(curl)
         self._next_from_queue()
-        if transfer.error is not None:
+        streaming = transfer.streaming
+        if streaming is not None and streaming.body_too_large:
+            self._fail(job, _body_too_large(self.max_body_size), time_info)
+        elif transfer.error is not None:
             self._fail(job, transfer.error, time_info)
         elif errno:
             self._fail(job, _curl_error(errno, message, connected, request), time_info)
@@ -483,6 +579,16 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
                 job.current = _redirected_request(
                     job.current, transfer.code, transfer.redirect_location
                 )
+            except ValueError:
+                # A scheme other than http(s): refused as libcurl (and so
+                # Tornado's curl client) refuses it.
+                target = urllib.parse.urljoin(job.current.url, transfer.redirect_location)
+                scheme = urllib.parse.urlsplit(target).scheme.lower()
+                error = CurlError(
+                    pycurl.E_UNSUPPORTED_PROTOCOL, f'Protocol "{scheme}" is disabled (in redirect)'
+                )
+                self._fail(job, error, time_info)
+                return
             except Exception as e:
                 self._fail(job, e, time_info)
                 return
@@ -490,6 +596,13 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
             job.hop_started = self._loop.time()
             self._start_hop(job)
         else:
+            if streaming is not None:
+                try:
+                    streaming.finish()
+                except Exception:
+                    # As Tornado: logged, and the response still delivered.
+                    callback = streaming.callback
+                    app_log.error("Exception in callback %r", callback, exc_info=True)
             transfer.buffer.seek(0)
             response = HTTPResponse(
                 job.original,
@@ -502,26 +615,7 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
                 start_time=job.start_time,
                 time_info=time_info,
             )
-            if transfer.pending:
-                self._deliver_after(transfer.pending, job, response)
-            else:
-                job.callback(response)
-
-    def _deliver_after(
-        self, pending: list[Awaitable[Any]], job: _Job, response: HTTPResponse
-    ) -> None:
-        async def wait() -> None:
-            try:
-                for awaitable in pending:
-                    await awaitable
-            except Exception as e:
-                self._fail(job, e)
-                return
             job.callback(response)
-
-        task = asyncio.ensure_future(wait(), loop=self._loop)
-        self._waiting.add(task)
-        task.add_done_callback(self._waiting.discard)
 
     def _fail(
         self, job: _Job, error: BaseException, time_info: dict[str, float] | None = None
@@ -580,7 +674,7 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
     @staticmethod
     def _set_method_and_body(curl: pycurl.Curl, request: Any) -> None:
         method = request.method
-        body: bytes | None = request.body
+        body: bytes | None = _body_to_send(request)
         if method == "HEAD":
             curl.setopt(pycurl.NOBODY, 1)
         elif method == "GET" and body is None:
@@ -646,6 +740,9 @@ def _check_request(request: Any) -> None:
     """The simple client's checks, so both refuse the same requests."""
     if request.body_producer is not None:
         raise ValueError("body_producer is not supported by CurlAsyncHTTPClient")
+    if is_coroutine_function(request.streaming_callback):
+        # Tornado's words; curl's write callback cannot wait for one.
+        raise TypeError("'CurlAsyncHTTPClient' does not support async streaming_callbacks.")
     check_method_and_body(request)
     target = _Target(request)
     check_request_head(request.method, target.request_target, request.headers)
@@ -660,21 +757,42 @@ def _credential(value: str | bytes) -> bytes:
     return unicodedata.normalize("NFC", value).encode("utf-8")
 
 
+def _body_to_send(request: Any) -> bytes | None:
+    """The body curl sends: a POST, PUT or PATCH without one (allowed by
+    ``allow_nonstandard_methods``) sends an empty one, as Tornado's curl
+    client does, rather than turning into a GET."""
+    body: bytes | None = request.body
+    if body is None and request.method in BODY_METHODS:
+        return b""
+    return body
+
+
 def _header_lines(request: Any) -> list[bytes]:
     headers: HTTPHeaders = request.headers
-    # Bytes: pycurl would encode str as ASCII and refuse anything else.
-    lines = [f"{name}: {value}".encode() for name, value in headers.get_all()]
+    # Bytes, Latin-1 as HTTP/1.1 heads are (and as the simple client sends
+    # them): pycurl would encode str as ASCII and refuse anything else.
+    lines = [f"{name}: {value}".encode("latin-1") for name, value in headers.get_all()]
     # An empty value removes a header libcurl would add on its own: its
-    # form Content-Type on bodies, and Expect: 100-continue on large ones
+    # form Content-Type on bodies (kept only where the simple client sends
+    # the same default, a POST), and Expect: 100-continue on large ones
     # unless the request asked for it.
-    if request.body is not None and "Content-Type" not in headers:
-        lines.append(b"Content-Type:")
+    body = _body_to_send(request)
+    if body is not None and "Content-Type" not in headers:
+        if request.method == "POST":
+            lines.append(b"Content-Type: application/x-www-form-urlencoded")
+        else:
+            lines.append(b"Content-Type:")
     if "Expect" not in headers:
-        if request.expect_100_continue and request.body is not None:
+        if request.expect_100_continue and body is not None:
             lines.append(b"Expect: 100-continue")
         else:
             lines.append(b"Expect:")
     return lines
+
+
+def _body_too_large(limit: int) -> CurlError:
+    # Tornado's curl client's words; curl was told to stop (a write error).
+    return CurlError(pycurl.E_WRITE_ERROR, f"body exceeded max_body_size of {limit} bytes")
 
 
 def _curl_error(errno: int, message: str, connected: bool, request: Any) -> CurlError:

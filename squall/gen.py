@@ -134,7 +134,41 @@ def coroutine(func: Callable[..., Any]) -> Callable[..., asyncio.Future[Any]]:
     def wrapper(*args: Any, **kwargs: Any) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = _create_future()
         _blame_caller(future)
-        ctx_run = contextvars.copy_context().run
+        try:
+            _start(func, args, kwargs, future)
+            return future
+        finally:
+            # See _start: this frame too is in the traceback of what the
+            # body raises, so it must not keep naming the future.
+            del future
+
+    wrapper.__wrapped__ = func
+    wrapper.__squall_coroutine__ = True  # type: ignore[attr-defined]
+    wrapper.__tornado_coroutine__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _start(
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    future: asyncio.Future[Any],
+) -> None:
+    """Run a ``@coroutine`` body up to its first wait; settle ``future``
+    if it ends before that, else hand the generator to a ``_Runner``.
+
+    An exception from the body keeps this frame alive through its
+    traceback. Every local that could lead back to the exception (the
+    future holding it, the runner, what was yielded) is dropped before
+    returning, so the coroutine's frames and their locals are freed as
+    soon as nothing else needs them, without waiting for the garbage
+    collector (as Tornado does).
+    """
+    ctx_run = contextvars.copy_context().run
+    result: Any = None
+    yielded: Any = None
+    runner: Any = None
+    try:
         try:
             result = ctx_run(func, *args, **kwargs)
         except (Return, StopIteration) as e:
@@ -142,10 +176,10 @@ def coroutine(func: Callable[..., Any]) -> Callable[..., asyncio.Future[Any]]:
         except asyncio.CancelledError:
             # Raised by the body itself: the coroutine ends cancelled.
             future.cancel()
-            return future
+            return
         except Exception as e:
             future.set_exception(e)
-            return future
+            return
         if isinstance(result, Generator):
             try:
                 yielded = ctx_run(next, result)
@@ -158,18 +192,19 @@ def coroutine(func: Callable[..., Any]) -> Callable[..., asyncio.Future[Any]]:
             else:
                 runner = _Runner(ctx_run, result, future, yielded)
                 # Keep the runner alive as long as its result is wanted.
-                future.add_done_callback(lambda _: runner)
-            return future
+                future.add_done_callback(functools.partial(_keep, runner))
+            return
         if inspect.isawaitable(result):
             chain_future(convert_yielded(result), future)
-            return future
+            return
         future.set_result(result)
-        return future
+    finally:
+        del future
+        result = yielded = runner = None
 
-    wrapper.__wrapped__ = func
-    wrapper.__squall_coroutine__ = True  # type: ignore[attr-defined]
-    wrapper.__tornado_coroutine__ = True  # type: ignore[attr-defined]
-    return wrapper
+
+def _keep(runner: _Runner, future: asyncio.Future[Any]) -> None:
+    """A done callback whose only job is to hold ``runner`` until then."""
 
 
 def _as_tuple(types_: type[BaseException] | tuple[type[BaseException], ...]) -> tuple[Any, ...]:
@@ -212,11 +247,27 @@ class _Runner:
     ) -> None:
         self.ctx_run = ctx_run
         self.gen = gen
-        self.result_future = result_future
+        # Dropped (None) once settled: see _take_result_future.
+        self.result_future: asyncio.Future[Any] | None = result_future
         self.future: asyncio.Future[Any] | None = None
         self.running = False
+        # The locals go before run(): its frames may end up in a traceback.
+        del gen, result_future
         if self.handle_yield(first_yielded):
+            del first_yielded
             self.run()
+
+    def _take_result_future(self) -> asyncio.Future[Any]:
+        """The coroutine's Future, which the runner then stops holding.
+
+        Settling it with an exception puts run()'s frame (whose ``self`` is
+        this runner) in the exception's traceback: holding the Future after
+        that would make a cycle back to the exception.
+        """
+        future = self.result_future
+        assert future is not None
+        self.result_future = None
+        return future
 
     def run(self) -> None:
         """Step the generator until it yields something not yet done."""
@@ -231,28 +282,40 @@ class _Runner:
                     return
                 self.future = None
                 error: BaseException | None = None
+                value: Any = None
                 try:
                     value = future.result()
                 except (Exception, asyncio.CancelledError) as e:
                     error = e
+                # The error's traceback holds this frame: a local still
+                # naming the error (or the future holding it) would make a
+                # reference cycle, keeping the coroutine's frames and their
+                # locals alive until the garbage collector runs.
+                future = None
                 try:
                     # Thrown from outside any except block: otherwise what the
                     # coroutine raises next would carry this error as its
                     # __context__, and keep it (and its frames) alive.
                     if error is not None:
-                        yielded = self.ctx_run(self.gen.throw, error)
+                        try:
+                            yielded = self.ctx_run(self.gen.throw, error)
+                        finally:
+                            error = None
                     else:
                         yielded = self.ctx_run(self.gen.send, value)
+                        value = None
                 except (StopIteration, Return) as e:
-                    future_set_result_unless_cancelled(self.result_future, _value_from_stop(e))
+                    future_set_result_unless_cancelled(
+                        self._take_result_future(), _value_from_stop(e)
+                    )
                     self.gen.close()
                     return
                 except asyncio.CancelledError:
-                    self.result_future.cancel()
+                    self._take_result_future().cancel()
                     self.gen.close()
                     return
                 except Exception as e:
-                    future_set_exception_unless_cancelled(self.result_future, e)
+                    future_set_exception_unless_cancelled(self._take_result_future(), e)
                     self.gen.close()
                     return
                 if not self.handle_yield(yielded):
@@ -283,6 +346,10 @@ class _Runner:
         return False
 
     def _resume(self, future: asyncio.Future[Any]) -> None:
+        # This frame is run()'s caller, and so reachable from the traceback
+        # of an error run() hands on: it must not keep naming the future
+        # that may hold that error.
+        del future
         self.run()
 
 

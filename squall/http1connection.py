@@ -45,6 +45,7 @@ from squall._http1._limits import (  # noqa: F401
     RAW_HEADER_SLACK,
     HTTP1ConnectionParameters,
 )
+from squall._http1_client import MAX_INFORMATIONAL_RESPONSES
 from squall._http1_server import HTTP1ServerProtocol
 from squall._http1_stream import HTTP1Connection
 from squall._http1_stream_server import HTTP1ServerConnection
@@ -55,3 +56,8 @@ __all__ = [
     "HTTP1ServerConnection",
     "HTTP1ServerProtocol",
 ]
+
+# The HTTP client's bound on interim (1xx) responses (the stream-based
+# HTTP1Connection's is the same 10), under the private name Tornado's tests
+# import from this module.
+_MAX_1XX_RESPONSES = MAX_INFORMATIONAL_RESPONSES

@@ -215,16 +215,14 @@ class HTTPRequest:
 
     @property
     def headers(self) -> HTTPHeaders:
-        return self._headers
+        """The request's header fields. As in Tornado, a mapping given here
+        is kept as it is (a plain ``dict`` stays one) until ``fetch``
+        turns it into ``HTTPHeaders``; ``None`` gives empty ``HTTPHeaders``."""
+        return self._headers  # type: ignore[no-any-return]
 
     @headers.setter
     def headers(self, value: dict[str, str] | HTTPHeaders | None) -> None:
-        if value is None:
-            self._headers = HTTPHeaders()
-        elif isinstance(value, HTTPHeaders):
-            self._headers = value
-        else:
-            self._headers = HTTPHeaders(value)
+        self._headers: Any = HTTPHeaders() if value is None else value
 
     @property
     def body(self) -> bytes | None:

@@ -110,6 +110,42 @@ def track_transport(transport: asyncio.BaseTransport, protocol: object) -> None:
     transports[protocol] = transport
 
 
+def untangle_transport(transport: asyncio.BaseTransport | None) -> None:
+    """Break the reference cycle a closed asyncio selector transport keeps.
+
+    CPython's selector socket transports hold their read callback as a bound
+    method of themselves (``_read_ready_cb``), so each one, once closed, is
+    garbage only the cycle collector frees. Protocols call this from
+    ``connection_lost``, after which nothing reads from the transport any
+    more. uvloop's transports have no such attribute: nothing happens.
+    """
+    if getattr(transport, "_read_ready_cb", None) is not None:
+        transport._read_ready_cb = None  # type: ignore[union-attr]
+
+
+# Listening servers (TCPServer's) per asyncio loop, closed by IOLoop.close()
+# if their owner never stopped them: uvloop warns about each one while it
+# closes, and with warnings turned into errors (as test runners do) that
+# warning, raised inside its close walk, leaves ``loop.close()`` spinning.
+_open_servers: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, weakref.WeakSet[asyncio.AbstractServer]
+] = weakref.WeakKeyDictionary()
+
+
+def track_server(server: asyncio.AbstractServer) -> None:
+    """Remember a listening ``server`` of the running loop for ``IOLoop.close``."""
+    loop = asyncio.get_running_loop()
+    servers = _open_servers.get(loop)
+    if servers is None:
+        servers = _open_servers[loop] = weakref.WeakSet()
+    servers.add(server)
+
+
+def _close_open_servers(loop: asyncio.AbstractEventLoop) -> None:
+    for server in list(_open_servers.pop(loop, ())):
+        server.close()  # a no-op for one already closed
+
+
 def _abort_open_transports(loop: asyncio.AbstractEventLoop) -> None:
     transports = _open_transports.pop(loop, None)
     if not transports:
@@ -129,6 +165,21 @@ def _abort_open_transports(loop: asyncio.AbstractEventLoop) -> None:
 # Loop iterations given to aborted transports' close callbacks (one for
 # connection_lost, one for the protocol's own follow-up callbacks).
 _CLOSE_DRAIN_ROUNDS = 2
+
+
+def _release_pending_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Let go of the held tasks of a loop that is closing.
+
+    They can never run again. Tornado holds them for good (so they are never
+    reported); squall drops them without a leak, and without the "destroyed
+    but pending" report their collection would print at some later moment.
+    Tasks the application made itself are not held, and still reported.
+    """
+    for task in [t for t in IOLoop._pending_tasks if t.get_loop() is loop]:
+        IOLoop._pending_tasks.discard(task)
+        if not task.done():
+            # The asyncio Task attribute that asks for that report.
+            setattr(task, "_log_destroy_pending", False)  # noqa: B010
 
 
 class IOLoop(Configurable):
@@ -151,6 +202,12 @@ class IOLoop(Configurable):
         weakref.WeakKeyDictionary()
     )
     _current = threading.local()
+    # Tasks squall started for the application (run_sync's, coroutines
+    # returned by callbacks), held until done: asyncio keeps only weak
+    # references to tasks, and one waiting on something that never comes
+    # would otherwise be collected mid-flight ("Task was destroyed but it is
+    # pending"). Tornado keeps the same set under this name.
+    _pending_tasks: set[asyncio.Future[Any]] = set()
 
     asyncio_loop: asyncio.AbstractEventLoop
 
@@ -194,6 +251,12 @@ class IOLoop(Configurable):
         if make_current:
             self.make_current()
 
+    @staticmethod
+    def _register_task(task: asyncio.Future[Any]) -> None:
+        """Hold ``task`` until it is done (see ``_pending_tasks``)."""
+        IOLoop._pending_tasks.add(task)
+        task.add_done_callback(IOLoop._pending_tasks.discard)
+
     # -- finding the loop -----------------------------------------------------
 
     @staticmethod
@@ -213,8 +276,10 @@ class IOLoop(Configurable):
     def current(instance: bool = True) -> IOLoop | None:
         """The IOLoop of the running loop, else of this thread.
 
-        With nothing running and nothing current, a new IOLoop is created and
-        made current, unless ``instance=False`` (then None is returned).
+        With nothing running and nothing current, a new asyncio loop is made
+        this thread's, wrapped in an ``AsyncIOMainLoop`` made current (as
+        Tornado wraps what ``asyncio.get_event_loop()`` gives it), unless
+        ``instance=False`` (then None is returned).
         """
         loop = asyncio.events._get_running_loop()
         if loop is None:
@@ -225,7 +290,8 @@ class IOLoop(Configurable):
             if loop is None:
                 if not instance:
                     return None
-                return IOLoop()  # type: ignore[no-any-return]
+                created: IOLoop = AsyncIOMainLoop(make_current=True, asyncio_loop=new_event_loop())
+                return created
         try:
             return IOLoop._ioloop_for_asyncio[loop]
         except KeyError:
@@ -278,7 +344,9 @@ class IOLoop(Configurable):
             self.remove_handler(fd)
             if all_fds:
                 self.close_fd(obj)
+        _close_open_servers(self.asyncio_loop)
         _abort_open_transports(self.asyncio_loop)
+        _release_pending_tasks(self.asyncio_loop)
         self.asyncio_loop.close()
         IOLoop._ioloop_for_asyncio.pop(self.asyncio_loop, None)
         if getattr(IOLoop._current, "instance", None) is self:
@@ -296,6 +364,10 @@ class IOLoop(Configurable):
             raise RuntimeError("IOLoop is already running")
 
         async def run() -> Any:
+            # Held even if the loop is stopped before it ends (as Tornado).
+            task = asyncio.current_task()
+            if task is not None:
+                IOLoop._register_task(task)
             result = func()
             if result is None:
                 return None
@@ -307,6 +379,8 @@ class IOLoop(Configurable):
                 if inspect.isawaitable(result):
                     raise
                 return result  # a plain value
+            if not awaitable.done():
+                IOLoop._register_task(awaitable)
             if timeout is None:
                 return await awaitable
             try:
@@ -387,6 +461,7 @@ class IOLoop(Configurable):
             ret = callback()
             if ret is not None and inspect.isawaitable(ret):
                 future = asyncio.ensure_future(ret, loop=self.asyncio_loop)
+                IOLoop._register_task(future)
                 future.add_done_callback(self._log_future_exception)
         except asyncio.CancelledError:
             pass
@@ -545,7 +620,10 @@ class AsyncIOMainLoop(IOLoop):
         if asyncio_loop is None:
             asyncio_loop = asyncio.events._get_running_loop() or _policy_loop()
             if asyncio_loop is None:
-                raise RuntimeError("There is no asyncio event loop to wrap")
+                # Nothing to wrap yet: make this thread's loop, as
+                # asyncio.get_event_loop() did (what Tornado wraps).
+                asyncio_loop = new_event_loop()
+                asyncio.set_event_loop(asyncio_loop)
         super().initialize(make_current=make_current, asyncio_loop=asyncio_loop)
 
 
@@ -658,6 +736,7 @@ class PeriodicCallback:
         if result is not None and inspect.isawaitable(result):
             assert self.io_loop is not None
             future = asyncio.ensure_future(result, loop=self.io_loop.asyncio_loop)
+            IOLoop._register_task(future)
             future.add_done_callback(self._on_awaitable_done)
         else:
             self._schedule_next()

@@ -7,10 +7,16 @@ return Futures that wait while the queue is full or empty, ``task_done`` and
 gets items forever. Like ``squall.locks``, nothing here is thread-safe, and
 every ``timeout`` is an ``IOLoop.time()`` deadline or a ``datetime.timedelta``.
 
-Waiting getters and putters are served in the order they arrived. A get or
-put that times out or is cancelled leaves the line at once: a timed-out
-getter never swallows an item put later, and a timed-out put never inserts
-its item.
+Waiting getters and putters are served in the order they arrived, from two
+deques (``_getters``: Futures; ``_putters``: ``(item, Future)`` pairs) kept
+as Tornado keeps them: a get or put that times out or is cancelled is
+skipped from then on (a timed-out getter never swallows an item put later,
+and a timed-out put never inserts its item), and leaves its deque when it
+reaches the front, which every ``put_nowait``/``get_nowait`` (so every
+``put``/``get``) clears of finished waiters. So that waiters stuck behind a
+long wait cannot pile up, a deque that grows past ``SWEEP_MIN_WAITERS``
+(and twice its size after the last sweep) is swept of finished waiters
+throughout.
 
 Subclasses choose the storage by overriding ``_init`` (create
 ``self._queue``), ``_put`` and ``_get``, as PriorityQueue and LifoQueue do.
@@ -35,11 +41,18 @@ import heapq
 from collections.abc import Sized
 from typing import Any, Generic, TypeVar
 
-from squall.locks import Event, _check_timeout, _fail_with_timeout, _new_future, _Timeout, _Waiters
+from squall.ioloop import IOLoop
+from squall.locks import Event, _check_timeout, _fail_with_timeout, _new_future, _Timeout
 
 __all__ = ["LifoQueue", "PriorityQueue", "Queue", "QueueEmpty", "QueueFull"]
 
 _T = TypeVar("_T")
+
+# Waiters a deque may hold before finished ones are swept from its middle
+# too (the front is cleared on every operation). Far above what a queue
+# normally has waiting; it only bounds the memory of waiters that time out
+# behind one that waits for good.
+SWEEP_MIN_WAITERS = 1024
 
 
 class QueueEmpty(Exception):
@@ -78,9 +91,12 @@ class Queue(Generic[_T]):
         self._unfinished_tasks = 0
         self._finished = Event()
         self._finished.set()
-        self._getters: _Waiters[_T, None] = _Waiters()
+        self._getters: collections.deque[asyncio.Future[_T]] = collections.deque()
         # A waiting putter carries the item it will insert once there is room.
-        self._putters: _Waiters[None, _T] = _Waiters()
+        self._putters: collections.deque[tuple[_T, asyncio.Future[None]]] = collections.deque()
+        # Lengths past which the deques are swept throughout (see above).
+        self._getters_sweep_at = SWEEP_MIN_WAITERS
+        self._putters_sweep_at = SWEEP_MIN_WAITERS
         self._init()
 
     @property
@@ -111,20 +127,25 @@ class Queue(Generic[_T]):
         try:
             self.put_nowait(item)
         except QueueFull:
-            self._putters.add(waiter, item, timeout, _fail_with_timeout)
+            _expire_at(waiter, timeout)
+            self._putters.append((item, waiter))
+            if len(self._putters) > self._putters_sweep_at:
+                self._putters = collections.deque(p for p in self._putters if not p[1].done())
+                self._putters_sweep_at = max(SWEEP_MIN_WAITERS, 2 * len(self._putters))
         else:
             waiter.set_result(None)
         return waiter
 
     def put_nowait(self, item: _T) -> None:
         """Put ``item`` in without waiting; ``QueueFull`` if there is no room."""
-        turn = self._getters.pop_first()
-        if turn is not None:
+        self._clear_finished_waiters()
+        if self._getters:
             # Getters only wait on an empty queue: the item goes straight
             # to the longest-waiting one (through the hooks, which subclasses
             # may use to transform items).
+            getter = self._getters.popleft()
             self._put_counted(item)
-            turn[0].set_result(self._get())
+            getter.set_result(self._get())
         elif self.full():
             raise QueueFull
         else:
@@ -141,22 +162,36 @@ class Queue(Generic[_T]):
         try:
             waiter.set_result(self.get_nowait())
         except QueueEmpty:
-            self._getters.add(waiter, None, timeout, _fail_with_timeout)
+            _expire_at(waiter, timeout)
+            self._getters.append(waiter)
+            if len(self._getters) > self._getters_sweep_at:
+                self._getters = collections.deque(g for g in self._getters if not g.done())
+                self._getters_sweep_at = max(SWEEP_MIN_WAITERS, 2 * len(self._getters))
         return waiter
 
     def get_nowait(self) -> _T:
         """Take the next item without waiting; ``QueueEmpty`` if there is none."""
-        turn = self._putters.pop_first()
-        if turn is not None:
+        self._clear_finished_waiters()
+        if self._putters:
             # Putters only wait on a full queue: as an item leaves, the
             # longest-waiting putter's item takes its place.
-            putter, item = turn
+            item, putter = self._putters.popleft()
             self._put_counted(item)
             putter.set_result(None)
             return self._get()
         if self.qsize():
             return self._get()
         raise QueueEmpty
+
+    def _clear_finished_waiters(self) -> None:
+        """Drop timed-out and cancelled waiters from the front of both lines,
+        so that the first waiter of each, if any, is still waiting."""
+        getters = self._getters
+        while getters and getters[0].done():
+            getters.popleft()
+        putters = self._putters
+        while putters and putters[0][1].done():
+            putters.popleft()
 
     def task_done(self) -> None:
         """Mark one item taken from the queue as fully dealt with.
@@ -218,13 +253,31 @@ class Queue(Generic[_T]):
         parts = [f"maxsize={self._maxsize!r}"]
         if self._queue:
             parts.append(f"queue={self._queue!r}")
-        if self._getters:
-            parts.append(f"getters[{len(self._getters)}]")
-        if self._putters:
-            parts.append(f"putters[{len(self._putters)}]")
+        # Waiters still waiting: finished ones not yet cleared do not count.
+        getters = sum(1 for g in self._getters if not g.done())
+        if getters:
+            parts.append(f"getters[{getters}]")
+        putters = sum(1 for p in self._putters if not p[1].done())
+        if putters:
+            parts.append(f"putters[{putters}]")
         if self._unfinished_tasks:
             parts.append(f"tasks={self._unfinished_tasks}")
         return " ".join(parts)
+
+
+def _expire_at(waiter: asyncio.Future[Any], timeout: _Timeout | None) -> None:
+    """Fail ``waiter`` with ``TimeoutError`` at ``timeout`` unless it is done by then."""
+    if timeout is None:
+        return
+    io_loop = IOLoop.current()
+    assert io_loop is not None
+
+    def on_timeout() -> None:
+        if not waiter.done():
+            _fail_with_timeout(waiter)
+
+    handle = io_loop.add_timeout(timeout, on_timeout)
+    waiter.add_done_callback(lambda _: io_loop.remove_timeout(handle))
 
 
 class _QueueIterator(Generic[_T]):

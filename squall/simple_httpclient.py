@@ -14,7 +14,15 @@ Errors (all delivered as ``HTTPResponse.error``, code 599)::
     httpclient.HTTPClientError
         HTTPTimeoutError        connect_timeout / request_timeout expired
         HTTPStreamClosedError   the connection closed before the response
+                                was complete; also how a malformed response
+                                (logged at INFO on ``gen_log``) and an
+                                exception in a callback (logged at ERROR on
+                                ``app_log``) end, as in Tornado
         httpclient.HTTPConnectionError  connecting failed
+    ssl.SSLError                the TLS handshake failed (logged at WARNING)
+    iostream.UnsatisfiableReadError  a response head over max_header_size
+    ValueError                  a URL (or redirect) with a scheme other
+                                than http and https
 
 This module holds the client, its connection pool and connection setup;
 the pieces it shares with the curl client or that stand on their own are
@@ -53,6 +61,7 @@ from squall._client_request import (
 # Re-exported: the curl client imports it from here.
 from squall._client_request import check_method_and_body as check_method_and_body
 from squall._http1_client import (
+    CallbackError,
     Exchange,
     ResponseError,
     ResponseHead,
@@ -68,7 +77,8 @@ from squall.httpclient import (
     HTTPResponse,
 )
 from squall.httputil import HTTPHeaders
-from squall.iostream import IOStream, StreamClosedError
+from squall.iostream import IOStream, StreamClosedError, UnsatisfiableReadError
+from squall.log import app_log, gen_log
 from squall.netutil import OverrideResolver, Resolver, is_valid_ip, ssl_options_to_context
 from squall.tcpclient import TCPClient
 
@@ -93,6 +103,10 @@ _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRA
 # one packet for small requests); larger ones are written after it rather
 # than copied. 64 KiB: the read chunk size of squall's (and Tornado's) server.
 _COALESCED_BODY_MAX = 64 * 1024
+# The message of the HTTPStreamClosedError that ends a response the client
+# gave up on (malformed, or a callback raised) or that the server cut short
+# after its head: Tornado's.
+_ABANDONED = "Connection closed"
 # How much later than the connect timeout the whole connection setup is cut
 # off, so that the TCP client's own, more precise, timeout fires first.
 _STEP_TIMEOUT_MARGIN = 0.05
@@ -422,6 +436,11 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
                 if timer.expired:
                     await timer.absorb(delivered=isinstance(e, asyncio.CancelledError))
                     raise HTTPTimeoutError("Timeout during request") from None
+                if isinstance(e, UnsatisfiableReadError):
+                    # A head over max_header_size: the stream logged it and
+                    # closed; the caller gets the read's error, as in Tornado.
+                    real = getattr(e, "real_error", None)
+                    raise (real if isinstance(real, UnsatisfiableReadError) else e) from None
                 if isinstance(e, StreamClosedError):
                     if (
                         attempt == 0
@@ -430,9 +449,21 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
                         and request.method in _IDEMPOTENT_METHODS
                     ):
                         continue  # the server closed the idle connection: once more
+                    if exchange.response_started:  # cut short after its head
+                        raise HTTPStreamClosedError(_ABANDONED) from None
                     raise HTTPStreamClosedError(_closed_message(e)) from None
                 if isinstance(e, ResponseError):
-                    raise HTTPClientError(NETWORK_ERROR_CODE, str(e)) from None
+                    # Tornado's words; its client connection has no peer
+                    # name to put after "from".
+                    gen_log.info("Malformed HTTP message from None: %s", e.reason)
+                    raise HTTPStreamClosedError(_ABANDONED) from None
+                if isinstance(e, CallbackError):
+                    cause = e.__cause__
+                    assert cause is not None
+                    app_log.error(
+                        "Uncaught exception", exc_info=(type(cause), cause, cause.__traceback__)
+                    )
+                    raise HTTPStreamClosedError(_ABANDONED) from None
                 raise
             timer.cancel()
             if timer.expired:  # answered just as the timer fired: too late
@@ -530,8 +561,8 @@ class SimpleAsyncHTTPClient(AsyncHTTPClient):
         except StreamClosedError as e:
             real = e.real_error
             raise HTTPConnectionError(_connect_error_text(real or e), real_error=real) from None
-        except ssl.SSLError as e:
-            raise HTTPConnectionError(str(e), real_error=e) from None
+        except ssl.SSLError:
+            raise  # as Tornado: the stream has logged it (WARNING)
         return _Connection(target.pool_key, stream)
 
     async def _open(

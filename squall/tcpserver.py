@@ -29,7 +29,7 @@ from typing import Any
 
 from squall import gen
 from squall._iostream_protocol import _StreamProtocol
-from squall.ioloop import IOLoop
+from squall.ioloop import IOLoop, track_server
 from squall.iostream import IOStream, SSLIOStream
 from squall.log import app_log
 from squall.netutil import _DEFAULT_BACKLOG, bind_sockets, ssl_options_to_context
@@ -216,6 +216,7 @@ class TCPServer:
             sock.close()
             return
         listener.server = server
+        track_server(server)
         await server.start_serving()
 
     def stop(self) -> None:

@@ -344,3 +344,34 @@ class ArgReplacer:
             return previous, args, kwargs
         updated = [*args[:index], new_value, *args[index + 1 :]]
         return args[index], updated, kwargs
+
+
+# RFC 6455 section 5.3: a WebSocket masking key is 32 bits.
+_WEBSOCKET_MASK_BYTES = 4
+
+
+def _websocket_mask_python(mask: bytes, data: bytes) -> bytes:
+    """``data`` XORed with the 4-byte ``mask`` repeated (RFC 6455 section 5.3).
+
+    Tornado's private pure-Python masking helper, kept under its name.
+    Any bytes-like ``mask`` and ``data`` are accepted (``str`` is a
+    ``TypeError``); a mask of another length is a ``ValueError``. The XOR
+    runs over the payload as one integer, which CPython does in C.
+    """
+    if isinstance(mask, str) or isinstance(data, str):
+        raise TypeError("mask and data must be bytes-like, not str")
+    key = bytes(mask)
+    if len(key) != _WEBSOCKET_MASK_BYTES:
+        raise ValueError("mask must be 4 bytes")
+    length = len(data)
+    if length == 0:
+        return b""
+    repeated = (key * (length // _WEBSOCKET_MASK_BYTES + 1))[:length]
+    value = int.from_bytes(data, "little") ^ int.from_bytes(repeated, "little")
+    return value.to_bytes(length, "little")
+
+
+# Tornado picks its C extension here when it is built; squall has no C
+# extension, so the Python helper is the one (as Tornado without its
+# extension).
+_websocket_mask = _websocket_mask_python

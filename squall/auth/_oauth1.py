@@ -5,6 +5,12 @@ fetched from the provider, the visitor sent to the provider to approve it,
 and on their return the request token exchanged for token credentials
 ("access token"). Between the second and the third step the request token
 waits in a cookie; the visitor's return must name the same token.
+
+Like Tornado, a provider that does not confirm the callback
+(``oauth_callback_confirmed``, RFC 5849 section 2.1) is still used: it is
+taken for an OAuth 1.0 provider, which sends no ``oauth_verifier``. Only a
+provider that confirmed the callback (a true 1.0a one) must send the
+verifier back; its absence then means a tampered or truncated return.
 """
 
 from __future__ import annotations
@@ -32,8 +38,11 @@ from squall.httputil import url_concat
 __all__ = ["OAuthMixin", "parse_token_response"]
 
 # The cookie that carries the request token to the visitor's return (the
-# name Tornado uses, so a deployment can move between the two).
+# name and "base64(key)|base64(secret)" format Tornado uses, so a sign-in
+# started by one can finish on the other). squall appends "|1" when the
+# provider confirmed the callback, which Tornado does not record.
 REQUEST_TOKEN_COOKIE = "_oauth_request_token"
+CALLBACK_CONFIRMED_MARK = "1"
 
 
 def parse_token_response(body: bytes, what: str) -> dict[str, Any]:
@@ -55,17 +64,24 @@ def parse_token_response(body: bytes, what: str) -> dict[str, Any]:
     return token
 
 
-def _encode_cookie(token: dict[str, Any]) -> str:
-    parts = (base64.b64encode(str(token[k]).encode("utf-8")) for k in ("key", "secret"))
+def _encode_cookie(token: dict[str, Any], confirmed: bool) -> str:
+    parts = [base64.b64encode(str(token[k]).encode("utf-8")) for k in ("key", "secret")]
+    if confirmed:
+        parts.append(CALLBACK_CONFIRMED_MARK.encode("ascii"))
     return b"|".join(parts).decode("ascii")
 
 
-def _decode_cookie(value: str) -> dict[str, str]:
+def _decode_cookie(value: str) -> tuple[dict[str, str], bool]:
+    """The request token, and whether the provider confirmed the callback."""
+    parts = value.split("|")
+    confirmed = len(parts) == 3 and parts[2] == CALLBACK_CONFIRMED_MARK
+    if confirmed:
+        parts = parts[:2]
     try:
-        key, secret = (base64.b64decode(p, validate=True).decode("utf-8") for p in value.split("|"))
+        key, secret = (base64.b64decode(p, validate=True).decode("utf-8") for p in parts)
     except (ValueError, binascii.Error, UnicodeDecodeError) as e:
         raise AuthError("The OAuth request token cookie is malformed") from e
-    return {"key": key, "secret": secret}
+    return {"key": key, "secret": secret}, confirmed
 
 
 class OAuthMixin(HandlerBase):
@@ -148,10 +164,10 @@ class OAuthMixin(HandlerBase):
         if response.error:
             raise AuthError(f"Could not get request token: {response.error}")
         token = parse_token_response(response.body, "Fetching the OAuth request token")
-        if self._OAUTH_VERSION == "1.0a" and token.get("oauth_callback_confirmed") != "true":
-            # Section 2.1: the provider MUST confirm it recorded the callback.
-            raise AuthError("The provider did not confirm the OAuth callback")
-        self.set_cookie(REQUEST_TOKEN_COOKIE, _encode_cookie(token), httponly=True)
+        # Section 2.1: a 1.0a provider confirms it recorded the callback. One
+        # that does not is an OAuth 1.0 provider (Tornado accepts both).
+        confirmed = token.get("oauth_callback_confirmed") == "true"
+        self.set_cookie(REQUEST_TOKEN_COOKIE, _encode_cookie(token, confirmed), httponly=True)
         args = {"oauth_token": token["key"]}
         if callback_uri == "oob":
             self.redirect(url_concat(authorize_url, args))
@@ -186,7 +202,7 @@ class OAuthMixin(HandlerBase):
         if not cookie:
             raise AuthError("Missing OAuth request token cookie")
         self.clear_cookie(REQUEST_TOKEN_COOKIE)
-        token = _decode_cookie(cookie)
+        token, confirmed = _decode_cookie(cookie)
         if request_key is None or not hmac.compare_digest(
             token["key"].encode("utf-8"), request_key.encode("utf-8")
         ):
@@ -195,7 +211,9 @@ class OAuthMixin(HandlerBase):
         verifier = self.get_argument("oauth_verifier", None)
         if verifier:
             request_token["verifier"] = verifier
-        elif self._OAUTH_VERSION == "1.0a":
+        elif confirmed and self._OAUTH_VERSION == "1.0a":
+            # Section 2.2: a provider that confirmed the callback sends the
+            # verifier with the visitor; a return without it was cut short.
             raise AuthError("The provider sent no oauth_verifier")
         response = await provider_fetch(
             client, self._oauth_access_token_url(request_token), "Fetching the OAuth access token"

@@ -10,6 +10,8 @@ classes exist for programs that construct them by name.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import inspect
 import selectors
 import socket
 import threading
@@ -20,6 +22,21 @@ __all__ = ["AddThreadSelectorEventLoop", "SelectorThread"]
 
 _Callback = tuple[Callable[..., Any], tuple[Any, ...]]
 
+# Selector threads not yet closed (Tornado's name). At interpreter exit the
+# ones still open are stopped and their waker sockets closed, which the
+# garbage collector would otherwise report as unclosed sockets.
+_selector_loops: set[SelectorThread] = set()
+
+
+def _atexit_callback() -> None:
+    """Stop every selector thread still open (registered with ``atexit``)."""
+    for selector in list(_selector_loops):
+        selector._stop_thread()
+    _selector_loops.clear()
+
+
+atexit.register(_atexit_callback)
+
 
 class SelectorThread:
     """``add_reader``/``add_writer`` for ``real_loop``, served by a thread.
@@ -27,6 +44,10 @@ class SelectorThread:
     After reporting a batch of ready descriptors the thread waits until
     their callbacks have run on the loop, so a level-triggered descriptor
     the callback drains is not reported twice.
+
+    The thread is started by a task (Tornado's ``_thread_manager_task``)
+    created on the loop iteration after construction, and stopped by
+    ``close()``, or at interpreter exit for a selector never closed.
     """
 
     def __init__(self, real_loop: asyncio.AbstractEventLoop) -> None:
@@ -35,11 +56,38 @@ class SelectorThread:
         self._writers: dict[int, _Callback] = {}
         self._lock = threading.Lock()
         self._closed = False
+        # Set when the thread must leave its loop (close, or exit).
+        self._closing_selector = False
         self._dispatched = threading.Event()
         # Writing a byte here interrupts select() so it sees new interests.
-        self._wake_recv, self._wake_send = socket.socketpair()
-        self._wake_recv.setblocking(False)
+        self._waker_r, self._waker_w = socket.socketpair()
+        self._waker_r.setblocking(False)
         self._thread: threading.Thread | None = None
+        self._thread_manager_task: asyncio.Task[None] | None = None
+        _selector_loops.add(self)
+        real_loop.call_soon(self._start_thread_manager)
+
+    def _start_thread_manager(self) -> None:
+        if self._closed:
+            return  # closed already: no thread to start, nothing to leave pending
+        self._thread_manager_task = self._loop.create_task(self._thread_manager())
+
+    async def _thread_manager(self) -> None:
+        """Start the selector thread (once; a closed selector's exits at once)."""
+        self._ensure_thread()
+
+    def _drop_unstarted_manager(self) -> None:
+        """Closed before the manager task ran: it must never run, and must
+        not be reported later as pending or as a coroutine never awaited
+        (its loop may well be closed before it gets a turn)."""
+        task = self._thread_manager_task
+        if task is None or task.done():
+            return
+        task.cancel()
+        setattr(task, "_log_destroy_pending", False)  # noqa: B010 - asyncio's flag
+        coroutine = task.get_coro()
+        if inspect.iscoroutine(coroutine):
+            coroutine.close()  # an unstarted coroutine closes without a warning
 
     def add_reader(self, fd: Any, callback: Callable[..., Any], *args: Any) -> None:
         self._set(self._readers, fd, (callback, args))
@@ -59,12 +107,30 @@ class SelectorThread:
             if self._closed:
                 return
             self._closed = True
+        self._drop_unstarted_manager()
+        self._stop_thread()
+
+    def _stop_thread(self) -> None:
+        """Make the thread leave its loop, wait for it, close the wakers."""
+        with self._lock:
+            if self._closing_selector:
+                return
+            self._closing_selector = True
+        _selector_loops.discard(self)
         self._wake()
         self._dispatched.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
-        self._wake_recv.close()
-        self._wake_send.close()
+        self._waker_r.close()
+        self._waker_w.close()
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="squall-selector", daemon=True
+                )
+                self._thread.start()
 
     def _set(self, table: dict[int, _Callback], fd: Any, entry: _Callback | None) -> bool:
         fileno = fd if isinstance(fd, int) else fd.fileno()
@@ -76,17 +142,13 @@ class SelectorThread:
             else:
                 existed = True
                 table[fileno] = entry
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="squall-selector", daemon=True
-                )
-                self._thread.start()
+        self._ensure_thread()
         self._wake()
         return existed
 
     def _wake(self) -> None:
         try:
-            self._wake_send.send(b"\0")
+            self._waker_w.send(b"\0")
         except OSError:
             pass  # already closed, or the buffer is full: a wake is pending
 
@@ -101,9 +163,12 @@ class SelectorThread:
 
     def _run(self) -> None:
         with selectors.DefaultSelector() as selector:
-            selector.register(self._wake_recv, selectors.EVENT_READ)
+            try:
+                selector.register(self._waker_r, selectors.EVENT_READ)
+            except (ValueError, OSError):
+                return  # closed before the thread got going
             registered: dict[int, int] = {}
-            while not self._closed:
+            while not self._closing_selector:
                 wanted = self._interests()
                 for fd in set(registered) - set(wanted):
                     selector.unregister(fd)
@@ -121,14 +186,14 @@ class SelectorThread:
                     continue
                 readable, writable = [], []
                 for key, events in ready:
-                    if key.fileobj is self._wake_recv:
+                    if key.fileobj is self._waker_r:
                         self._drain_wakes()
                         continue
                     if events & selectors.EVENT_READ:
                         readable.append(key.fd)
                     if events & selectors.EVENT_WRITE:
                         writable.append(key.fd)
-                if (readable or writable) and not self._closed:
+                if (readable or writable) and not self._closing_selector:
                     self._dispatched.clear()
                     try:
                         self._loop.call_soon_threadsafe(self._dispatch, readable, writable)
@@ -138,7 +203,7 @@ class SelectorThread:
 
     def _drain_wakes(self) -> None:
         try:
-            while self._wake_recv.recv(4096):
+            while self._waker_r.recv(4096):
                 pass
         except OSError:
             pass

@@ -17,7 +17,12 @@ from typing import Any
 
 from squall.gen import convert_yielded
 from squall.ioloop import AsyncIOLoop, AsyncIOMainLoop, IOLoop
-from squall.platform._selector_thread import AddThreadSelectorEventLoop, SelectorThread
+from squall.platform._selector_thread import (
+    AddThreadSelectorEventLoop,
+    SelectorThread,
+    _atexit_callback,  # noqa: F401 - Tornado's private name, reached here
+    _selector_loops,  # noqa: F401 - Tornado's private name, reached here
+)
 
 __all__ = [
     "AddThreadSelectorEventLoop",

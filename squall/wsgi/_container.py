@@ -7,6 +7,10 @@ through ``wsgi.input``. Called as ``container(request)`` (by
 ``web.FallbackHandler`` or a plain request callback) it runs a request
 whose body has already been read. Either way the event loop only moves
 bytes; the application runs on ``WorkerPool``'s threads.
+
+The exception is Tornado 6's documented default: ``executor=None`` (given
+explicitly) or a ``DummyExecutor`` runs the application on the event
+loop's own thread, one request at a time, after the whole body is read.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor
 from typing import Any
 
+from squall.concurrent import DummyExecutor
 from squall.httputil import (
     HTTPConnection,
     HTTPHeaders,
@@ -51,6 +56,17 @@ _BUSY_BODY = b"503: Service Unavailable (all WSGI worker threads are busy)\n"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+class _OwnPool:
+    """The ``executor`` argument left out: squall's own bounded pool."""
+
+    def __repr__(self) -> str:
+        return "OWN_POOL"
+
+
+# Distinct from None, which Tornado 6 documents as "run on the loop thread".
+OWN_POOL = _OwnPool()
+
+
 class WSGIContainer(HTTPServerConnectionDelegate):
     """Serves a WSGI application from squall's ``HTTPServer``::
 
@@ -64,19 +80,25 @@ class WSGIContainer(HTTPServerConnectionDelegate):
     of ``max_workers`` threads (``DEFAULT_MAX_WORKERS``) holding at most
     ``max_queued`` more requests; beyond that clients get 503 with
     ``Retry-After``. ``close()`` stops the pool.
+
+    ``executor=None`` given explicitly, or Tornado's ``dummy_executor``,
+    means what it means to Tornado 6: the application runs on the event
+    loop's thread (``inline``), which serves nothing else meanwhile.
     """
 
     def __init__(
         self,
         wsgi_application: WSGIApp,
-        executor: Executor | None = None,
+        executor: Executor | _OwnPool | None = OWN_POOL,
         *,
         max_workers: int | None = None,
         max_queued: int | None = None,
     ) -> None:
         self.wsgi_application = wsgi_application
-        self.executor = executor
-        self.pool = WorkerPool(executor, max_workers=max_workers, max_queued=max_queued)
+        self.inline = executor is None or isinstance(executor, DummyExecutor)
+        self.executor = executor if isinstance(executor, Executor) else None
+        pool_executor = None if self.inline else self.executor
+        self.pool = WorkerPool(pool_executor, max_workers=max_workers, max_queued=max_queued)
 
     def close(self) -> None:
         """Stop admitting requests (later ones get 503).
@@ -139,6 +161,9 @@ class _StreamingRequest(HTTPMessageDelegate):
         self.connection = connection
         self.body: WSGIInput | None = None
         self.exchange: _Exchange | None = None
+        # Inline containers read the whole body before the application runs.
+        self.request: HTTPServerRequest | None = None
+        self.chunks: list[bytes] = []
 
     def headers_received(
         self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
@@ -151,6 +176,9 @@ class _StreamingRequest(HTTPMessageDelegate):
             server_connection=self.server_conn,
         )
         loop = asyncio.get_running_loop()
+        if self.container.inline:
+            self.request = request
+            return None
         # RFC 9112 §6.3: a request has a body only when it says so.
         has_body = "Content-Length" in headers or "Transfer-Encoding" in headers
         self.body = WSGIInput(loop, complete=not has_body)
@@ -160,10 +188,21 @@ class _StreamingRequest(HTTPMessageDelegate):
         return None
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        if self.request is not None:
+            self.chunks.append(chunk)
+            return None
         assert self.body is not None
         return self.body.feed(chunk)
 
     def finish(self) -> None:
+        request = self.request
+        if request is not None:
+            body = b"".join(self.chunks)
+            self.chunks = []
+            request.body = body
+            self.exchange = _Exchange(self.container, self.connection, asyncio.get_running_loop())
+            self.exchange.start(request, WSGIInput.from_bytes(body))
+            return
         assert self.body is not None
         self.body.finish()
         if self.exchange is not None:
@@ -209,6 +248,9 @@ class _Exchange:
         if set_close_callback is not None:
             set_close_callback(self.connection_closed)
         environ = build_environ(request, body, FileWrapper)
+        if self.container.inline:
+            self._run(environ)
+            return True
         if self.container.pool.try_submit(self._run, environ):
             return True
         headers = HTTPHeaders(
@@ -248,20 +290,32 @@ class _Exchange:
         finish: bool,
     ) -> concurrent.futures.Future[None]:
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        if self.container.inline:
+            # On the loop's thread already: written now, never waited for
+            # (the loop could not resolve a wait while the application runs).
+            self._deliver(head, chunk, finish, None)
+            if self.gone:
+                future.set_exception(ClientDisconnected("the client disconnected"))
+            else:
+                future.set_result(None)
+            return future
         self._post(self._deliver, head, chunk, finish, future)
         return future
 
     def send_file(
         self, head: tuple[ResponseStartLine, HTTPHeaders], file: Any, offset: int, count: int
     ) -> concurrent.futures.Future[int | None] | None:
-        if getattr(self.connection, "sendfile", None) is None:
+        if self.container.inline or getattr(self.connection, "sendfile", None) is None:
             return None
         future: concurrent.futures.Future[int | None] = concurrent.futures.Future()
         self._post(self._deliver_file, head, file, offset, count, future)
         return future
 
     def abort(self) -> None:
-        self._post(self._abort_on_loop)
+        if self.container.inline:
+            self._abort_on_loop()
+        else:
+            self._post(self._abort_on_loop)
 
     def loop_closed(self) -> bool:
         return self.loop.is_closed()

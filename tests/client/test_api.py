@@ -50,16 +50,29 @@ def test_request_defaults_through_proxy() -> None:
 
 
 def test_request_body_and_headers_conversion() -> None:
-    request = HTTPRequest("http://x/", method="POST", body="é", headers={"a-b": "c"})
+    given = {"a-b": "c"}
+    request = HTTPRequest("http://x/", method="POST", body="é", headers=given)
     assert request.body == b"\xc3\xa9"
-    assert isinstance(request.headers, HTTPHeaders)
-    assert request.headers["A-B"] == "c"
+    # As in Tornado: a dict is kept as given; fetch() converts it.
+    assert request.headers is given
+    request.headers = {"b": "d"}  # type: ignore[assignment]
+    assert request.headers == {"b": "d"}
     request.headers = None  # type: ignore[assignment]
     assert len(request.headers) == 0
     headers = HTTPHeaders({"X": "1"})
     assert HTTPRequest("http://x/", headers=headers).headers is headers
     assert HTTPRequest("http://x/", use_gzip=False).decompress_response is False
     assert "GET http://x/" in repr(HTTPRequest("http://x/"))
+
+
+async def test_dict_headers_become_httpheaders_at_fetch(
+    app_server: Any, client: AsyncHTTPClient
+) -> None:
+    request = HTTPRequest(app_server.url("/echo"), headers={"x-a": "1"})
+    assert type(request.headers) is dict
+    response = await client.fetch(request)
+    assert isinstance(request.headers, HTTPHeaders)
+    assert json.loads(response.body)["headers"]["X-A"] == "1"
 
 
 def test_request_if_modified_since_timestamp() -> None:

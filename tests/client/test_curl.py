@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import pytest
 
 pycurl = pytest.importorskip("pycurl")
 
+from squall import gen  # noqa: E402
 from squall.curl_httpclient import (  # noqa: E402
     CurlAsyncHTTPClient,
     CurlConnectionError,
@@ -27,8 +29,9 @@ from squall.httpclient import (  # noqa: E402
     HTTPClientError,
     HTTPConnectionError,
 )
+from squall.log import app_log  # noqa: E402
 from squall.simple_httpclient import HTTPStreamClosedError, HTTPTimeoutError  # noqa: E402
-from squall.testing import bind_unused_port  # noqa: E402
+from squall.testing import ExpectLog, bind_unused_port  # noqa: E402
 
 
 @pytest.fixture
@@ -120,21 +123,44 @@ async def test_error_classes(
     assert closed.value.code == 599
 
 
-async def test_callback_exceptions_become_the_error(
+async def test_callback_exceptions_are_logged_and_the_fetch_goes_on(
     app_server: Any, curl_client: CurlAsyncHTTPClient
 ) -> None:
+    # As Tornado's curl client: the callbacks' errors are logged, not the
+    # fetch's error.
     def bad_chunk(chunk: bytes) -> None:
         raise ZeroDivisionError("in streaming_callback")
 
+    lines: list[str] = []
+
     def bad_line(line: str) -> None:
+        lines.append(line)
         raise LookupError("in header_callback")
 
-    with pytest.raises(ZeroDivisionError):
-        await curl_client.fetch(app_server.url("/hello"), streaming_callback=bad_chunk)
-    with pytest.raises(LookupError):
-        await curl_client.fetch(app_server.url("/hello"), header_callback=bad_line)
-    # The client is still usable.
-    assert (await curl_client.fetch(app_server.url("/hello"))).body == b"Hello"
+    with ExpectLog(app_log, "Exception in callback <function") as logged:
+        response = await curl_client.fetch(app_server.url("/hello"), streaming_callback=bad_chunk)
+    assert logged.logged_stack
+    assert response.code == 200
+    assert response.body == b""
+    with ExpectLog(app_log, r"Exception in callback functools.partial\(<function"):
+        response = await curl_client.fetch(app_server.url("/hello"), header_callback=bad_line)
+    assert response.body == b"Hello"
+    assert lines[0].startswith("HTTP/1.1 200") and lines[-1] == "\r\n"  # each line tried
+
+
+async def test_async_streaming_callback_refused(
+    app_server: Any, curl_client: CurlAsyncHTTPClient
+) -> None:
+    async def consumer(chunk: bytes) -> None:
+        pass
+
+    message = "'CurlAsyncHTTPClient' does not support async streaming_callbacks."
+    with pytest.raises(TypeError, match=re.escape(message)):
+        await curl_client.fetch(app_server.url("/hello"), streaming_callback=consumer)
+    with pytest.raises(TypeError, match=re.escape(message)):
+        await curl_client.fetch(
+            app_server.url("/hello"), streaming_callback=gen.coroutine(lambda chunk: None)
+        )
 
 
 async def test_close_fails_requests_in_flight(app_server: Any, io_loop: Any) -> None:

@@ -568,8 +568,9 @@ async def test_cancelled_error_in_on_message_is_an_uncaught_exception(io_loop: A
     server, port = await _serve(io_loop, web.Application([("/ws", CancelsInOnMessage)]))
     try:
         client = await websocket_connect(f"ws://127.0.0.1:{port}/ws")
-        await client.write_message("hello")
         with ExpectLog("squall.application", "Uncaught exception"):
+            # Awaiting the write lets the server run: it may fail at once.
+            await client.write_message("hello")
             assert await client.read_message() is None
         assert (client.close_code, client.close_reason) == (1011, "internal error")
         client.close()

@@ -36,7 +36,7 @@ def test_instance_is_current_and_creates_a_loop():
     io_loop = IOLoop.instance()
     try:
         assert io_loop is IOLoop.current()
-        assert isinstance(io_loop, AsyncIOLoop)
+        assert isinstance(io_loop, AsyncIOMainLoop)
     finally:
         io_loop.close()
         IOLoop.clear_current()

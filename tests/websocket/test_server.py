@@ -216,8 +216,14 @@ async def test_ping_interval_sends_pings(ws_url, rec):
 @pytest.mark.parametrize("settings", [{"websocket_ping_interval": 0.02}])
 async def test_ping_timeout_drops_a_silent_peer(ws_url, rec, monkeypatch):
     conn = await websocket_connect(ws_url)
-    # The client stops answering pings.
-    monkeypatch.setattr(conn.protocol.codec, "pong_frame", lambda data: b"")
+    # The client stops answering pings: its protocol object drops them
+    # before they are handled (through Tornado's _handle_message hook).
+    handle = conn.protocol._handle_message
+
+    def drop_pings(opcode: int, data: bytes) -> object:
+        return None if opcode == 0x9 else handle(opcode, data)
+
+    monkeypatch.setattr(conn.protocol, "_handle_message", drop_pings)
     assert await conn.read_message() is None
     await rec.closed.wait()
 
