@@ -29,7 +29,12 @@ from squall._http1._requests import MALFORMED_REQUEST_LINE, Reject
 from squall._http1._states import Life
 from squall.httputil import HTTPHeaders, HTTPInputError
 
-__all__ = ["FallbackParseError", "FallbackRequestParser", "looks_like_request_line"]
+__all__ = [
+    "FallbackParseError",
+    "FallbackRequestParser",
+    "looks_like_request_line",
+    "parse_request_head",
+]
 
 # Tornado ends a header block at the first empty line, CRLF or bare LF.
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
@@ -165,24 +170,10 @@ class FallbackRequestParser:
             if line_end < 0 and len(buffer) - pos > MAX_REQUEST_LINE:
                 raise FallbackParseError(Reject(414, "request line too long"))
             return False  # the protocol bounds the whole header block
-        head = buffer[pos : found.start()].decode("latin-1")
         self._pos = found.end()
-        line, _, header_text = head.partition("\n")
-        if len(line) > MAX_REQUEST_LINE:
-            raise FallbackParseError(Reject(414, "request line too long"))
-        method, target, version = _split_request_line(line.rstrip("\r"))
+        method, target, version, headers, length = parse_request_head(buffer[pos : found.start()])
         self._method = method.encode("latin-1")
         self._version = version
-        if _FOLDED.search(header_text):
-            # RFC 9112 §5.2: obs-fold in a request is refused with a 400.
-            raise FallbackParseError(
-                Reject(400, "header line cannot start with whitespace, folding not supported")
-            )
-        try:
-            headers = HTTPHeaders.parse(header_text)
-        except HTTPInputError as e:
-            raise FallbackParseError(Reject(400, str(e))) from None
-        length = _framing(headers)
         protocol = self._protocol
         protocol._method = self._method
         protocol._version = version
@@ -254,6 +245,30 @@ class FallbackRequestParser:
         if end:
             self._protocol.on_message_complete()
         return True
+
+
+def parse_request_head(
+    head: bytes,
+) -> tuple[str, str, str, HTTPHeaders, int | None]:
+    """(method, target, version digits, headers, Content-Length) of a
+    request head (without its blank line), by Tornado's grammar; raises
+    ``FallbackParseError`` with Tornado's reason. The length is None for
+    no Content-Length (a chunked body, or none)."""
+    text = head.decode("latin-1")
+    line, _, header_text = text.partition("\n")
+    if len(line) > MAX_REQUEST_LINE:
+        raise FallbackParseError(Reject(414, "request line too long"))
+    method, target, version = _split_request_line(line.rstrip("\r"))
+    if _FOLDED.search(header_text):
+        # RFC 9112 §5.2: obs-fold in a request is refused with a 400.
+        raise FallbackParseError(
+            Reject(400, "header line cannot start with whitespace, folding not supported")
+        )
+    try:
+        headers = HTTPHeaders.parse(header_text)
+    except HTTPInputError as e:
+        raise FallbackParseError(Reject(400, str(e))) from None
+    return method, target, version, headers, _framing(headers)
 
 
 def _split_request_line(line: str) -> tuple[str, str, str]:
