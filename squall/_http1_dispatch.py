@@ -14,6 +14,7 @@ from typing import Any
 
 import httptools
 
+from squall import _tornado_mode
 from squall._http1 import _heads as heads
 from squall._http1 import _limits
 from squall._http1 import _requests as rules
@@ -24,7 +25,7 @@ from squall._http1._limits import (
     HTTP1ConnectionParameters,
 )
 from squall._http1._states import Life, Message
-from squall._http1_exchange import _SERVER_HEADER, HTTP1Connection
+from squall._http1_exchange import HTTP1Connection
 from squall.httputil import (
     HTTPInputError,
     HTTPServerConnectionDelegate,
@@ -44,6 +45,21 @@ OPEN, UPGRADING, ANSWERING, CLOSED = Life.OPEN, Life.UPGRADING, Life.ANSWERING, 
 # Tornado's log line for a request refused as malformed (programs and tests
 # match its wording).
 MALFORMED_LOG = "Malformed HTTP message from %s: %s"
+# Tornado's log line for a head that outgrows its buffer (max_header_size),
+# which squall refuses with 431 or 414.
+UNSATISFIABLE_LOG = "Unsatisfiable read, closing connection: %s (from %s)"
+_HEAD_TOO_LARGE = frozenset({414, 431})
+# The answers to refused requests, by status: the status line alone.
+_REFUSALS = {
+    status: f"HTTP/1.1 {status} {responses[status]}\r\n\r\n".encode()
+    for status in (400, 408, 413, 414, 431, 500, 505)
+}
+# Under the Tornado alias: refusals Tornado answers with a plain 400 (a body
+# over max_body_size), and those it answers by closing the connection (a
+# header block over max_header_size, a request too slow to arrive, a
+# delegate that raised before answering).
+_TORNADO_PLAIN_400 = frozenset({413})
+_TORNADO_SILENT = frozenset({408, 414, 431, 500})
 
 
 class _Dispatcher(asyncio.Protocol):
@@ -58,6 +74,7 @@ class _Dispatcher(asyncio.Protocol):
         "_body_parts",
         "_body_pending",
         "_chunk",
+        "_chunked_packet",
         "_context_factory",
         "_current",
         "_deadline",
@@ -66,6 +83,7 @@ class _Dispatcher(asyncio.Protocol):
         "_exchanges",
         "_fields",
         "_flow",
+        "_head_parts",
         "_head_tail",
         "_header_bytes",
         "_header_count",
@@ -78,6 +96,7 @@ class _Dispatcher(asyncio.Protocol):
         "_method",
         "_next_line_at",
         "_on_close",
+        "_packet_began_idle",
         "_packet_end",
         "_packet_idle",
         "_parser",
@@ -113,7 +132,8 @@ class _Dispatcher(asyncio.Protocol):
         self._stream_close_callback: Callable[[], None] | None = None
         self.transport: asyncio.Transport | None = None
         self.context: Any = None
-        self._parser = httptools.HttpRequestParser(self)
+        # httptools, or the fallback parser after llhttp refused a request.
+        self._parser: Any = httptools.HttpRequestParser(self)
         self._exchanges: collections.deque[HTTP1Connection] = collections.deque()
         self._life = OPEN
         self._message = BETWEEN
@@ -134,8 +154,12 @@ class _Dispatcher(asyncio.Protocol):
         self._header_count = 0
         self._in_request_line = False
         self._head_tail = b""
+        # A head's bytes while it spans packets (see _failed_head).
+        self._head_parts: list[bytes] = []
         self._chunk: bytes = b""
         self._packet_idle = False
+        self._packet_began_idle = False  # whether this packet began between messages
+        self._chunked_packet: bytes | None = None  # the last packet a chunked body began in
         self._line_at_start = False
         self._next_line_at = 0  # where the next request line may start in _chunk
         self._line_end = 0  # where the request line ended in _chunk (<= 0: before it)
@@ -209,6 +233,10 @@ class _Dispatcher(asyncio.Protocol):
                     exchange._expect_continue = False
                     self.write(heads.CONTINUE_100)
             elif kind == _BODY:
+                if exchange._response_finished:
+                    # Answered already (a handler that returned early): the
+                    # rest of the body is read and dropped, as Tornado does.
+                    return True
                 assert exchange.delegate is not None
                 result = exchange.delegate.data_received(payload)
             else:
@@ -400,7 +428,10 @@ class _Dispatcher(asyncio.Protocol):
         """Answer a bad request with its 4xx, after the good requests before it."""
         self._stop_reading()
         self._cancel_timer()
-        gen_log.info(MALFORMED_LOG, _peer(self), problem.message)
+        if problem.status in _HEAD_TOO_LARGE:
+            gen_log.info(UNSATISFIABLE_LOG, problem.message, _peer(self))
+        else:
+            gen_log.info(MALFORMED_LOG, _peer(self), problem.message)
         self._current = None
         # The request the problem belongs to, if it got as far as a delegate:
         # the one whose message never completed.
@@ -418,20 +449,21 @@ class _Dispatcher(asyncio.Protocol):
         self._close_when_written()
 
     def _send_error(self, status: int, message: str) -> None:
-        reason = responses.get(status, "Error")
-        body = f"{status} {reason}: {message}\n".encode()
-        head = heads.format_response_head(
-            ("HTTP/1.1", status, reason),
-            {
-                "Content-Type": ["text/plain; charset=utf-8"],
-                "Content-Length": [str(len(body))],
-                "Connection": ["close"],
-                "Date": [heads.http_date()],
-                "Server": [_SERVER_HEADER],
-            },
-        )
+        """Refuse with ``status``: a bare status line, as Tornado answers a
+        request it cannot read (the reason is in the log line), and the
+        connection closes after it. Under the Tornado alias a refusal
+        squall answers more precisely than Tornado is answered as Tornado
+        does (see ``_tornado_mode``)."""
+        if _tornado_mode.answer_as_tornado:
+            if status in _TORNADO_SILENT:
+                return  # Tornado closes without a word
+            if status in _TORNADO_PLAIN_400:
+                status = 400
+        answer = _REFUSALS.get(status)
+        if answer is None:
+            answer = f"HTTP/1.1 {status} {responses.get(status, 'Error')}\r\n\r\n".encode()
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(head + body)
+            self.transport.write(answer)
 
     # -- timeouts and flow control ------------------------------------------------
 
@@ -452,6 +484,13 @@ class _Dispatcher(asyncio.Protocol):
                 self._timer.cancel()
             self._timer = self._loop.call_at(deadline, self._on_timer)
             self._timer_when = deadline
+
+    def _body_timeout_changed(self, exchange: HTTP1Connection, timeout: float | None) -> None:
+        """A delegate set its request's body timeout (``set_body_timeout``,
+        from a handler's ``prepare``): if that body is still arriving, its
+        deadline is now ``timeout`` from now."""
+        if self._current is exchange and self._message is BODY and timeout:
+            self._arm(_BODY_DEADLINE, timeout)
 
     def _cancel_timer(self) -> None:
         self._phase = _NO_DEADLINE

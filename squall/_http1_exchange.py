@@ -114,6 +114,7 @@ class HTTP1Connection(HTTPConnection):
 
     def set_body_timeout(self, timeout: float) -> None:
         self.body_timeout = timeout
+        self._protocol._body_timeout_changed(self, timeout)
 
     def write_headers(
         self,
@@ -134,10 +135,12 @@ class HTTP1Connection(HTTPConnection):
             # stands for (RFC 9110 section 8.6); the 304 has no body.
             pass
         elif length is not None:
-            try:
-                self._expected_length = int(length[-1])
-            except ValueError:
-                raise HTTPOutputError("invalid Content-Length header") from None
+            # RFC 9110 §8.6: 1*DIGIT; int() would also take "+5", "1_0" or
+            # other scripts' digits. (One strip is the cheapest check.)
+            value = length[-1]
+            if not value or value.strip("0123456789"):
+                raise HTTPOutputError(f"Only integer Content-Length is allowed: {value}")
+            self._expected_length = int(value)
         elif "Transfer-Encoding" not in fields:
             code = start_line.code
             # RFC 9110 §6.4.1: 1xx, 204 and 304 responses (and any answer to
@@ -170,9 +173,13 @@ class HTTP1Connection(HTTPConnection):
         return self._protocol.write(head)
 
     def write(self, chunk: bytes) -> asyncio.Future[None]:
-        """Send a piece of the response body (framed if chunked)."""
+        """Send a piece of the response body (framed if chunked); before
+        any ``write_headers``, raw bytes that include the head."""
         if not self._response_started:
-            raise HTTPOutputError("write called before write_headers")
+            # Tornado's oldest interface: a callback writes the whole
+            # response, head included, as bytes; they go out as they are.
+            self._response_started = True
+            return self._protocol.write(chunk)
         if self._response_finished:
             raise HTTPOutputError("write called after finish")
         if not chunk or self._head_request:
@@ -325,7 +332,7 @@ class ConnectionStream:
 
     Squall serves HTTP/1 from an asyncio protocol, not an IOStream; this
     view answers what handlers ask of the stream: has the client gone,
-    tell me when it goes, and close it.
+    tell me when it goes, close it, and write raw bytes to it.
     """
 
     __slots__ = ("_protocol",)
@@ -343,6 +350,12 @@ class ConnectionStream:
         """Drop the connection now, unsent output included (what closing
         Tornado's stream does)."""
         self._protocol.abort()
+
+    def write(self, data: bytes) -> asyncio.Future[None]:
+        """Send raw bytes on the connection (an interim ``100 Continue`` a
+        handler writes itself, say); resolves once they are handed to the
+        transport's buffer, or later under backpressure."""
+        return self._protocol.write(data)
 
     def set_close_callback(self, callback: Callable[[], None] | None) -> None:
         """Call ``callback`` (no arguments) when the connection closes; if it

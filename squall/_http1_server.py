@@ -19,6 +19,7 @@ import httptools
 
 from squall._http1 import _limits
 from squall._http1 import _requests as rules
+from squall._http1._fallback import FallbackRequestParser, looks_like_request_line
 from squall._http1._flow import APPLICATION_BEHIND
 from squall._http1._inflate import BoundedInflater, InflateError, InflateLimitError
 from squall._http1._limits import (
@@ -98,10 +99,11 @@ class HTTP1ServerProtocol(_Dispatcher):
         self.context = self._context_factory(transport)
         # The first request's head is due within the header timeout of the
         # accept, as nginx's client_header_timeout counts: a connection
-        # that sends nothing is not held for the whole idle timeout.
-        self._arm(
-            _HEADER_DEADLINE, self.params.header_timeout or self.params.idle_connection_timeout
-        )
+        # that sends nothing is not held for the whole idle timeout. Nor
+        # past the idle timeout, if that is shorter: an unused connection
+        # is idle (Tornado closes it then).
+        header, idle = self.params.header_timeout, self.params.idle_connection_timeout
+        self._arm(_HEADER_DEADLINE, min(header, idle) if header and idle else header or idle)
 
     def connection_lost(self, exc: Exception | None) -> None:
         untangle_transport(self.transport)
@@ -163,7 +165,7 @@ class HTTP1ServerProtocol(_Dispatcher):
                 self._upgrade_data = (self._upgrade_data or b"") + data
             return  # after Connection: close or an error: drop, never answer
         # Whether a message starting in this packet starts at its first byte.
-        self._packet_idle = self._message is BETWEEN
+        self._packet_idle = self._packet_began_idle = self._message is BETWEEN
         self._line_at_start = False
         # What is left of a Content-Length body the last packet began.
         self._next_line_at = max(0, self._next_line_at - len(self._chunk))
@@ -193,12 +195,32 @@ class HTTP1ServerProtocol(_Dispatcher):
                 self._problem = rules.Reject(500, "internal error")
         except httptools.HttpParserError as e:
             if self._problem is None:
-                self._problem = rules.reject_for_parser_error(e, self._parser, data)
+                head = self._failed_head(e, data)
+                if head is not None:
+                    # Parse that request again with Tornado's grammar, which
+                    # accepts it or says why not; it keeps the connection.
+                    self._parser = FallbackRequestParser(self)
+                    self._message = BETWEEN
+                    self.data_received(head)
+                    return
+                if self._message is BETWEEN and str(e).startswith("Data after `Connection"):
+                    # Bytes after a request that closes the connection: they
+                    # are dropped unread, as Tornado drops them.
+                    self._stop_reading()
+                else:
+                    self._problem = rules.reject_for_parser_error(e, self._parser, data)
         if self._body_parts:
             self._flush_body()
         if self._message is HEAD and self._problem is None:
             if self._phase != _HEADER_DEADLINE:
                 self._arm(_HEADER_DEADLINE, self.params.header_timeout)
+            # The head's bytes so far, in case llhttp refuses it later and it
+            # must be parsed again (_failed_head).
+            if self._raw_header_bytes == 0:  # the packet it began in
+                start = self._known_message_start(data)
+                self._head_parts = [] if start is None else [data[start:]]
+            elif self._head_parts:
+                self._head_parts.append(data)
             # httptools buffers a header value until it ends, so count what a
             # slow, endless header line costs us even before on_header.
             self._raw_header_bytes += len(data)
@@ -220,6 +242,35 @@ class HTTP1ServerProtocol(_Dispatcher):
         # A header block's closing blank line may start in the bytes so far
         # (in several tiny packets, even).
         self._packet_end = (self._packet_end + data)[-3:] if len(data) < 3 else data[-3:]
+
+    def _failed_head(self, error: Exception, data: bytes) -> bytes | None:
+        """The bytes of the request llhttp just refused, from its first
+        byte on, for the fallback parser; None if that parser is already in
+        charge, llhttp did not fail in a head, or where the request began
+        is not known (then llhttp's refusal stands)."""
+        if self._message is not HEAD or isinstance(self._parser, FallbackRequestParser):
+            return None
+        if str(error).startswith("Pause on PRI"):
+            return None  # the HTTP/2 preface: answered 505 as it is
+        if self._raw_header_bytes:  # the head began in an earlier packet
+            parts, self._head_parts = self._head_parts, []
+            head = b"".join(parts) + data if parts else b""
+        else:
+            start = self._known_message_start(data)
+            head = b"" if start is None else data[start:]
+        return head if looks_like_request_line(head) else None
+
+    def _known_message_start(self, data: bytes) -> int | None:
+        """Where the message being parsed began in ``data`` (the packet),
+        if that is known for certain: at its start, or after requests whose
+        ends were tracked exactly (no chunked body in this packet; one
+        that began earlier would have left the packet not idle). A guess
+        could take the inside of a body for a request: none is made."""
+        if self._line_at_start:
+            return 0
+        if not self._packet_began_idle or self._chunked_packet is data:
+            return None
+        return self._next_line_at
 
     # -- httptools callbacks (they record problems, never raise) ---------------
 
@@ -339,8 +390,12 @@ class HTTP1ServerProtocol(_Dispatcher):
                 return
         elif "Transfer-Encoding" not in fields:
             return  # no body: the message is complete already
-        if self.params.body_timeout is not None:
-            self._arm(_BODY_DEADLINE, self.params.body_timeout)
+        else:
+            # Where a chunked body ends is not tracked (_next_line_at stays
+            # before it): note the packet, for _failed_head.
+            self._chunked_packet = self._chunk
+        if exchange.body_timeout is not None:  # the delegate may have set it
+            self._arm(_BODY_DEADLINE, exchange.body_timeout)
         else:
             self._body_clock = self._loop.time()
             self._arm(_BODY_RATE_DEADLINE, _limits.BODY_RATE_GRACE)
@@ -383,8 +438,8 @@ class HTTP1ServerProtocol(_Dispatcher):
         except InflateLimitError:
             self._problem = rules.Reject(413, "decompressed body too large")
             return
-        except InflateError:
-            self._problem = rules.Reject(400, "invalid gzip data")
+        except InflateError as e:
+            self._problem = rules.Reject(400, _invalid_gzip(e))
             return
         for piece in pieces:
             self._deliver_pieces(exchange, piece, chunk_size)
@@ -404,6 +459,8 @@ class HTTP1ServerProtocol(_Dispatcher):
         self._phase = _NO_DEADLINE
         if exchange is None or self._problem is not None:
             return
+        if exchange._inflater is not None and not self._finish_inflating(exchange):
+            return
         exchange._request_complete = True
         if exchange._close_after:
             # Anything after a request that closes the connection is dropped.
@@ -417,6 +474,19 @@ class HTTP1ServerProtocol(_Dispatcher):
             self._call(exchange, _END, None)  # the common case: nothing to wait for
         else:
             self._deliver(exchange, _END, None)
+
+    def _finish_inflating(self, exchange: HTTP1Connection) -> bool:
+        """The end of a gzip request body: False (and the request refused)
+        if the stream was cut short or garbage follows it."""
+        assert exchange._inflater is not None
+        try:
+            pieces = exchange._inflater.finish()
+        except InflateError as e:
+            self._problem = rules.Reject(400, _invalid_gzip(e))  # data_received refuses
+            return False
+        for piece in pieces:
+            self._deliver_pieces(exchange, piece, self.params.chunk_size)
+        return True
 
     # -- request checks ---------------------------------------------------------
 
@@ -511,3 +581,8 @@ class HTTP1ServerProtocol(_Dispatcher):
         return IOStream._from_transport(transport, initial_data=data)
 
     # -- writing ------------------------------------------------------------------
+
+
+def _invalid_gzip(error: Exception) -> str:
+    # Tornado's words first: programs and tests match "invalid gzip data".
+    return "invalid gzip data: " + str(error).removeprefix("invalid gzip body: ")

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import squall
+from squall import _tornado_mode
 
 __all__ = [
     "ALIAS_ENV_VAR",
@@ -196,6 +197,8 @@ def install_tornado() -> None:
             "install the alias before importing it"
         )
     sys.modules[_ALIAS] = _make_package()
+    # Refusals answered with Tornado's statuses (400 where squall says 413...).
+    _tornado_mode.answer_as_tornado = True
     if _finder not in sys.meta_path:
         sys.meta_path.insert(0, _finder)
     _alias_loggers()

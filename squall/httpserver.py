@@ -41,6 +41,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from squall import netutil
+from squall._http1._tls_errors import log_handshake_errors
 from squall.http1connection import HTTP1ConnectionParameters, HTTP1ServerProtocol
 from squall.httputil import (
     HTTPConnection,
@@ -111,6 +112,9 @@ class HTTPServer(TCPServer, HTTPServerConnectionDelegate):
         super().__init__(
             ssl_options=ssl_options, max_buffer_size=max_buffer_size, read_chunk_size=chunk_size
         )
+        if self._ssl_context is not None:
+            # The loop drops a failed TLS handshake silently; Tornado logs it.
+            log_handshake_errors(self._ssl_context)
         self.request_callback = request_callback
         self.xheaders = xheaders
         self.protocol = protocol

@@ -51,3 +51,13 @@ class BoundedInflater:
             elif data:  # pragma: no cover - zlib always progresses with output room
                 break
         return pieces
+
+    def finish(self) -> list[bytes]:
+        """The last of the output, once the whole body has been inflated;
+        raises ``InflateError`` if the gzip stream was cut short or bytes
+        that are no gzip member follow it."""
+        try:
+            rest = self._decompressor.flush()
+        except Exception as e:  # zlib.error
+            raise InflateError(f"invalid gzip body: {e}") from None
+        return [rest] if rest else []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import httptools
 
+from squall._http1._fallback import FallbackParseError, parse_request_head
 from squall._http1._requests import (
     Reject,
     check_request,
@@ -79,7 +80,11 @@ class RequestParser:
         except httptools.HttpParserUpgrade:
             pass  # an Upgrade request: the head is whole, what follows is the caller's
         except httptools.HttpParserError as e:
-            raise reject_for_parser_error(e, parser, data) from None
+            if str(e).startswith("Pause on PRI"):  # the HTTP/2 preface: 505
+                raise reject_for_parser_error(e, parser, data) from None
+            # What llhttp refuses may still be a request Tornado serves (any
+            # token method, a Content-Length list...): see _fallback.
+            return self._parse_head_as_tornado(data)
         if not self.headers_done:
             raise Reject(400, "incomplete request head")
         method = parser.get_method()
@@ -89,6 +94,26 @@ class RequestParser:
             method.decode("ascii"), self._url.decode("latin-1"), "HTTP/" + version, self._headers
         )
         check_request(head.method, self._url, head.version, self._headers._lists)
+        return head
+
+    def _parse_head_as_tornado(self, data: bytes) -> RequestHead:
+        try:
+            method, target, version, headers, length = parse_request_head(data.rstrip(b"\r\n"))
+        except FallbackParseError as e:
+            raise e.reject from None
+        head = RequestHead(method, target, "HTTP/" + version, headers)
+        check_request(method, target.encode("latin-1"), head.version, headers._lists)
+        # llhttp reads the body from here on: it is given a head it knows
+        # with the same framing, and reports only the body.
+        if length is not None:
+            framing = b"Content-Length: %d\r\n" % length
+        elif "Transfer-Encoding" in headers:
+            framing = b"Transfer-Encoding: chunked\r\n"
+        else:
+            framing = b""
+        self._parser = httptools.HttpRequestParser(_BodyOnly(self))
+        self._parser.feed_data(b"POST / HTTP/1.1\r\nHost: x\r\n" + framing + b"\r\n")
+        self.headers_done = True
         return head
 
     def feed(self, data: bytes) -> list[bytes]:
@@ -101,3 +126,17 @@ class RequestParser:
             raise Reject(400, str(e) or "malformed request body") from None
         body, self._body = self._body, []
         return body
+
+
+class _BodyOnly:
+    """llhttp's callbacks for a body whose head was parsed by the fallback:
+    body pieces and the message's end reach the ``RequestParser``."""
+
+    def __init__(self, target: RequestParser) -> None:
+        self._target = target
+
+    def on_body(self, body: bytes) -> None:
+        self._target.on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._target.on_message_complete()

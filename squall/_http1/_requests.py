@@ -12,8 +12,10 @@ It accepts, and squall refuses here:
 - HTTP/0.9 and HTTP/2.0 on this HTTP/1.1 connection (400 / 505);
 - ``*`` as the target of anything but OPTIONS (RFC 9112 §3.2.4);
 - a missing, repeated or malformed Host (RFC 9112 §3.2: exactly one, in 1.1);
-- Transfer-Encoding other than exactly ``chunked``, or on HTTP/1.0
-  (RFC 9112 §6.1: a 1.0 message with it must be treated as faulty framing).
+- Transfer-Encoding other than exactly ``chunked`` (RFC 9112 §6.1). On
+  an HTTP/1.0 request it is read (as Tornado does), and the connection
+  closes after the answer (RFC 9112 §6.1: the framing of such a message
+  cannot be trusted to end where the client meant).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Any
 
 import httptools
 
-from squall._http1._abnf import HOST_RE, TOKEN_RE_BYTES
+from squall import _tornado_mode
+from squall._http1._abnf import HOST_RE
 from squall._http1._persistence import keeps_alive
 
 __all__ = [
@@ -101,71 +104,44 @@ def check_request(method: str, url: bytes, version: str, fields: dict[str, list[
     """
     if url == b"*" and method != "OPTIONS":
         raise Reject(400, "only OPTIONS may use the * target")
+    # The reasons below are Tornado's words for the same refusals.
     hosts = fields.get("Host", [])
     if len(hosts) > 1:
-        raise Reject(400, "more than one Host header")
+        raise Reject(400, f"Multiple host headers not allowed: {','.join(hosts)!r}")
     if not hosts:
         if version == "HTTP/1.1":
-            raise Reject(400, "missing Host header")
+            raise Reject(400, "Missing Host header")
     elif hosts[0] not in _valid_hosts:
-        if not HOST_RE.match(hosts[0]):
-            raise Reject(400, "invalid Host header")
+        if not HOST_RE.match(hosts[0].strip(" \t")):
+            raise Reject(400, f"Invalid Host header: {hosts[0]!r}")
         if len(_valid_hosts) < _VALID_HOSTS_MAX:
             _valid_hosts.add(hosts[0])
     te = fields.get("Transfer-Encoding")
-    if te:
-        if version == "HTTP/1.0":
-            raise Reject(400, "Transfer-Encoding on an HTTP/1.0 request")
-        if len(te) != 1 or te[0].strip().lower() != "chunked":
-            raise Reject(400, "unsupported Transfer-Encoding")
+    if te and (len(te) != 1 or te[0].strip(" \t").lower() != "chunked"):
+        raise Reject(400, f"Unsupported Transfer-Encoding {','.join(te)}")
 
 
 def wants_keep_alive(version: str, fields: dict[str, list[str]]) -> bool:
     """Whether the client lets the connection persist (see ``keeps_alive``)."""
-    return keeps_alive(version, fields.get("Connection"))
-
-
-def _unknown_method(chunk: bytes) -> bytes | None:
-    """The first method in ``chunk`` that llhttp does not know, looking at
-    the packet's start and after each blank line (pipelined requests)."""
-    starts = [0]
-    position = chunk.find(b"\r\n\r\n")
-    while position != -1:
-        starts.append(position + 4)
-        position = chunk.find(b"\r\n\r\n", position + 4)
-    for start in starts:
-        line = chunk[start : start + 64].lstrip(b"\r\n")
-        method, space, _ = line.partition(b" ")
-        if space and not _llhttp_knows(method):
-            return method
-    return None
-
-
-def _llhttp_knows(method: bytes) -> bool:
-    parser = httptools.HttpRequestParser(_NoCallbacks())
-    try:
-        parser.feed_data(method + b" / HTTP/1.1\r\n")
-    except httptools.HttpParserInvalidMethodError:
+    if not keeps_alive(version, fields.get("Connection")):
         return False
-    except httptools.HttpParserError:
-        pass
+    if version != "HTTP/1.1" and "Transfer-Encoding" in fields:
+        # RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has
+        # faulty framing; close once it is answered. Tornado keeps such a
+        # connection open when asked to, and so does its alias.
+        return _tornado_mode.answer_as_tornado
     return True
 
 
-class _NoCallbacks:
-    pass
-
-
 def reject_for_parser_error(error: Exception, parser: Any, chunk: bytes = b"") -> Reject:
-    """The 4xx for something llhttp refused, with its own short reason."""
+    """The 4xx for something llhttp refused (a request head it refuses is
+    parsed again by ``_fallback`` first; this covers the rest), worded as
+    Tornado words it where Tornado refuses the same thing."""
+    reject = getattr(error, "reject", None)
+    if isinstance(reject, Reject):  # the fallback parser's own refusal
+        return reject
     message = str(error) or "malformed request"
     if isinstance(error, httptools.HttpParserInvalidMethodError):
-        # llhttp knows a fixed list of methods. A well-formed method it does
-        # not know gets 405, as Tornado answers any method a handler lacks;
-        # a method that is not even a token is malformed.
-        method = _unknown_method(chunk)
-        if method is not None and TOKEN_RE_BYTES.match(method):
-            return Reject(405, "method not supported")
         return Reject(400, MALFORMED_REQUEST_LINE)
     if message.startswith("Pause on PRI"):
         # The HTTP/2 connection preface (RFC 9113 §3.4), which llhttp stops
@@ -178,4 +154,9 @@ def reject_for_parser_error(error: Exception, parser: Any, chunk: bytes = b"") -
             major = 1
         if major >= 2:
             return Reject(505, "HTTP version not supported")
+    lowered = message.lower()
+    if "chunk size" in lowered:
+        return Reject(400, "invalid chunk size")
+    if "chunk data" in lowered:
+        return Reject(400, "improperly terminated chunk")
     return Reject(400, message[0].lower() + message[1:])

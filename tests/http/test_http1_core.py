@@ -247,8 +247,15 @@ def test_request_checks():
         with pytest.raises(Reject) as info:
             check_request("GET", b"/", version, fields)
         assert info.value.status == 400
-    with pytest.raises(Reject, match="an HTTP"):
-        check_request("POST", b"/", "HTTP/1.0", {"Transfer-Encoding": ["chunked"]})
+    # Tornado's wording, which programs match in the log line.
+    with pytest.raises(Reject, match=r"^Missing Host header$"):
+        check_request("GET", b"/", "HTTP/1.1", {})
+    with pytest.raises(Reject, match=r"^Multiple host headers not allowed: 'a,b'$"):
+        check_request("GET", b"/", "HTTP/1.1", {"Host": ["a", "b"]})
+    with pytest.raises(Reject, match=r"^Unsupported Transfer-Encoding gzip$"):
+        check_request("POST", b"/", "HTTP/1.1", {"Host": ["a"], "Transfer-Encoding": ["gzip"]})
+    # Read on HTTP/1.0 (the connection then closes: see wants_keep_alive).
+    check_request("POST", b"/", "HTTP/1.0", {"Transfer-Encoding": ["chunked"]})
 
 
 def test_http2_preface_is_505_in_our_words():
@@ -465,8 +472,5 @@ async def test_http2_preface_answered_505(io_loop):
     protocol, transport = connect(Server())
     with ExpectLog("squall.general", "Malformed HTTP message"):
         protocol.data_received(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-    assert bytes(transport.data).startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n")
-    assert bytes(transport.data).endswith(
-        b"\r\n\r\n505 HTTP Version Not Supported: HTTP/2 is not supported here\n"
-    )
+    assert bytes(transport.data) == b"HTTP/1.1 505 HTTP Version Not Supported\r\n\r\n"
     assert transport.closed and protocol._life is Life.ANSWERING

@@ -41,8 +41,8 @@ def test_a_request_without_body_is_complete_at_once() -> None:
     [
         (b"GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 400, "Malformed HTTP request line"),
         (b"G(T / HTTP/1.1\r\nHost: h\r\n\r\n", 400, "Malformed HTTP request line"),
-        (b"GET / HTTP/1.1\r\n\r\n", 400, "missing Host header"),
-        (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, "invalid Host header"),
+        (b"GET / HTTP/1.1\r\n\r\n", 400, "Missing Host header"),
+        (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, "Invalid Host header: 'a b'"),
         (b"GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505, "not supported"),
         (b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n", 400, "whitespace"),
         (b"GET / HTTP/1.1\r\nHost: h\r\n", 400, "incomplete request head"),

@@ -247,7 +247,7 @@ async def test_head_answers_carry_no_body(stream_server: Any) -> None:
         (b"GET / HTTP/1.1\r\nHost: x\r\nnocolon\r\n\r\n", {}, "header"),
         (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", {}, "Content-Length"),
         (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", {}, "Transfer-Encoding"),
-        (b"GET / HTTP/1.1\r\n\r\n", {}, "missing Host header"),
+        (b"GET / HTTP/1.1\r\n\r\n", {}, "Missing Host header"),
         (
             b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 300\r\n\r\n" + b"a" * 300,
             {"max_body_size": 100},
@@ -405,3 +405,16 @@ async def test_real_tornados_client_is_served(stream_server: Any) -> None:
     kinds = [entry[0] for entry in server.log]
     assert [kind for kind in kinds if kind != "on_close"] == ["headers", "finish"] * 3
     assert kinds.count("on_close") == 3
+
+
+async def test_a_method_llhttp_does_not_know_is_served(stream_server: Any) -> None:
+    # Tornado routes any token method; the web layer answers 405 if no
+    # handler has it.
+    port, server = stream_server(mode="length")
+    answer = await raw(
+        port,
+        b"OTHER /o HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+    )
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert answer.endswith(b"OTHER /o hi")
+    assert ("headers", "OTHER", "/o") in server.log

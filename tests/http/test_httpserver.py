@@ -25,13 +25,16 @@ from squall.httputil import (
     HTTPHeaders,
     HTTPInputError,
     HTTPMessageDelegate,
+    HTTPOutputError,
     HTTPServerConnectionDelegate,
     HTTPServerRequest,
     ResponseStartLine,
+    responses,
 )
 from squall.testing import ExpectLog, bind_unused_port
 
 GET = b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n"
+GET_AND_CLOSE = b"GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n"
 
 
 def ok_app(request):
@@ -506,10 +509,6 @@ async def test_write_errors(serve, blocking):
     def app(request):
         conn = request.connection
         try:
-            conn.write(b"x")
-        except Exception as e:
-            errors.append(type(e).__name__)
-        try:
             conn.write_headers(
                 ResponseStartLine("HTTP/1.1", 200, "OK"),
                 HTTPHeaders({"X-Bad": "a\r\nInjected: yes"}),
@@ -528,8 +527,47 @@ async def test_write_errors(serve, blocking):
     data = await blocking(raw_exchange, port, GET)
     # The CR LF is refused as the headers are built (issue 15), before any
     # head is formatted.
-    assert errors == ["HTTPOutputError", "HTTPInputError", "HTTPOutputError"]
+    assert errors == ["HTTPInputError", "HTTPOutputError"]
     assert b"Injected" not in data
+
+
+async def test_legacy_raw_response_then_keep_alive(serve, blocking):
+    """Tornado's oldest callback interface: bytes written before any
+    write_headers are the whole response, head included; the connection
+    then serves the next request."""
+
+    def app(request):
+        body = request.path.encode()
+        request.connection.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+        request.connection.write(body)
+        request.connection.finish()
+
+    port = serve(app)
+    packet = b"GET /one HTTP/1.1\r\nHost: a\r\n\r\nGET /two HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    data = await blocking(raw_exchange, port, packet)
+    assert [(r.status, r.body) for r in split_responses(data)] == [(200, b"/one"), (200, b"/two")]
+
+
+@pytest.mark.parametrize("value", ["foo", "+5", "1_0", "\u0665", "", " 5"])
+async def test_content_length_written_must_be_digits(serve, blocking, value):
+    errors = []
+
+    def app(request):
+        try:
+            request.connection.write_headers(
+                ResponseStartLine("HTTP/1.1", 200, "OK"), HTTPHeaders({"Content-Length": value})
+            )
+        except HTTPOutputError as e:
+            errors.append(str(e))
+        request.connection.write_headers(
+            ResponseStartLine("HTTP/1.1", 204, "No Content"), HTTPHeaders()
+        )
+        request.connection.finish()
+
+    port = serve(app)
+    data = await blocking(raw_exchange, port, GET_AND_CLOSE)
+    assert errors == [f"Only integer Content-Length is allowed: {value}"]
+    assert data.startswith(b"HTTP/1.1 204 ")
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -569,12 +607,10 @@ async def test_two_thousand_idle_keepalive_connections(io_loop, blocking):
         await server.close_all_connections()
 
 
-# -- bad input: every case answers with its exact status and closes ------------------
+# -- bad input: every case answers with its exact status line and closes -------------
 
 BAD_REQUESTS = [
     ("invalid method", b"G@T / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
-    ("lowercase method", b"get / HTTP/1.1\r\nHost: a\r\n\r\n", 405),
-    ("unknown method", b"FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 405),
     ("method with NUL", b"GE\x00T / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     ("control char in target", b"GET /a\x01b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     ("space in target", b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
@@ -582,14 +618,12 @@ BAD_REQUESTS = [
     ("double space before version", b"GET /  HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     ("http/2.0", b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
     ("http/0.9", b"GET /\r\n\r\n", 400),
-    ("http/1.2", b"GET / HTTP/1.2\r\nHost: a\r\n\r\n", 400),
     ("GET *", b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     ("bad header name", b"GET / HTTP/1.1\r\nHost: a\r\nBa(d: x\r\n\r\n", 400),
     ("space before colon", b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
     ("control char in value", b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\n\r\n", 400),
     ("bare CR in value", b"GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", 400),
     ("obs-fold", b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400),
-    ("bare LF", b"GET / HTTP/1.1\nHost: a\n\n", 400),
     ("missing host", b"GET / HTTP/1.1\r\n\r\n", 400),
     ("two hosts", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
     ("bad host", b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
@@ -600,8 +634,8 @@ BAD_REQUESTS = [
     ("CL empty", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \r\n\r\nx", 400),
     ("CL nbsp", b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\xa0\r\n\r\nx", 400),
     (
-        "two CL",
-        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+        "two unequal CL",
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx",
         400,
     ),
     ("TE gzip", b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
@@ -625,7 +659,6 @@ BAD_REQUESTS = [
         b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n",
         400,
     ),
-    ("TE on 1.0", b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
     (
         "chunk 0x2",
         b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0x2\r\nxx\r\n0\r\n\r\n",
@@ -696,13 +729,14 @@ BAD_REQUESTS = [
 )
 async def test_bad_request(serve, blocking, name, request_bytes, status):
     port = serve(echo_app, max_body_size=10_000)
-    with ExpectLog("squall.general", "Malformed HTTP message") as log:
+    # Tornado's two log lines for these: a head over the limit is an
+    # "Unsatisfiable read" there.
+    pattern = "(Malformed HTTP message|Unsatisfiable read)"
+    with ExpectLog("squall.general", pattern) as log:
         data = await blocking(raw_exchange, port, request_bytes)
-    assert data.startswith(b"HTTP/1.1 %d " % status), data[:200]
-    head, _, body = data.partition(b"\r\n\r\n")
-    assert b"Connection: close" in head
-    assert body  # a short, human-readable reason
-    assert b"Traceback" not in data
+    # The status line alone, then the connection closes, as Tornado
+    # answers; the reason is in the log line.
+    assert data == b"HTTP/1.1 %d %s\r\n\r\n" % (status, responses[status].encode())
     assert log.logged_stack is False
     assert sum(log.counts.values()) == 1  # exactly one log line
 
