@@ -71,6 +71,7 @@ from squall._iostream_base import (
     _mark_failed,
     _resolve,
 )
+from squall._iostream_buffer import _StreamBuffer  # noqa: F401  (Tornado's private name)
 from squall._iostream_errors import (
     StreamBufferFullError,
     StreamClosedError,
