@@ -337,6 +337,8 @@ class BaseIOStream:
         if callback is not None:
             self._call_on_success(future, callback, with_result=True)
         self._read = request
+        if not self._read_buffer and not self._closed and self._transport is not None:
+            self._try_inline_read()
         if (
             self._read_buffer
             or self._closed
@@ -358,6 +360,40 @@ class BaseIOStream:
             # The common case: nothing buffered, nothing to do but listen.
             self._update_flow()
         return future
+
+    def _try_inline_read(self) -> None:
+        """A read starts with nothing buffered: take what the kernel already
+        holds (``read_from_fd``), so that it may complete at once.
+
+        An error there (a reset, a descriptor closed under the stream)
+        closes the stream and is raised to the reader, as in Tornado.
+        """
+        view = self._scratch
+        if view is None:
+            view = self._scratch = _scratch_view(self.read_chunk_size)
+        try:
+            count = self.read_from_fd(view)
+        except _ORDINARY_CLOSE_ERRORS as e:
+            # A reset ends the stream as when the transport reports it: the
+            # read settles as on any close.
+            self.close(exc_info=e)
+            return
+        except OSError as e:
+            self._read = None
+            self.close(exc_info=e)
+            raise
+        if count is None:
+            return
+        if count == 0:
+            self.close()  # the peer closed: an orderly end, as a transport EOF
+            return
+        self._read_buffer += view[:count]
+
+    def read_from_fd(self, buf: Any) -> int | None:
+        """Read into ``buf`` what is waiting, outside the transport: the
+        count (0 at EOF), or None when nothing is. Streams that cannot
+        (TLS, pipes) have nothing to offer here: their transport reads."""
+        return None
 
     def _get_buffer(self, sizehint: int = -1) -> memoryview:
         request = self._read

@@ -255,3 +255,49 @@ async def test_write_after_failed_pipe_write_raises() -> None:
             await asyncio.wait_for(first, 5)
     with pytest.raises(StreamClosedError):
         writer.write(b"more")
+
+
+# -- reads that start with nothing buffered -------------------------------------
+
+
+async def test_read_of_data_already_in_the_kernel_completes_at_once() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    client = IOStream(socket.socket())
+    await client.connect(listener.getsockname())
+    peer, _ = listener.accept()
+    listener.close()
+    await asyncio.sleep(0.01)
+    peer.sendall(b"hello world")  # on loopback, in the client's kernel buffer now
+    first = client.read_bytes(5)
+    # No loop iteration has passed: read from the socket inline.
+    assert first.done() and first.result() == b"hello"
+    assert (await client.read_bytes(6)) == b" world"
+    peer.sendall(b"tail")
+    peer.close()
+    assert (await client.read_until_close()) == b"tail"
+    assert client.closed()
+
+
+async def test_read_on_a_broken_descriptor_raises_and_closes() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    client = IOStream(socket.socket())
+    await client.connect(listener.getsockname())
+    peer, _ = listener.accept()
+    listener.close()
+    closed: list[bool] = []
+    client.set_close_callback(lambda: closed.append(True))
+    # The descriptor now names something that is not a socket (and stays
+    # ours, so closing the stream closes nothing else's).
+    with open(os.devnull, "rb") as devnull:
+        os.dup2(devnull.fileno(), client.socket.fileno())
+    with pytest.raises(OSError) as info:
+        client.read_bytes(1)
+    assert not isinstance(info.value, StreamClosedError)
+    assert client.closed() and client.error is info.value
+    await asyncio.sleep(0)
+    assert closed == [True]
+    peer.close()
