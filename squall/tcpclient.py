@@ -112,6 +112,8 @@ class _Connector:
             # is still in flight either.
             if self.remaining == 0 and not self.future.done():
                 self.future.set_exception(self.last_error or OSError("connection failed"))
+                # Lost: no timer needs to keep the connector alive.
+                self.clear_timeouts()
                 self.close_streams()
             return
         family, address = entry

@@ -613,3 +613,14 @@ async def test_create_stream_is_the_attempt_hook(echo_port: tuple[EchoServer, in
     assert made == [(socket.AF_INET, ("127.0.0.1", port))]
     assert await echo(stream) == b"ping"
     stream.close()
+
+
+async def test_connector_lost_race_stops_its_timers() -> None:
+    attempts = Attempts()
+    connector = _Connector([(V4, "a4")], attempts)  # type: ignore[arg-type]
+    result = connector.start(timeout=3600, connect_timeout=datetime.timedelta(seconds=3600))
+    attempts.fail("a4")
+    with pytest.raises(StreamClosedError):
+        await result
+    handle: Any = connector.connect_timeout
+    assert handle is not None and handle.cancelled()
