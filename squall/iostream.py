@@ -37,6 +37,14 @@ Where squall differs from Tornado, on purpose:
 - Tornado 6 calls that pass ``partial``, ``max_bytes`` or
   ``server_hostname`` by position (where the old API had ``callback``) are
   recognised by type and work.
+- ``write()`` copies a bytearray (or writable memoryview) it is given, so
+  the caller may resize it at once; bytes and read-only views are not copied.
+
+And where it cannot follow Tornado: the transport does the reading, so a
+``read_from_fd`` override only serves reads that start with nothing buffered
+(``_try_inline_read``); and on a TLS stream under uvloop, a write's Future
+resolves once the TLS layer has handed the bytes to the TCP transport, whose
+own buffer it cannot see.
 
 Error tree (defined in ``squall._iostream_errors``)::
 
