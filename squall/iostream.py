@@ -190,7 +190,10 @@ class IOStream(BaseIOStream):
         The transport does the stream's reading; this is for a read that
         starts with nothing buffered, which can then complete at once.
         """
-        fd = self.socket.fileno()
+        sock = self.socket
+        fd = sock.fileno() if sock is not None else -1
+        if fd < 0:
+            return None  # the transport alone knows this connection
         # Asking how much is waiting costs a third of a read that finds
         # nothing (no exception to raise and catch), and it fails the same
         # way on a descriptor that is no longer valid.
@@ -453,7 +456,10 @@ class SSLIOStream(IOStream):
         """Never reads: the bytes on the socket are the TLS layer's to
         decrypt. It still fails, as a read would, on a socket whose
         descriptor is gone; otherwise None (nothing to offer)."""
-        fcntl.ioctl(self.socket.fileno(), termios.FIONREAD, self._waiting, True)
+        sock = self.socket
+        fd = sock.fileno() if sock is not None else -1
+        if fd >= 0:
+            fcntl.ioctl(fd, termios.FIONREAD, self._waiting, True)
         return None
 
     def wait_for_handshake(
