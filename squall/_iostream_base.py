@@ -18,6 +18,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar, Union, cast
 
+from squall._iostream_buffer import _StreamBuffer
 from squall._iostream_errors import (
     StreamBufferFullError,
     StreamClosedError,
@@ -106,6 +107,10 @@ def _mark_failed(future: asyncio.Future[Any], exc: BaseException) -> None:
         future.exception()
 
 
+def _is_mutable(data: bytes | bytearray | memoryview) -> bool:
+    return isinstance(data, bytearray) or (isinstance(data, memoryview) and not data.readonly)
+
+
 def _resolve(future: asyncio.Future[_T], value: _T) -> None:
     if not future.done():
         future.set_result(value)
@@ -166,9 +171,10 @@ class BaseIOStream:
         self._reading_paused = False
         self._closed = False
         self._close_callback: Callable[[], Any] | None = None
-        # Writes made before the transport exists, and the Futures of writes
-        # not yet handed to the kernel.
-        self._early_writes: list[bytes] = []
+        # Bytes written before the transport exists (handed to it once it
+        # does; afterwards writes go straight to it), and the Futures of
+        # writes not yet handed to the kernel.
+        self._write_buffer = _StreamBuffer()
         self._write_waiters: list[asyncio.Future[None]] = []
         self._connect_future: asyncio.Future[Any] | None = None
         # The task that connects or attaches the transport; whether it began
@@ -197,7 +203,7 @@ class BaseIOStream:
 
     def writing(self) -> bool:
         """True while written bytes are not yet handed to the kernel."""
-        if self._early_writes:
+        if self._write_buffer:
             return True
         transport = self._transport
         return transport is not None and transport.get_write_buffer_size() > 0
@@ -331,6 +337,8 @@ class BaseIOStream:
         if callback is not None:
             self._call_on_success(future, callback, with_result=True)
         self._read = request
+        if not self._read_buffer and not self._closed and self._transport is not None:
+            self._try_inline_read()
         if (
             self._read_buffer
             or self._closed
@@ -352,6 +360,40 @@ class BaseIOStream:
             # The common case: nothing buffered, nothing to do but listen.
             self._update_flow()
         return future
+
+    def _try_inline_read(self) -> None:
+        """A read starts with nothing buffered: take what the kernel already
+        holds (``read_from_fd``), so that it may complete at once.
+
+        An error there (a reset, a descriptor closed under the stream)
+        closes the stream and is raised to the reader, as in Tornado.
+        """
+        view = self._scratch
+        if view is None:
+            view = self._scratch = _scratch_view(self.read_chunk_size)
+        try:
+            count = self.read_from_fd(view)
+        except _ORDINARY_CLOSE_ERRORS as e:
+            # A reset ends the stream as when the transport reports it: the
+            # read settles as on any close.
+            self.close(exc_info=e)
+            return
+        except OSError as e:
+            self._read = None
+            self.close(exc_info=e)
+            raise
+        if count is None:
+            return
+        if count == 0:
+            self.close()  # the peer closed: an orderly end, as a transport EOF
+            return
+        self._read_buffer += view[:count]
+
+    def read_from_fd(self, buf: Any) -> int | None:
+        """Read into ``buf`` what is waiting, outside the transport: the
+        count (0 at EOF), or None when nothing is. Streams that cannot
+        (TLS, pipes) have nothing to offer here: their transport reads."""
+        return None
 
     def _get_buffer(self, sizehint: int = -1) -> memoryview:
         request = self._read
@@ -552,7 +594,7 @@ class BaseIOStream:
         if not self._writable:
             self._check_writable()
         if self.max_write_buffer_size is not None:
-            pending = sum(map(len, self._early_writes))
+            pending = len(self._write_buffer)
             if transport is not None:
                 pending += transport.get_write_buffer_size()
             if pending + len(data) > self.max_write_buffer_size:
@@ -563,12 +605,19 @@ class BaseIOStream:
         if transport is None:
             if data:
                 # Copied: the caller may reuse a bytearray before we connect.
-                self._early_writes.append(bytes(data))
+                self._write_buffer.append(bytes(data))
             self._write_waiters.append(future)
             return future
         if data:
+            if type(data) is not bytes and _is_mutable(data):
+                # uvloop keeps a view of what the kernel did not take at
+                # once; a copy leaves the caller free to resize its buffer
+                # as soon as write() returns, even if the stream then closes.
+                data = bytes(data)
             transport.write(data)
-        if transport.get_write_buffer_size():
+        if transport.get_write_buffer_size() or transport.is_closing():
+            # Still sending; or the write just failed (a broken pipe), and
+            # connection_lost, coming next, fails the Future.
             self._write_waiters.append(future)
         else:
             # All with the kernel already (the usual case): so is whatever
@@ -588,6 +637,11 @@ class BaseIOStream:
     def _on_drained(self) -> None:
         transport = self._transport
         if transport is None or transport.get_write_buffer_size():
+            return
+        if transport.is_closing():
+            # An empty buffer on a transport going down (uvloop's write pipe
+            # when the reader left) means dropped, not sent: connection_lost
+            # fails the waiters instead.
             return
         waiters, self._write_waiters = self._write_waiters, []
         for future in waiters:
@@ -623,9 +677,12 @@ class BaseIOStream:
             # Resolved before the writes made while connecting, as in
             # Tornado: connect() always completes first.
             _resolve(self._connect_future, self)
-        early, self._early_writes = self._early_writes, []
-        for data in early:
-            cast(asyncio.WriteTransport, transport).write(data)
+        early = self._write_buffer
+        while early:
+            with early.peek(len(early)) as piece:
+                sent = len(piece)
+                cast(asyncio.WriteTransport, transport).write(bytes(piece))
+            early.advance(sent)
         if self._write_waiters:
             self._on_drained()
         hook, self._on_attach = self._on_attach, None
@@ -696,7 +753,7 @@ class BaseIOStream:
 
     def _signal_closed(self) -> None:
         self._settle_read_on_close()
-        self._early_writes.clear()
+        self._write_buffer.clear()
         waiters, self._write_waiters = self._write_waiters, []
         for future in waiters:
             _mark_failed(future, StreamClosedError(real_error=self.error))

@@ -158,9 +158,35 @@ class _TornadoPackage(types.ModuleType):
             raise AttributeError(f"module {_ALIAS!r} has no attribute {name!r}") from None
 
 
+class _NamespacePortions(list):  # type: ignore[type-arg]
+    """The alias package's ``__path__``: directories added to it by hand,
+    then every ``tornado/`` directory on ``sys.path`` that is a namespace
+    portion (no ``__init__.py``), looked up afresh each time.
+
+    So a tree that only adds modules under the name, such as Tornado's own
+    test package extracted next to a program, imports as ``tornado.X`` for
+    whatever squall lacks, in subprocesses too. A real Tornado install has
+    an ``__init__.py`` and is never merged in.
+    """
+
+    def __iter__(self) -> Any:
+        seen = set()
+        for entry in list.__iter__(self):
+            seen.add(entry)
+            yield entry
+        for base in list(sys.path):
+            candidate = os.path.join(base or os.getcwd(), _ALIAS)
+            if candidate in seen or not os.path.isdir(candidate):
+                continue
+            if os.path.exists(os.path.join(candidate, "__init__.py")):
+                continue
+            seen.add(candidate)
+            yield candidate
+
+
 def _make_package() -> _TornadoPackage:
     package = _TornadoPackage(_ALIAS, f"Tornado's API, served by squall ({__name__}).")
-    package.__path__ = []
+    package.__path__ = _NamespacePortions()
     package.__package__ = _ALIAS
     package.__file__ = __file__
     package.version = TORNADO_VERSION  # type: ignore[attr-defined]

@@ -37,6 +37,14 @@ Where squall differs from Tornado, on purpose:
 - Tornado 6 calls that pass ``partial``, ``max_bytes`` or
   ``server_hostname`` by position (where the old API had ``callback``) are
   recognised by type and work.
+- ``write()`` copies a bytearray (or writable memoryview) it is given, so
+  the caller may resize it at once; bytes and read-only views are not copied.
+
+And where it cannot follow Tornado: the transport does the reading, so a
+``read_from_fd`` override only serves reads that start with nothing buffered
+(``_try_inline_read``); and on a TLS stream under uvloop, a write's Future
+resolves once the TLS layer has handed the bytes to the TCP transport, whose
+own buffer it cannot see.
 
 Error tree (defined in ``squall._iostream_errors``)::
 
@@ -54,12 +62,14 @@ Future fails with an exception that is both a ``StreamClosedError`` (whose
 
 from __future__ import annotations
 
+import array
 import asyncio
 import fcntl
 import io
 import os
 import socket
 import ssl
+import termios
 from collections.abc import Callable
 from typing import Any, TypeVar, Union, cast
 
@@ -71,12 +81,14 @@ from squall._iostream_base import (
     _mark_failed,
     _resolve,
 )
+from squall._iostream_buffer import _StreamBuffer  # noqa: F401  (Tornado's private name)
 from squall._iostream_errors import (
     StreamBufferFullError,
     StreamClosedError,
     UnsatisfiableReadError,
 )
 from squall._iostream_protocol import _StreamProtocol
+from squall._iostream_tls import _TLSSocket
 from squall.ioloop import IOLoop
 from squall.log import gen_log
 
@@ -137,6 +149,8 @@ class IOStream(BaseIOStream):
 
     def _init_unattached(self) -> None:
         self._owns_socket = False
+        # read_from_fd's FIONREAD answer.
+        self._waiting = array.array("i", [0])
 
     @classmethod
     def _from_transport(
@@ -167,6 +181,30 @@ class IOStream(BaseIOStream):
 
     def fileno(self) -> Any:
         return self.socket
+
+    def read_from_fd(self, buf: Any) -> int | None:
+        """Read what the kernel holds for this socket into ``buf``, now.
+
+        The count read (0: the peer closed), or None when nothing is
+        waiting. Errors (a reset, a closed descriptor) raise ``OSError``.
+        The transport does the stream's reading; this is for a read that
+        starts with nothing buffered, which can then complete at once.
+        """
+        sock = self.socket
+        fd = sock.fileno() if sock is not None else -1
+        if fd < 0:
+            return None  # the transport alone knows this connection
+        # Asking how much is waiting costs a third of a read that finds
+        # nothing (no exception to raise and catch), and it fails the same
+        # way on a descriptor that is no longer valid.
+        waiting = self._waiting
+        fcntl.ioctl(fd, termios.FIONREAD, waiting, True)
+        if not waiting[0]:
+            return None
+        try:
+            return os.readv(fd, [buf])
+        except (BlockingIOError, InterruptedError):
+            return None
 
     def get_fd_error(self) -> Exception | None:
         """The socket's pending error (SO_ERROR), if any."""
@@ -221,15 +259,25 @@ class IOStream(BaseIOStream):
     async def _connect(self, address: Any, server_hostname: str | None) -> None:
         self._setup_started = True
         sock = self.socket
+        endpoint: tuple[int, Any] | None = None
         try:
             await self._loop.sock_connect(sock, address)
+            endpoint = _fd_and_peer(sock)
             await self._open_transport(sock, address, server_hostname)
         except asyncio.CancelledError:
             sock.close()
             raise
         except Exception as e:
+            tls_failed = isinstance(e, ssl.SSLError)
+            if tls_failed:
+                _log_tls_failure(sock, e, endpoint)
             sock.close()
             self._setup_task = None
+            if tls_failed and self._connect_future is not None:
+                # A failed TLS handshake (a bad certificate, a host name
+                # mismatch) is reported as itself, as Tornado does, not
+                # wrapped in StreamClosedError.
+                _mark_failed(self._connect_future, e)
             self.close(exc_info=e)
 
     async def _open_transport(
@@ -281,16 +329,24 @@ class IOStream(BaseIOStream):
         return result
 
 
-def _log_tls_failure(sock: Any, error: BaseException) -> None:
+def _log_tls_failure(sock: Any, error: BaseException, known: tuple[int, Any] | None = None) -> None:
     """A failed TLS handshake is logged as Tornado logs it ("SSL Error on
-    <fd> <peer>: <error>"), at warning level: usually the peer's doing."""
+    <fd> <peer>: <error>"), at warning level: usually the peer's doing.
+
+    ``known``: the fd and peer noted before the loop took the socket over
+    (uvloop detaches it, after which it answers -1).
+    """
     if not isinstance(error, ssl.SSLError):
         return
-    try:
-        fd, peer = sock.fileno(), sock.getpeername()
-    except (AttributeError, OSError):
-        fd, peer = -1, None
+    fd, peer = known if known is not None else _fd_and_peer(sock)
     gen_log.warning("SSL Error on %s %s: %s", fd, peer, error)
+
+
+def _fd_and_peer(sock: Any) -> tuple[int, Any]:
+    try:
+        return sock.fileno(), sock.getpeername()
+    except (AttributeError, OSError):
+        return -1, None
 
 
 def _is_connected(sock: socket.socket) -> bool:
@@ -396,29 +452,57 @@ class SSLIOStream(IOStream):
         # The plain transport being upgraded by start_tls, until it is.
         self._pending_transport: asyncio.BaseTransport | None = None
 
+    def read_from_fd(self, buf: Any) -> int | None:
+        """Never reads: the bytes on the socket are the TLS layer's to
+        decrypt. It still fails, as a read would, on a socket whose
+        descriptor is gone; otherwise None (nothing to offer)."""
+        sock = self.socket
+        fd = sock.fileno() if sock is not None else -1
+        if fd >= 0:
+            fcntl.ioctl(fd, termios.FIONREAD, self._waiting, True)
+        return None
+
     def wait_for_handshake(
         self, callback: Callable[[], Any] | None = None
     ) -> asyncio.Future[SSLIOStream]:
-        """Resolves with the stream once the TLS handshake is done."""
-        if self._handshake_future is None:
-            self._handshake_future = self._loop.create_future()
-            if self._handshake_done:
-                _resolve(self._handshake_future, self)
-            elif self._closed:
-                _mark_failed(self._handshake_future, StreamClosedError(real_error=self.error))
+        """Resolves with the stream once the TLS handshake is done.
+
+        As in Tornado, one caller waits at a time: a second call while the
+        first one's Future is pending raises ``RuntimeError``; once it has
+        resolved, a new call gets a new (already resolved) Future.
+        """
+        if self._handshake_future is not None:
+            raise RuntimeError("Already waiting")
+        future: asyncio.Future[SSLIOStream] = self._loop.create_future()
+        self._handshake_future = future
         if callback is not None:
-            self._call_on_success(self._handshake_future, callback, with_result=False)
-        return self._handshake_future
+            self._call_on_success(future, callback, with_result=False)
+        if self._handshake_done:
+            self._settle_handshake_waiter()
+        elif self._closed:
+            self._settle_handshake_waiter(StreamClosedError(real_error=self.error))
+        return future
+
+    def _settle_handshake_waiter(self, error: BaseException | None = None) -> None:
+        future, self._handshake_future = self._handshake_future, None
+        if future is None:
+            return
+        if error is None:
+            _resolve(future, self)
+        else:
+            _mark_failed(future, error)
 
     def _on_attached(self) -> None:
-        # Every TLS transport reaches the stream only after its handshake.
+        # Every TLS transport reaches the stream only after its handshake;
+        # from now on the socket also answers for the session (cipher()...).
+        transport = self._transport
+        raw = self.socket._sock if isinstance(self.socket, _TLSSocket) else self.socket
+        self.socket = _TLSSocket(raw, transport.get_extra_info("ssl_object"))
         self._handshake_done = True
-        if self._handshake_future is not None:
-            _resolve(self._handshake_future, self)
+        self._settle_handshake_waiter()
 
     def _on_closed(self) -> None:
-        if self._handshake_future is not None:
-            _mark_failed(self._handshake_future, StreamClosedError(real_error=self.error))
+        self._settle_handshake_waiter(StreamClosedError(real_error=self.error))
 
     async def _attach_connected(self, sock: socket.socket) -> None:
         self._setup_started = True

@@ -19,6 +19,8 @@ from functools import partial
 from numbers import Real
 from typing import Any
 
+from squall.concurrent import Future
+from squall.ioloop import IOLoop
 from squall.iostream import IOStream
 from squall.netutil import Resolver
 from squall.util import TimeoutError
@@ -31,127 +33,177 @@ __all__ = ["TCPClient"]
 _INITIAL_CONNECT_TIMEOUT = 0.3
 
 _Address = tuple[socket.AddressFamily, Any]
-_Attempt = Callable[[socket.AddressFamily, Any], tuple[IOStream | None, "asyncio.Future[Any]"]]
+# What the race ends with: the winner's family, address and stream.
+_Winner = tuple[socket.AddressFamily, Any, IOStream]
+# Opens one attempt: the stream and the future of its connection.
+_Attempt = Callable[[socket.AddressFamily, Any], tuple[Any, "Future[Any]"]]
 
 
 class _Connector:
-    """Races connection attempts over a list of resolved addresses.
+    """Races connection attempts over a list of resolved addresses (RFC 6555).
 
-    Addresses of the first family are tried one after another; those of
-    the other families start after the head start, or as soon as a
-    primary attempt fails. The first stream to connect wins and the
-    attempts still under way are closed. If all fail, the last error is
-    raised.
+    The addresses are split by family (``split``). Those of the first family
+    listed are tried one after another; the other family joins in when the
+    head start (``start``'s ``timeout``) runs out or as soon as a primary
+    attempt fails, and then goes through its own list the same way, so at
+    most one attempt per family is in flight. The first stream to connect
+    wins; every other attempt is closed. When all have failed, the future
+    fails with the last error; at ``connect_timeout`` it fails with
+    ``TimeoutError`` naming the addresses still being tried.
+
+    ``connect(family, address)`` opens one attempt: a stream and the future
+    of its connection, which resolves with the stream.
     """
 
-    def __init__(self, addrinfo: list[_Address], attempt: _Attempt) -> None:
-        # The current IOLoop's loop: a connector may be built before it runs.
-        self.loop = _current_loop()
-        self.attempt = attempt
-        self.future: asyncio.Future[tuple[socket.AddressFamily, Any, IOStream]] = (
-            self.loop.create_future()
-        )
-        self.timeout: asyncio.TimerHandle | None = None
+    def __init__(self, addrinfo: list[_Address], connect: _Attempt) -> None:
+        self.io_loop = IOLoop.current()
+        self.connect = connect
+        self.future: Future[_Winner] = self.io_loop.asyncio_loop.create_future()
+        # Timer handles; a handle stays in place (cancelled) once cleared.
+        self.timeout: object | None = None
+        self.connect_timeout: object | None = None
         self.last_error: BaseException | None = None
+        # Attempts not finished yet, counting those not started.
         self.remaining = len(addrinfo)
-        self.primary, self.secondary = self.split(addrinfo)
-        self.streams: set[IOStream] = set()
-        # A cancelled race (the caller's timeout) closes what it opened.
-        self.future.add_done_callback(lambda f: self.close_streams() if f.cancelled() else None)
+        self.primary_addrs, self.secondary_addrs = self.split(addrinfo)
+        # Every stream opened (the failed ones too: closing twice is harmless),
+        # and the addresses whose attempt is under way.
+        self.streams: set[Any] = set()
+        self.pending_addrs: set[Any] = set()
 
     @staticmethod
     def split(addrinfo: list[_Address]) -> tuple[list[_Address], list[_Address]]:
-        """The addresses of the first family listed, and all the others."""
-        primary: list[_Address] = []
-        secondary: list[_Address] = []
+        """The entries of the first entry's family, and all the others."""
         if not addrinfo:
-            return primary, secondary
-        family = addrinfo[0][0]
-        for entry in addrinfo:
-            (primary if entry[0] == family else secondary).append(entry)
+            return [], []
+        first_family = addrinfo[0][0]
+        primary = [entry for entry in addrinfo if entry[0] == first_family]
+        secondary = [entry for entry in addrinfo if entry[0] != first_family]
         return primary, secondary
 
     def start(
-        self, timeout: float = _INITIAL_CONNECT_TIMEOUT
-    ) -> asyncio.Future[tuple[socket.AddressFamily, Any, IOStream]]:
+        self,
+        timeout: float = _INITIAL_CONNECT_TIMEOUT,
+        connect_timeout: float | datetime.timedelta | None = None,
+    ) -> Future[_Winner]:
+        """Begin; the future of ``(family, address, stream)``.
+
+        ``timeout``: the primary family's head start, in seconds.
+        ``connect_timeout``: an ``IOLoop.time()`` deadline or a ``timedelta``
+        for the whole race.
+        """
         if not self.remaining:
             self.future.set_exception(OSError("no addresses to connect to"))
             return self.future
-        self.try_connect(iter(self.primary))
-        if not self.future.done():
-            self.timeout = self.loop.call_later(timeout, self.on_timeout)
+        # The timers go first: an attempt failing at once (a socket that
+        # cannot be made) must find the head start there to cut it short.
+        self.set_timeout(timeout)
+        if connect_timeout is not None:
+            self.set_connect_timeout(connect_timeout)
+        self.try_connect(iter(self.primary_addrs))
+        self.future.add_done_callback(self.on_future_done)
         return self.future
 
-    def try_connect(self, addresses: Iterator[_Address]) -> None:
-        candidate = next(addresses, None)
-        if candidate is None:
-            # Nothing left to try in this family: the overall attempt has
-            # failed only once no other connection is still in flight.
-            all_settled = self.remaining == 0
-            if all_settled and not self.future.done():
+    def try_connect(self, addrs: Iterator[_Address]) -> None:
+        """Start an attempt on the next address of ``addrs``, if any is left."""
+        entry = next(addrs, None)
+        if entry is None:
+            # This family is exhausted; the race is lost once nothing else
+            # is still in flight either.
+            if self.remaining == 0 and not self.future.done():
                 self.future.set_exception(self.last_error or OSError("connection failed"))
+                # Lost: no timer needs to keep the connector alive.
+                self.clear_timeouts()
+                self.close_streams()
             return
-        family, address = candidate
+        family, address = entry
         try:
-            stream, connected = self.attempt(family, address)
-        except Exception as e:  # a bad source address, say
-            stream = None
-            connected = self.loop.create_future()
-            connected.set_exception(e)
-        if stream is not None:
-            self.streams.add(stream)
-        connected.add_done_callback(
-            partial(self.on_connect_done, addresses, family, address, stream)
-        )
+            stream, connected = self.connect(family, address)
+        except Exception as e:  # no socket for this family, a bad source address...
+            self.remaining -= 1
+            self._attempt_failed(addrs, e)
+            return
+        self.streams.add(stream)
+        self.pending_addrs.add(address)
+        connected.add_done_callback(partial(self.on_connect_done, addrs, family, address))
 
     def on_connect_done(
         self,
-        addresses: Iterator[_Address],
-        family: socket.AddressFamily,
-        address: Any,
-        stream: IOStream | None,
-        connected: asyncio.Future[Any],
+        addrs: Iterator[_Address],
+        af: socket.AddressFamily,
+        addr: Any,
+        future: Future[Any],
     ) -> None:
+        """One attempt has finished: a winner, or move on to the next address."""
         self.remaining -= 1
-        error = connected.exception() if not connected.cancelled() else OSError("cancelled")
-        if error is not None:
-            if stream is not None:
-                self.streams.discard(stream)
-            if self.future.done():
-                return
-            self.last_error = error
-            self.try_connect(addresses)
-            if self.timeout is not None:
-                # The primary family failed fast: do not wait out its head
-                # start before trying the others.
-                self.timeout.cancel()
-                self.on_timeout()
+        self.pending_addrs.discard(addr)
+        if future.cancelled():
+            # A cancelled attempt counts as failed, with no error to report.
+            self._attempt_failed(addrs, None)
             return
-        assert stream is not None
-        self.clear_timeout()
-        self.streams.discard(stream)
+        error = future.exception()
+        if error is not None:
+            self._attempt_failed(addrs, error)
+            return
+        stream = future.result()
+        self.clear_timeouts()
         if self.future.done():
-            # Another attempt won, or the caller gave up.
+            # Another attempt won, or the caller gave up: not wanted.
             stream.close()
             return
-        self.future.set_result((family, address, stream))
+        self.streams.discard(stream)
+        self.future.set_result((af, addr, stream))
         self.close_streams()
 
+    def _attempt_failed(self, addrs: Iterator[_Address], error: BaseException | None) -> None:
+        if self.future.done():
+            return
+        if error is not None:
+            self.last_error = error
+        self.try_connect(addrs)
+        if self.timeout is not None:
+            # A primary attempt failed within its head start: the other
+            # family need not wait it out.
+            self.io_loop.remove_timeout(self.timeout)
+            self.on_timeout()
+
+    def on_future_done(self, future: Future[_Winner]) -> None:
+        if future.cancelled():
+            # The caller gave up (its own timeout, say): drop every attempt.
+            self.clear_timeouts()
+            self.close_streams()
+
+    def set_timeout(self, timeout: float) -> None:
+        self.timeout = self.io_loop.add_timeout(self.io_loop.time() + timeout, self.on_timeout)
+
     def on_timeout(self) -> None:
+        """The head start is over: bring in the secondary family."""
         self.timeout = None
         if not self.future.done():
-            self.try_connect(iter(self.secondary))
+            self.try_connect(iter(self.secondary_addrs))
 
     def clear_timeout(self) -> None:
         if self.timeout is not None:
-            self.timeout.cancel()
-            self.timeout = None
+            self.io_loop.remove_timeout(self.timeout)
+
+    def set_connect_timeout(self, connect_timeout: float | datetime.timedelta) -> None:
+        self.connect_timeout = self.io_loop.add_timeout(connect_timeout, self.on_connect_timeout)
+
+    def on_connect_timeout(self) -> None:
+        """The whole race is out of time."""
+        if not self.future.done():
+            trying = ", ".join(_format_addr(address) for address in _ordered(self.pending_addrs))
+            self.future.set_exception(TimeoutError(f"Timeout while connecting to {trying}"))
+        self.close_streams()
+
+    def clear_timeouts(self) -> None:
+        self.clear_timeout()
+        if self.connect_timeout is not None:
+            self.io_loop.remove_timeout(self.connect_timeout)
 
     def close_streams(self) -> None:
-        self.clear_timeout()
         for stream in self.streams:
             stream.close()
-        self.streams.clear()
 
 
 class TCPClient:
@@ -195,21 +247,22 @@ class TCPClient:
                 raise TypeError(f"Unsupported timeout {timeout!r}")
             deadline = loop.time() + seconds
 
-        def attempt(
-            family: socket.AddressFamily, address: Any
-        ) -> tuple[IOStream, asyncio.Future[Any]]:
-            return self._open_stream(family, address, max_buffer_size, source_ip, source_port)
+        # Tornado's shape for the attempts: one stream per (family, address),
+        # made by _create_stream (which tests and subclasses may replace).
+        attempt = partial(
+            self._create_stream, max_buffer_size, source_ip=source_ip, source_port=source_port
+        )
 
         # The timeout messages say which step ran out of time, as Tornado's.
         addrinfo = await _before(
             deadline, self.resolver.resolve(host, port, af), f"Timeout while resolving {host}"
         )
-        targets = ", ".join(_format_addr(address) for _family, address in addrinfo)
-        winner = await _before(
-            deadline,
-            _Connector(addrinfo, attempt).start(),
-            f"Timeout while connecting to {targets}",
-        )
+        # The connector enforces the deadline itself, so that its message
+        # names the addresses still being tried when time ran out.
+        connect_timeout = None
+        if deadline is not None:
+            connect_timeout = datetime.timedelta(seconds=max(deadline - loop.time(), 0))
+        winner = await _Connector(addrinfo, attempt).start(connect_timeout=connect_timeout)
         plain: IOStream = winner[2]
         if ssl_options is None:
             return plain
@@ -226,16 +279,16 @@ class TCPClient:
             return
         self.resolver.close()
 
-    @staticmethod
-    def _open_stream(
-        family: socket.AddressFamily,
-        address: Any,
+    def _create_stream(
+        self,
         max_buffer_size: int | None,
-        source_ip: str | None,
-        source_port: int | None,
-    ) -> tuple[IOStream, asyncio.Future[Any]]:
-        """A new stream for ``family`` and the future of its connect to ``address``."""
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        af: socket.AddressFamily,
+        addr: Any,
+        source_ip: str | None = None,
+        source_port: int | None = None,
+    ) -> tuple[IOStream, Future[Any]]:
+        """A new stream of family ``af`` and the future of its connect to ``addr``."""
+        sock = socket.socket(af, socket.SOCK_STREAM)
         if source_ip is not None or source_port:
             # A source port alone binds on every local address ("" is the
             # wildcard for both families).
@@ -245,7 +298,7 @@ class TCPClient:
                 sock.close()
                 raise
         stream = IOStream(sock, max_buffer_size=max_buffer_size)
-        return stream, stream.connect(address)
+        return stream, stream.connect(addr)
 
 
 async def _before(deadline: float | None, awaitable: Any, message: str = "Timeout") -> Any:
@@ -268,10 +321,9 @@ def _format_addr(address: Any) -> str:
     return str(address)
 
 
-def _current_loop() -> asyncio.AbstractEventLoop:
+def _ordered(addresses: set[Any]) -> list[Any]:
+    """``addresses`` in a stable order for messages: sorted where they compare."""
     try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        from squall.ioloop import IOLoop
-
-        return IOLoop.current().asyncio_loop
+        return sorted(addresses)
+    except TypeError:  # a resolver handing back addresses of mixed shapes
+        return sorted(addresses, key=repr)

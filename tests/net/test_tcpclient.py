@@ -426,8 +426,18 @@ async def test_connector_primary_wins_before_timeout() -> None:
     assert list(attempts.made) == ["a6"]
     stream = attempts.succeed("a6")
     assert await result == (V6, "a6", stream)
-    assert connector.timeout is None
     assert not stream.closed
+
+
+async def test_connector_win_stops_the_head_start_timer() -> None:
+    attempts = Attempts()
+    connector = _Connector(ADDRS, attempts)  # type: ignore[arg-type]
+    result = connector.start(timeout=0.01)
+    attempts.succeed("a6")
+    await result
+    await asyncio.sleep(0.05)
+    # The other family is never tried.
+    assert list(attempts.made) == ["a6"]
 
 
 async def test_connector_secondary_after_head_start() -> None:
@@ -469,7 +479,7 @@ async def test_connector_cancelled_closes_attempts() -> None:
     result.cancel()
     await asyncio.sleep(0)
     assert attempts.made["a6"][0].closed
-    assert connector.timeout is None
+    assert connector.pending_addrs == {"a6"}
 
 
 async def test_connector_attempt_that_raises() -> None:
@@ -479,3 +489,138 @@ async def test_connector_attempt_that_raises() -> None:
     connector = _Connector([(V4, "x")], broken)
     with pytest.raises(OSError, match="cannot make a socket"):
         await connector.start()
+
+
+async def test_connector_attempt_failing_at_once_starts_both_families() -> None:
+    attempts = Attempts()
+
+    def first_cannot_start(family: socket.AddressFamily, address: Any) -> Any:
+        if address == "a6":
+            raise OSError("no socket for a6")
+        return attempts(family, address)
+
+    connector = _Connector(ADDRS, first_cannot_start)
+    result = connector.start(timeout=3600)
+    # Without waiting for the loop: the next primary address and the
+    # secondary family, the head start cut short.
+    assert list(attempts.made) == ["b6", "a4"]
+    assert connector.remaining == 3
+    assert str(connector.last_error) == "no socket for a6"
+    winner = attempts.succeed("a4")
+    assert await result == (V4, "a4", winner)
+    await asyncio.sleep(0)
+    assert attempts.made["b6"][0].closed
+    assert not winner.closed
+
+
+async def test_connector_every_attempt_failing_at_once() -> None:
+    def nothing_works(family: socket.AddressFamily, address: Any) -> Any:
+        raise OSError(f"no socket for {address}")
+
+    result = _Connector(ADDRS, nothing_works).start(timeout=3600)
+    # Settled before start() returns; the error is the last address's.
+    assert result.done()
+    with pytest.raises(OSError, match="no socket for b4"):
+        result.result()
+
+
+async def test_connector_cancelled_attempts_fail_without_an_error() -> None:
+    attempts = Attempts()
+    connector = _Connector([(V6, "a6"), (V4, "a4")], attempts)  # type: ignore[arg-type]
+    result = connector.start(timeout=3600)
+    attempts.made["a6"][1].cancel()
+    await asyncio.sleep(0)
+    # The cancelled attempt makes way for the other family at once.
+    assert list(attempts.made) == ["a6", "a4"]
+    attempts.made["a4"][1].cancel()
+    with pytest.raises(OSError, match="connection failed"):
+        await result
+    assert connector.last_error is None
+    assert attempts.made["a6"][0].closed and attempts.made["a4"][0].closed
+
+
+async def test_connector_connect_timeout_names_pending_addresses() -> None:
+    attempts = Attempts()
+    connector = _Connector(ADDRS, attempts)  # type: ignore[arg-type]
+    result = connector.start(timeout=3600, connect_timeout=datetime.timedelta(seconds=0.05))
+    connector.on_timeout()  # the head start is over: a6 and a4 in flight
+    attempts.fail("a6")
+    await asyncio.sleep(0)
+    with pytest.raises(TimeoutError, match=r"^Timeout while connecting to a4, b6$"):
+        await result
+    assert all(stream.closed for stream, _future in attempts.made.values())
+    # An attempt connecting after the deadline is closed, not returned.
+    late = attempts.succeed("b6")
+    await asyncio.sleep(0)
+    assert late.closed
+
+
+async def test_connector_connect_timeout_as_a_deadline() -> None:
+    attempts = Attempts()
+    connector = _Connector([(V4, ("127.0.0.1", 1))], attempts)  # type: ignore[arg-type]
+    deadline = IOLoop.current().time() + 0.05
+    with pytest.raises(TimeoutError, match=r"^Timeout while connecting to 127\.0\.0\.1:1$"):
+        await connector.start(connect_timeout=deadline)
+
+
+async def test_connector_late_failure_after_a_winner_is_ignored() -> None:
+    attempts = Attempts()
+    connector = _Connector(ADDRS, attempts)  # type: ignore[arg-type]
+    result = connector.start(timeout=3600)
+    connector.on_timeout()
+    winner = attempts.succeed("a4")
+    assert await result == (V4, "a4", winner)
+    attempts.fail("a6")
+    await asyncio.sleep(0)
+    # No further attempts, and the winner's result stands.
+    assert list(attempts.made) == ["a6", "a4"]
+    assert connector.last_error is None
+    assert not winner.closed
+
+
+@needs_ipv6
+async def test_timeout_names_every_address_being_tried() -> None:
+    stalled_v4 = StalledListener(socket.AF_INET)
+    stalled_v6 = StalledListener(socket.AF_INET6)
+    await stalled_v4.fill()
+    await stalled_v6.fill()
+    try:
+        v4 = ("127.0.0.1", stalled_v4.port)
+        v6 = ("::1", stalled_v6.port, 0, 0)
+        resolver = FixedResolver(addresses=[(socket.AF_INET6, v6), (socket.AF_INET, v4)])
+        client = TCPClient(resolver=resolver)
+        # Past the head start (0.3 s), both families are in flight.
+        with pytest.raises(TimeoutError) as info:
+            await client.connect("dual.example", 1, timeout=0.6)
+        assert str(info.value) == (f"Timeout while connecting to 127.0.0.1:{v4[1]}, [::1]:{v6[1]}")
+    finally:
+        stalled_v4.close()
+        stalled_v6.close()
+
+
+async def test_create_stream_is_the_attempt_hook(echo_port: tuple[EchoServer, int]) -> None:
+    _server, port = echo_port
+    made: list[tuple[socket.AddressFamily, Any]] = []
+
+    class Recording(TCPClient):
+        def _create_stream(  # type: ignore[override]
+            self, max_buffer_size: Any, af: socket.AddressFamily, addr: Any, **kwargs: Any
+        ) -> Any:
+            made.append((af, addr))
+            return super()._create_stream(max_buffer_size, af, addr, **kwargs)
+
+    stream = await Recording().connect("127.0.0.1", port)
+    assert made == [(socket.AF_INET, ("127.0.0.1", port))]
+    assert await echo(stream) == b"ping"
+    stream.close()
+
+
+async def test_connector_lost_race_stops_its_timers() -> None:
+    attempts = Attempts()
+    connector = _Connector([(V4, "a4")], attempts)  # type: ignore[arg-type]
+    result = connector.start(timeout=3600, connect_timeout=datetime.timedelta(seconds=3600))
+    attempts.fail("a4")
+    with pytest.raises(StreamClosedError):
+        await result
+    handle: Any = connector.connect_timeout
+    assert handle is not None and handle.cancelled()
