@@ -285,6 +285,20 @@ async def test_statuses_by_mode(serve, blocking, monkeypatch, as_tornado, reques
     assert sum(log.counts.values()) == 1
 
 
+MANY_HEADERS = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n" + b"X-Rep: a\r\n" * 500 + b"\r\n"
+
+
+async def test_header_count_limit_by_mode(serve, blocking, monkeypatch):
+    port = serve(echo_app)
+    with ExpectLog(MALFORMED, ".*too many header lines"):
+        data = await blocking(raw_exchange, port, MANY_HEADERS)
+    assert data.startswith(b"HTTP/1.1 431 ")
+    # Tornado has no count limit, only the size (64 KiB here): served.
+    monkeypatch.setattr(_tornado_mode, "answer_as_tornado", True)
+    data = await blocking(raw_exchange, port, MANY_HEADERS)
+    assert [s for s, _ in answered(data)] == [200]
+
+
 def test_the_alias_turns_the_switch_on():
     import subprocess
     import sys
