@@ -112,6 +112,15 @@ class HTTP1Connection(HTTPConnection):
     def set_max_body_size(self, max_body_size: int) -> None:
         self.max_body_size = max_body_size
 
+    def get_ssl_certificate(self, binary_form: bool = False) -> dict[str, Any] | bytes | None:
+        """The client's TLS certificate (``request.get_ssl_certificate`` asks here)."""
+        transport = self._protocol.transport
+        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        if ssl_object is None:
+            return None
+        cert: dict[str, Any] | bytes | None = ssl_object.getpeercert(binary_form=binary_form)
+        return cert
+
     def set_body_timeout(self, timeout: float) -> None:
         self.body_timeout = timeout
         self._protocol._body_timeout_changed(self, timeout)

@@ -142,12 +142,19 @@ class HTTPServer(TCPServer, HTTPServerConnectionDelegate):
         self._takeovers: weakref.WeakSet[Any] = weakref.WeakSet()
 
     async def close_all_connections(self) -> None:
-        """Close every open connection and wait until they are all gone."""
+        """Close every open connection at once and wait until they are all gone.
+
+        Unsent output is dropped and TLS connections skip the close_notify
+        exchange, as Tornado closes its sockets here: a keep-alive client
+        that never answers close_notify (curl) would otherwise hold this up
+        for the transport's TLS shutdown timeout. ``shutdown()`` is the
+        graceful way.
+        """
         while self._connections:
             if self._all_closed is None or self._all_closed.done():
                 self._all_closed = asyncio.get_running_loop().create_future()
             for conn in list(self._connections):
-                conn.close()
+                conn.abort()
             await self._all_closed
 
     # -- connections -------------------------------------------------------------
