@@ -410,17 +410,26 @@ class _Dispatcher(asyncio.Protocol):
             self.transport.close()  # asyncio flushes buffered data first
 
     def abort(self) -> None:
+        """Close the connection now, dropping pending output."""
+        if self._never_connected():
+            return
         self._stop_reading()
         if self.transport is not None:
             self.transport.abort()
 
     def close(self) -> None:
         """Close the connection once pending output is written."""
-        if self.transport is None and self._life is not CLOSED:
-            # Never connected (or detached): nothing will call connection_lost.
-            self.connection_lost(None)
+        if self._never_connected():
             return
         self._close_when_written()
+
+    def _never_connected(self) -> bool:
+        # Never connected (a TLS handshake that failed, or detached):
+        # nothing will call connection_lost, so it is called here.
+        if self.transport is None and self._life is not CLOSED:
+            self.connection_lost(None)
+            return True
+        return False
 
     # -- refusing bad input -----------------------------------------------------
 
