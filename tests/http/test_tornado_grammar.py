@@ -285,7 +285,9 @@ async def test_statuses_by_mode(serve, blocking, monkeypatch, as_tornado, reques
     assert sum(log.counts.values()) == 1
 
 
-MANY_HEADERS = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n" + b"X-Rep: a\r\n" * 500 + b"\r\n"
+MANY_HEADERS = (
+    b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n" + b"X-Rep: a\r\n" * 500 + b"\r\n"
+)
 
 
 async def test_header_count_limit_by_mode(serve, blocking, monkeypatch):
