@@ -484,6 +484,16 @@ class HTTP1Connection(HTTPConnection):
         self._set_finished()
         self._clear_callbacks()
 
+    # Per-message limits, set by the delegate before the body is read.
+
+    def set_max_body_size(self, max_body_size: int) -> None:
+        """Limit the current message's body to ``max_body_size`` bytes."""
+        self._max_body_size = max_body_size
+
+    def set_body_timeout(self, timeout: float) -> None:
+        """Limit the time the current message's body may take to arrive."""
+        self._body_timeout = timeout
+
     def _set_finished(self) -> None:
         self._finished = True
         waiter = self._finish_waiter
@@ -505,20 +515,13 @@ class HTTP1Connection(HTTPConnection):
     def detach(self) -> IOStream:
         """Take the stream over: this connection stops using it (a pending
         ``read_response`` resolves False) and returns it."""
+        handed_over = self.stream
+        assert handed_over is not None, "already detached"
+        # The stream's close callback still points at us: unhook it first.
         self._clear_callbacks()
-        stream = self.stream
-        assert stream is not None, "already detached"
         self.stream = None
         self._set_finished()
-        return stream
-
-    def set_body_timeout(self, timeout: float) -> None:
-        """Limit the time the current message's body may take to arrive."""
-        self._body_timeout = timeout
-
-    def set_max_body_size(self, max_body_size: int) -> None:
-        """Limit the current message's body to ``max_body_size`` bytes."""
-        self._max_body_size = max_body_size
+        return handed_over
 
     # -- writing ---------------------------------------------------------------
 

@@ -61,13 +61,18 @@ class HTTP1ServerConnection:
                 app_log.error("Uncaught exception in on_close", exc_info=True)
 
     async def _serve_requests(self, delegate: HTTPServerConnectionDelegate) -> None:
-        while True:
-            conn = HTTP1Connection(self.stream, False, self.params, self.context)
-            request_delegate = delegate.start_request(self, conn)
-            try:
-                keep_going = await conn.read_response(request_delegate)
-            except StreamClosedError:
-                return  # the client left (or a read limit closed the stream)
-            if not keep_going:
-                return
+        # A fresh HTTP1Connection per request, all on this one stream, for as
+        # long as the previous one leaves it open for another.
+        while await self._serve_one_request(delegate):
             await asyncio.sleep(0)  # let other connections run between requests
+
+    async def _serve_one_request(self, delegate: HTTPServerConnectionDelegate) -> bool:
+        """Read and dispatch one request; whether the stream can take another."""
+        exchange = HTTP1Connection(self.stream, False, self.params, self.context)
+        handler = delegate.start_request(self, exchange)
+        try:
+            reusable = await exchange.read_response(handler)
+        except StreamClosedError:
+            # The client left (or a read limit closed the stream).
+            return False
+        return bool(reusable)

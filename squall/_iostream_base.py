@@ -157,20 +157,24 @@ class BaseIOStream:
             1, min(read_chunk_size or DEFAULT_READ_CHUNK_SIZE, self.max_buffer_size // 2)
         )
         self.max_write_buffer_size = max_write_buffer_size
-        self.error: BaseException | None = None
         self._read_high_water = min(READ_BUFFER_HIGH_WATER, self.max_buffer_size)
+        # Lifetime: closed yet, why (``error``), and who to tell.
+        self._closed = False
+        self.error: BaseException | None = None
+        self._close_callback: Callable[[], Any] | None = None
+        # The asyncio side: our protocol object and, once made, its transport.
         self._protocol = _StreamProtocol(self)
         self._transport: Any = None
+        # Reading: bytes received but not consumed, the one read waiting for
+        # more, and whether the transport was asked to stop delivering.
         self._read_buffer = bytearray()
         self._read: ReadRequest | None = None
+        self._reading_paused = False
         # What get_buffer lent the transport, and whether it is a read_into
         # caller's own buffer rather than the shared scratch space.
+        self._scratch: memoryview | None = None
         self._lent: memoryview | None = None
         self._lent_into: ReadInto | None = None
-        self._scratch: memoryview | None = None
-        self._reading_paused = False
-        self._closed = False
-        self._close_callback: Callable[[], Any] | None = None
         # Bytes written before the transport exists (handed to it once it
         # does; afterwards writes go straight to it), and the Futures of
         # writes not yet handed to the kernel.

@@ -183,55 +183,73 @@ class _CurlStreamingBuffer:
     def __init__(
         self, client: CurlAsyncHTTPClient, curl: pycurl.Curl, callback: Callable[[bytes], Any]
     ) -> None:
+        self.callback = callback
+        self.curl = curl
         self.client = client
         self.io_loop = client.io_loop
-        self.curl = curl
-        self.callback = callback
+        # Chunks curl gave us that the callback has not seen yet.
         self.chunks: collections.deque[bytes] = collections.deque()
-        self.size = 0  # bytes held
-        self.total = 0  # bytes taken in all
-        self.body_too_large = False
-        self.paused = False
-        self.flush_scheduled = False
+        # Bytes held (``size``) and bytes accepted since the transfer began.
+        self.size = self.total = 0
+        # ``paused``: curl was answered WRITEFUNC_PAUSE and waits for us.
+        self.paused = self.flush_scheduled = self.body_too_large = False
 
     def write(self, chunk: bytes) -> int:
-        if self.total + len(chunk) > self.client.max_body_size:
-            self.body_too_large = True
-            return 0
-        if self.size >= self.max_buffer_size:
-            self.paused = True
-            return int(pycurl.WRITEFUNC_PAUSE)
-        self.chunks.append(chunk)
-        self.size += len(chunk)
-        self.total += len(chunk)
-        self._schedule_flush()
+        refusal = self._refusal(len(chunk))
+        if refusal is not None:
+            return refusal
+        self._hold(chunk)
         return len(chunk)
 
-    def _schedule_flush(self) -> None:
+    def _refusal(self, incoming: int) -> int | None:
+        """What to answer curl instead of taking ``incoming`` bytes, if anything."""
+        if incoming + self.total > self.client.max_body_size:
+            # Any number other than the chunk's length aborts the transfer.
+            self.body_too_large = True
+            return 0
+        if self.size < self.max_buffer_size:
+            return None
+        # Curl keeps the chunk and offers it again once unpaused.
+        self.paused = True
+        return int(pycurl.WRITEFUNC_PAUSE)
+
+    def _hold(self, chunk: bytes) -> None:
+        self.chunks.append(chunk)
+        self.total += len(chunk)
+        self.size += len(chunk)
+        # One flush per IOLoop iteration takes everything held by then.
         if not self.flush_scheduled:
-            self.flush_scheduled = True
             self.io_loop.add_callback(self.flush)
+            self.flush_scheduled = True
 
     def flush(self) -> None:
         self.flush_scheduled = False
-        chunks = self.chunks
+        # Curl is resumed even when the callback raised (the IOLoop logs
+        # that) so the transfer goes on, as in Tornado; whatever is still
+        # held then waits for the next flush.
         try:
-            while chunks:
-                chunk = chunks.popleft()
-                self.size -= len(chunk)
-                self.callback(chunk)
+            self._drain()
         finally:
-            # Even when the callback raised (the IOLoop logs that): the
-            # transfer goes on, as in Tornado; held chunks wait for the next
-            # flush.
-            if self.paused:
-                self.paused = False
-                try:
-                    self.curl.pause(pycurl.PAUSE_CONT)
-                    # Unpausing does not wake curl's socket handling by itself.
-                    self.client._set_timeout(0)
-                except pycurl.error:
-                    pass  # the transfer ended meanwhile
+            self._resume()
+
+    def _drain(self) -> None:
+        while self.chunks:
+            self._deliver(self.chunks.popleft())
+
+    def _deliver(self, piece: bytes) -> None:
+        self.size -= len(piece)
+        self.callback(piece)
+
+    def _resume(self) -> None:
+        if not self.paused:
+            return
+        self.paused = False
+        try:
+            self.curl.pause(pycurl.PAUSE_CONT)
+        except pycurl.error:
+            return  # the transfer ended meanwhile
+        # Unpausing does not wake curl's socket handling by itself.
+        self.client._set_timeout(0)
 
     def finish(self) -> None:
         self.paused = False  # the transfer is over: nothing to resume

@@ -92,28 +92,31 @@ def to_unicode(value: str | bytes | None) -> str | None:
     raise _wrong_type(value)
 
 
-# Tornado keeps these aliases from its Python 2 days; code written against
-# it still calls them.
-_unicode = to_unicode
-native_str = to_unicode
-to_basestring = to_unicode
-
-
 def recursive_unicode(obj: Any) -> Any:
     """Decode every bytes value inside nested dicts, lists and tuples.
 
     Dict keys are decoded too. Other containers (sets, for instance) and
     non-bytes leaves are returned as they are.
     """
-    if isinstance(obj, dict):
-        return {recursive_unicode(k): recursive_unicode(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [recursive_unicode(item) for item in obj]
-    if isinstance(obj, tuple):
-        return tuple(recursive_unicode(item) for item in obj)
     if isinstance(obj, bytes):
         return obj.decode("utf-8")
+    if isinstance(obj, dict):
+        return dict(_decoded_pair(pair) for pair in obj.items())
+    if isinstance(obj, (list, tuple)):
+        members = [recursive_unicode(member) for member in obj]
+        # A list (or list subclass) becomes a plain list, any tuple a tuple.
+        return members if isinstance(obj, list) else tuple(members)
     return obj
+
+
+def _decoded_pair(pair: tuple[Any, Any]) -> tuple[Any, Any]:
+    key, value = pair
+    return recursive_unicode(key), recursive_unicode(value)
+
+
+# Names from Tornado's Python 2 days, for code written against it that
+# still calls them: all three are to_unicode.
+native_str = to_basestring = _unicode = to_unicode
 
 
 def _text(value: str | bytes) -> str:

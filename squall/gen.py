@@ -94,9 +94,9 @@ class Return(Exception):
     """
 
     def __init__(self, value: Any = None) -> None:
-        super().__init__()
+        # ``args`` is ``(value,)`` even for a bare ``Return()``: (None,).
+        Exception.__init__(self, value)
         self.value = value
-        self.args = (value,)
 
 
 # ``yield gen.moment`` (or a bare ``yield``) lets the loop run other
@@ -183,16 +183,13 @@ def _start(
         if isinstance(result, Generator):
             try:
                 yielded = ctx_run(next, result)
-            except (Return, StopIteration) as e:
-                future_set_result_unless_cancelled(future, _value_from_stop(e))
-            except asyncio.CancelledError:
-                future.cancel()
-            except Exception as e:
-                future_set_exception_unless_cancelled(future, e)
-            else:
-                runner = _Runner(ctx_run, result, future, yielded)
-                # Keep the runner alive as long as its result is wanted.
-                future.add_done_callback(functools.partial(_keep, runner))
+            except (Exception, asyncio.CancelledError) as e:
+                # The generator finished (or failed) before its first wait.
+                _settle_early(future, e)
+                return
+            runner = _Runner(ctx_run, result, future, yielded)
+            # Keep the runner alive as long as its result is wanted.
+            future.add_done_callback(functools.partial(_keep, runner))
             return
         if inspect.isawaitable(result):
             chain_future(convert_yielded(result), future)
@@ -201,6 +198,17 @@ def _start(
     finally:
         del future
         result = yielded = runner = None
+
+
+def _settle_early(future: asyncio.Future[Any], raised: BaseException) -> None:
+    """Settle ``future`` from what a generator's first step raised: its
+    return value (``Return``/``StopIteration``), a cancellation or an error."""
+    if isinstance(raised, asyncio.CancelledError):
+        future.cancel()
+    elif isinstance(raised, (Return, StopIteration)):
+        future_set_result_unless_cancelled(future, _value_from_stop(raised))
+    else:
+        future_set_exception_unless_cancelled(future, raised)
 
 
 def _keep(runner: _Runner, future: asyncio.Future[Any]) -> None:

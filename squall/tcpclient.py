@@ -56,20 +56,22 @@ class _Connector:
     """
 
     def __init__(self, addrinfo: list[_Address], connect: _Attempt) -> None:
-        self.io_loop = IOLoop.current()
         self.connect = connect
-        self.future: Future[_Winner] = self.io_loop.asyncio_loop.create_future()
-        # Timer handles; a handle stays in place (cancelled) once cleared.
-        self.timeout: object | None = None
-        self.connect_timeout: object | None = None
-        self.last_error: BaseException | None = None
-        # Attempts not finished yet, counting those not started.
-        self.remaining = len(addrinfo)
         self.primary_addrs, self.secondary_addrs = self.split(addrinfo)
-        # Every stream opened (the failed ones too: closing twice is harmless),
-        # and the addresses whose attempt is under way.
+        # Attempts still owed an outcome, the ones not yet begun included.
+        self.remaining = len(addrinfo)
+        # Every stream ever opened (closing a failed one again does no harm)
+        # and the addresses with an attempt in flight right now.
         self.streams: set[Any] = set()
         self.pending_addrs: set[Any] = set()
+        self.last_error: BaseException | None = None
+        # The two timer handles: the primary family's head start and the
+        # deadline for the whole race. Cleared handles are cancelled, not
+        # forgotten.
+        self.timeout: object | None = None
+        self.connect_timeout: object | None = None
+        self.io_loop = IOLoop.current()
+        self.future: Future[_Winner] = self.io_loop.asyncio_loop.create_future()
 
     @staticmethod
     def split(addrinfo: list[_Address]) -> tuple[list[_Address], list[_Address]]:
@@ -168,42 +170,57 @@ class _Connector:
             self.on_timeout()
 
     def on_future_done(self, future: Future[_Winner]) -> None:
-        if future.cancelled():
-            # The caller gave up (its own timeout, say): drop every attempt.
-            self.clear_timeouts()
-            self.close_streams()
+        # Only a cancellation matters here: the caller stopped waiting (its
+        # own timeout, say), so nothing still in flight is wanted.
+        if not future.cancelled():
+            return
+        self.clear_timeouts()
+        self.close_streams()
+
+    # -- the two timers --------------------------------------------------
+
+    def _cancel_timer(self, handle: object | None) -> None:
+        if handle is None:
+            return
+        self.io_loop.remove_timeout(handle)
 
     def set_timeout(self, timeout: float) -> None:
-        self.timeout = self.io_loop.add_timeout(self.io_loop.time() + timeout, self.on_timeout)
-
-    def on_timeout(self) -> None:
-        """The head start is over: bring in the secondary family."""
-        self.timeout = None
-        if not self.future.done():
-            self.try_connect(iter(self.secondary_addrs))
-
-    def clear_timeout(self) -> None:
-        if self.timeout is not None:
-            self.io_loop.remove_timeout(self.timeout)
+        head_start_ends = self.io_loop.time() + timeout
+        self.timeout = self.io_loop.add_timeout(head_start_ends, self.on_timeout)
 
     def set_connect_timeout(self, connect_timeout: float | datetime.timedelta) -> None:
-        self.connect_timeout = self.io_loop.add_timeout(connect_timeout, self.on_connect_timeout)
+        # IOLoop.add_timeout takes either shape of deadline as it is.
+        handle = self.io_loop.add_timeout(connect_timeout, self.on_connect_timeout)
+        self.connect_timeout = handle
 
-    def on_connect_timeout(self) -> None:
-        """The whole race is out of time."""
-        if not self.future.done():
-            trying = ", ".join(_format_addr(address) for address in _ordered(self.pending_addrs))
-            self.future.set_exception(TimeoutError(f"Timeout while connecting to {trying}"))
-        self.close_streams()
+    def clear_timeout(self) -> None:
+        self._cancel_timer(self.timeout)
 
     def clear_timeouts(self) -> None:
         self.clear_timeout()
-        if self.connect_timeout is not None:
-            self.io_loop.remove_timeout(self.connect_timeout)
+        self._cancel_timer(self.connect_timeout)
+
+    def on_timeout(self) -> None:
+        """The head start is over: the secondary family joins the race."""
+        self.timeout = None
+        if self.future.done():
+            return
+        self.try_connect(iter(self.secondary_addrs))
+
+    def on_connect_timeout(self) -> None:
+        """The whole race has run out of time: fail it, naming who was late."""
+        if not self.future.done():
+            message = "Timeout while connecting to " + self._describe_pending()
+            self.future.set_exception(TimeoutError(message))
+        self.close_streams()
+
+    def _describe_pending(self) -> str:
+        return ", ".join(map(_format_addr, _ordered(self.pending_addrs)))
 
     def close_streams(self) -> None:
-        for stream in self.streams:
-            stream.close()
+        # Copied first: closing a stream may run callbacks that touch the set.
+        for each in list(self.streams):
+            each.close()
 
 
 class TCPClient:

@@ -94,19 +94,20 @@ class WebSocketHandler(RequestHandler):
 
     def __init__(self, application: Any, request: Any, **kwargs: Any) -> None:
         super().__init__(application, request, **kwargs)
+        self._on_close_called = False
+        self._selected_subprotocol: str | None = None
+        # Filled in from the peer's close frame (RFC 6455 section 7.1.5/6).
         self.close_code: int | None = None
         self.close_reason: str | None = None
-        self._selected_subprotocol: str | None = None
-        self._on_close_called = False
+        # What open() is called with, kept for the connection's lifetime.
         self.open_args: tuple[Any, ...] = ()
         self.open_kwargs: dict[str, Any] = {}
 
     # -- the handshake (RFC 6455 section 4.2) --------------------------------
 
     async def get(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        self.open_args = args
-        self.open_kwargs = kwargs
         headers = self.request.headers
+        self.open_args, self.open_kwargs = args, kwargs
         if headers.get("Upgrade", "").lower() != "websocket":
             self._refuse(400, 'Can "Upgrade" only to "WebSocket".')
             return
@@ -207,10 +208,16 @@ class WebSocketHandler(RequestHandler):
 
     # -- settings ------------------------------------------------------------
 
+    def _websocket_setting(self, suffix: str, fallback: Any = None) -> Any:
+        # Every WebSocket option lives in the application settings under a
+        # "websocket_" prefix.
+        return self.settings.get(f"websocket_{suffix}", fallback)
+
     @property
     def ping_interval(self) -> float | None:
         """Seconds between pings (setting ``websocket_ping_interval``)."""
-        return self.settings.get("websocket_ping_interval", None)
+        interval: float | None = self._websocket_setting("ping_interval")
+        return interval
 
     @property
     def ping_timeout(self) -> float | None:
@@ -218,15 +225,15 @@ class WebSocketHandler(RequestHandler):
 
         None waits one ``ping_interval``.
         """
-        return self.settings.get("websocket_ping_timeout", None)
+        patience: float | None = self._websocket_setting("ping_timeout")
+        return patience
 
     @property
     def max_message_size(self) -> int:
         """Largest message accepted (``websocket_max_message_size``); larger
         ones close the connection with 1009."""
-        return self.settings.get(  # type: ignore[no-any-return]
-            "websocket_max_message_size", DEFAULT_MAX_MESSAGE_SIZE
-        )
+        limit: int = self._websocket_setting("max_message_size", DEFAULT_MAX_MESSAGE_SIZE)
+        return limit
 
     # -- hooks ---------------------------------------------------------------
 

@@ -84,13 +84,15 @@ class HTTPHeaders(MutableMapping[str, str]):
     one, ``get_list`` returns them all, and plain item access joins them with
     ``","`` (RFC 9110 section 5.3). Assigning an item replaces every value.
 
-    >>> h = HTTPHeaders({"content-type": "text/html"})
-    >>> h.add("Set-Cookie", "A=B")
-    >>> h.add("set-cookie", "C=D")
-    >>> h["SET-COOKIE"]
-    'A=B,C=D'
-    >>> h.get_list("set-cookie")
-    ['A=B', 'C=D']
+    >>> fields = HTTPHeaders(vary="Accept-Encoding")
+    >>> fields.add("x-forwarded-for", "192.0.2.7")
+    >>> fields.add("X-FORWARDED-FOR", "198.51.100.3")
+    >>> fields.get_list("X-Forwarded-For")
+    ['192.0.2.7', '198.51.100.3']
+    >>> fields["x-forwarded-for"]
+    '192.0.2.7,198.51.100.3'
+    >>> sorted(fields)
+    ['Vary', 'X-Forwarded-For']
 
     The constructor takes what ``dict`` takes (a mapping, pairs, keywords);
     given another ``HTTPHeaders`` it copies every value of every field.
@@ -209,8 +211,9 @@ class HTTPHeaders(MutableMapping[str, str]):
         describes. A stray CR inside a line is not a line break: it makes
         the value invalid.
 
-        >>> HTTPHeaders.parse("Content-Type: text/html\\r\\nContent-Length: 42\\r\\n")["content-length"]
-        '42'
+        >>> block = "Accept-Language: fr\\nETag: \\"v7\\"\\r\\n"
+        >>> HTTPHeaders.parse(block)["etag"]
+        '"v7"'
         """
         h = cls()
         lines = headers.split("\n")
