@@ -5,6 +5,7 @@ parser must refuse with ``HTTPInputError``."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import pytest
@@ -213,10 +214,12 @@ def test_header_block_round_trip(fields: list[tuple[str, str]], eol: str) -> Non
 @_SETTINGS
 @hypothesis.given(st.text(alphabet=st.characters(max_codepoint=0x17F), max_size=60))
 def test_header_block_arbitrary_text(text: str) -> None:
-    try:
-        headers = HTTPHeaders.parse(text)
-    except HTTPInputError:
-        return
-    for name, value in headers.get_all():
-        assert ABNF.field_name.fullmatch(name), name
-        assert ABNF.field_value.fullmatch(value), value
+    # Refusing the text is fine; whatever is accepted must obey the grammar.
+    with contextlib.suppress(HTTPInputError):
+        accepted = list(HTTPHeaders.parse(text).get_all())
+        off_grammar = [
+            (name, value)
+            for name, value in accepted
+            if not (ABNF.field_name.fullmatch(name) and ABNF.field_value.fullmatch(value))
+        ]
+        assert off_grammar == []
