@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import trustme
+from net_loops import LOOPS, each_loop
 
 from squall import netutil
 from squall.ioloop import IOLoop
@@ -37,33 +38,10 @@ from squall.testing import ExpectLog, bind_unused_port
 pytestmark = pytest.mark.usefixtures("io_loop")
 
 
-@pytest.fixture(params=["uvloop", "asyncio"])
+@pytest.fixture(params=LOOPS)
 def io_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Every test here runs once on each loop squall can make."""
-    monkeypatch.setenv("SQUALL_LOOP", request.param)
-    loop = IOLoop(make_current=True)
-    # In debug mode (PYTHONASYNCIODEBUG=1) asyncio's own server logs every
-    # failed incoming TLS handshake at ERROR; some tests fail them on purpose.
-    quiet = ExpectLog("asyncio", "Error on transport creation for incoming", required=False)
-    try:
-        with quiet:
-            yield loop
-    finally:
-        close_loop(loop)
-
-
-def close_loop(loop: IOLoop) -> None:
-    """Cancel what is left running, then close: as squall's own fixture does."""
-    aloop = loop.asyncio_loop
-    tasks = asyncio.all_tasks(aloop)
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        aloop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-    aloop.run_until_complete(aloop.shutdown_asyncgens())
-    loop.close(all_fds=True)
-    IOLoop.clear_current()
-    asyncio.set_event_loop(None)
+    yield from each_loop(request.param, monkeypatch)
 
 
 @pytest.fixture(scope="module")

@@ -9,32 +9,17 @@ import socket
 from typing import Any
 
 import pytest
+from net_loops import LOOPS, each_loop
 
-from squall.ioloop import IOLoop
 from squall.iostream import IOStream, PipeIOStream, StreamClosedError, _StreamBuffer
 
 pytestmark = pytest.mark.usefixtures("io_loop")
 
 
-@pytest.fixture(params=["uvloop", "asyncio"])
+@pytest.fixture(params=LOOPS)
 def io_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The stream tests run once on each loop squall can make."""
-    monkeypatch.setenv("SQUALL_LOOP", request.param)
-    loop = IOLoop(make_current=True)
-    try:
-        yield loop
-    finally:
-        aloop = loop.asyncio_loop
-        tasks = asyncio.all_tasks(aloop)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            aloop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-        for _ in range(3):
-            aloop.run_until_complete(asyncio.sleep(0))
-        loop.close(all_fds=True)
-        IOLoop.clear_current()
-        asyncio.set_event_loop(None)
+    """Every test here runs once on each loop squall can make."""
+    yield from each_loop(request.param, monkeypatch)
 
 
 def small_threshold(threshold: int) -> _StreamBuffer:

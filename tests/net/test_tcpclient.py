@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 import trustme
+from net_loops import LOOPS, each_loop
 
 from squall.ioloop import IOLoop
 from squall.iostream import IOStream, SSLIOStream, StreamClosedError
 from squall.netutil import DefaultLoopResolver, OverrideResolver, Resolver
 from squall.tcpclient import _INITIAL_CONNECT_TIMEOUT, TCPClient, _Connector
 from squall.tcpserver import TCPServer
-from squall.testing import ExpectLog, bind_unused_port
+from squall.testing import bind_unused_port
 
 pytestmark = pytest.mark.usefixtures("io_loop")
 
@@ -34,29 +35,10 @@ def _ipv6_loopback_works() -> bool:
 needs_ipv6 = pytest.mark.skipif(not _ipv6_loopback_works(), reason="no IPv6 loopback")
 
 
-@pytest.fixture(params=["uvloop", "asyncio"])
+@pytest.fixture(params=LOOPS)
 def io_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("SQUALL_LOOP", request.param)
-    loop = IOLoop(make_current=True)
-    # In debug mode (PYTHONASYNCIODEBUG=1) asyncio's own server logs every
-    # failed incoming TLS handshake at ERROR; some tests fail them on purpose.
-    quiet = ExpectLog("asyncio", "Error on transport creation for incoming", required=False)
-    try:
-        with quiet:
-            yield loop
-    finally:
-        aloop = loop.asyncio_loop
-        tasks = asyncio.all_tasks(aloop)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            aloop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-        # Let closing transports finish (TLS exchanges close_notify).
-        for _ in range(10):
-            aloop.run_until_complete(asyncio.sleep(0))
-        loop.close(all_fds=True)
-        IOLoop.clear_current()
-        asyncio.set_event_loop(None)
+    """Every test here runs once on each loop squall can make."""
+    yield from each_loop(request.param, monkeypatch)
 
 
 @pytest.fixture(scope="module")

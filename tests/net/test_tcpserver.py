@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import trustme
+from net_loops import LOOPS, each_loop
 
 from squall import netutil
-from squall.ioloop import IOLoop
 from squall.iostream import IOStream, SSLIOStream, StreamClosedError
 from squall.log import app_log
 from squall.tcpserver import TCPServer
@@ -25,30 +25,10 @@ from squall.testing import ExpectLog, bind_unused_port
 pytestmark = pytest.mark.usefixtures("io_loop")
 
 
-@pytest.fixture(params=["uvloop", "asyncio"])
+@pytest.fixture(params=LOOPS)
 def io_loop(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("SQUALL_LOOP", request.param)
-    loop = IOLoop(make_current=True)
-    # In debug mode (PYTHONASYNCIODEBUG=1) asyncio's own server logs every
-    # failed incoming TLS handshake at ERROR; some tests fail them on purpose.
-    quiet = ExpectLog("asyncio", "Error on transport creation for incoming", required=False)
-    try:
-        with quiet:
-            yield loop
-    finally:
-        aloop = loop.asyncio_loop
-        tasks = asyncio.all_tasks(aloop)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            aloop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-        # A few iterations for closing transports to finish (a TLS close
-        # exchanges close_notify alerts) before the loop goes.
-        for _ in range(10):
-            aloop.run_until_complete(asyncio.sleep(0))
-        loop.close(all_fds=True)
-        IOLoop.clear_current()
-        asyncio.set_event_loop(None)
+    """Every test here runs once on each loop squall can make."""
+    yield from each_loop(request.param, monkeypatch)
 
 
 @pytest.fixture(scope="module")
