@@ -154,7 +154,8 @@ def test_random_interleaving_keeps_the_byte_order(threshold: int) -> None:
 # -- write() and the caller's buffer ----------------------------------------------
 
 
-async def connected_pair() -> tuple[IOStream, IOStream]:
+async def connected_to_socket() -> tuple[IOStream, socket.socket]:
+    """A connected client stream, and the server's end as a plain socket."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
@@ -162,6 +163,11 @@ async def connected_pair() -> tuple[IOStream, IOStream]:
     await client.connect(listener.getsockname())
     accepted, _ = listener.accept()
     listener.close()
+    return client, accepted
+
+
+async def connected_pair() -> tuple[IOStream, IOStream]:
+    client, accepted = await connected_to_socket()
     return client, IOStream(accepted)
 
 
@@ -246,13 +252,7 @@ async def test_write_after_failed_pipe_write_raises() -> None:
 
 
 async def test_read_of_data_already_in_the_kernel_completes_at_once() -> None:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    client = IOStream(socket.socket())
-    await client.connect(listener.getsockname())
-    peer, _ = listener.accept()
-    listener.close()
+    client, peer = await connected_to_socket()
     await asyncio.sleep(0.01)
     peer.sendall(b"hello world")  # on loopback, in the client's kernel buffer now
     first = client.read_bytes(5)
@@ -266,13 +266,7 @@ async def test_read_of_data_already_in_the_kernel_completes_at_once() -> None:
 
 
 async def test_read_on_a_broken_descriptor_raises_and_closes() -> None:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    client = IOStream(socket.socket())
-    await client.connect(listener.getsockname())
-    peer, _ = listener.accept()
-    listener.close()
+    client, peer = await connected_to_socket()
     closed: list[bool] = []
     client.set_close_callback(lambda: closed.append(True))
     # The descriptor now names something that is not a socket (and stays
