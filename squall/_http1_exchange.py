@@ -323,13 +323,17 @@ class HTTP1Connection(HTTPConnection):
         return chunk
 
     def _connection_lost(self) -> None:
+        # One of the two hears of it, as in Tornado: the delegate while its
+        # request is still arriving, the close callback once it has (a
+        # handler registers it, and its delegate would tell it again).
         callback, self._close_callback = self._close_callback, None
-        if self.delegate is not None and not self._response_finished:
-            try:
-                self.delegate.on_connection_close()
-            except Exception:
-                app_log.error("Uncaught exception in on_connection_close", exc_info=True)
-        if callback is not None:
+        if not self._request_complete:
+            if self.delegate is not None and not self._response_finished:
+                try:
+                    self.delegate.on_connection_close()
+                except Exception:
+                    app_log.error("Uncaught exception in on_connection_close", exc_info=True)
+        elif callback is not None:
             try:
                 callback()
             except Exception:

@@ -741,6 +741,8 @@ class BaseIOStream:
                     # waiting to be written there, so closing is the same.
                     transport.close()
         else:
+            if self.error is None:
+                self._deliver_early_writes()
             task = self._setup_task
             if task is not None and not task.done():
                 task.cancel()
@@ -751,6 +753,10 @@ class BaseIOStream:
 
     def _release_unattached(self) -> None:
         """Subclass hook: close what the stream holds before a transport exists."""
+
+    def _deliver_early_writes(self) -> None:
+        """Subclass hook: an orderly close before the transport exists; send
+        what was written meanwhile if the stream can without one."""
 
     def _start_setup(self, coro: Any) -> None:
         self._setup_task = self._loop.create_task(coro)

@@ -229,6 +229,22 @@ class IOStream(BaseIOStream):
         if self._owns_socket and self.socket is not None:
             self.socket.close()
 
+    def _deliver_early_writes(self) -> None:
+        # A connected socket closed before its transport took it over
+        # (write() then close() at once): Tornado writes to the socket as
+        # write() is called, so a program may count on those bytes leaving.
+        # Hand the kernel what it takes now, as Tornado would have.
+        sock, buffered = self.socket, self._write_buffer
+        if sock is None or not buffered or not _is_connected(sock):
+            return
+        while buffered:
+            with buffered.peek(len(buffered)) as piece:
+                try:
+                    sent = sock.send(piece)
+                except OSError:  # full (BlockingIOError) or gone: the rest is dropped
+                    return
+            buffered.advance(sent)
+
     def connect(
         self,
         address: Any,
@@ -609,6 +625,11 @@ class SSLIOStream(IOStream):
         if pending is not None:
             pending.close()
         super()._release_unattached()
+
+    def _deliver_early_writes(self) -> None:
+        # What is buffered is plaintext: without TLS in place nothing may go
+        # on the raw socket, so it is dropped (the handshake never happened).
+        return
 
 
 def _unwrap_ssl_socket(sock: ssl.SSLSocket) -> socket.socket:

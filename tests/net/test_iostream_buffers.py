@@ -280,3 +280,36 @@ async def test_read_on_a_broken_descriptor_raises_and_closes() -> None:
     await asyncio.sleep(0)
     assert closed == [True]
     peer.close()
+
+
+# -- close right after writing, before the transport exists ------------------------
+
+
+async def test_writes_to_an_adopted_socket_go_out_when_closed_at_once() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    raw = socket.create_connection(listener.getsockname())
+    accepted, _ = listener.accept()
+    listener.close()
+    stream = IOStream(accepted)  # connected: the transport is attached later
+    pending = stream.write(b"goodbye")
+    stream.close()  # before the loop ever ran: Tornado would have sent it already
+    with pytest.raises(StreamClosedError):
+        await pending  # not confirmed, as a write cut by close() never is
+    raw.settimeout(5)
+    received = b""
+    while chunk := await asyncio.get_running_loop().run_in_executor(None, raw.recv, 100):
+        received += chunk
+    raw.close()
+    assert received == b"goodbye"
+
+
+async def test_an_unconnected_stream_closed_with_writes_sends_nothing() -> None:
+    stream = IOStream(socket.socket())
+    connecting = stream.connect(("127.0.0.1", 9))  # never reached: closed first
+    pending = stream.write(b"lost")
+    stream.close()
+    for future in (pending, connecting):
+        with pytest.raises(StreamClosedError):
+            await future
