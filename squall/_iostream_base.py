@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import inspect
 import re
 import socket
 import sys
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar, Union, cast
+from typing import Any, Union, cast
 
 from squall._iostream_buffer import _StreamBuffer
+
+# _mark_failed and _resolve are re-exported: squall.iostream imports them from here.
+from squall._iostream_callbacks import _mark_failed as _mark_failed
+from squall._iostream_callbacks import _resolve as _resolve
+from squall._iostream_callbacks import _StreamCallbacks
 from squall._iostream_errors import (
     StreamBufferFullError,
     StreamClosedError,
@@ -38,7 +42,7 @@ from squall._iostream_reads import (
     ReadUntilRegex,
 )
 from squall.ioloop import IOLoop
-from squall.log import app_log, gen_log
+from squall.log import gen_log
 
 __all__ = ["BaseIOStream"]
 
@@ -60,7 +64,6 @@ READ_BUFFER_HIGH_WATER = 256 * 1024
 # through a memoryview, which avoids an intermediate copy.
 _SMALL_COPY = 2048
 
-_T = TypeVar("_T")
 _ExcInfo = Union[
     None,
     bool,
@@ -96,24 +99,8 @@ def _scratch_view(size: int) -> memoryview:
 _ORDINARY_CLOSE_ERRORS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 
 
-def _mark_failed(future: asyncio.Future[Any], exc: BaseException) -> None:
-    """Fail ``future``, unless done, without a "never retrieved" complaint.
-
-    Reads and writes that fail because the stream closed are reported
-    through the close callback too; an unawaited one is not an error.
-    """
-    if not future.done():
-        future.set_exception(exc)
-        future.exception()
-
-
 def _is_mutable(data: bytes | bytearray | memoryview) -> bool:
     return isinstance(data, bytearray) or (isinstance(data, memoryview) and not data.readonly)
-
-
-def _resolve(future: asyncio.Future[_T], value: _T) -> None:
-    if not future.done():
-        future.set_result(value)
 
 
 def _as_bytes(value: str | bytes | bytearray | memoryview, what: str) -> bytes:
@@ -133,7 +120,7 @@ def _as_regex(regex: str | bytes | re.Pattern[Any]) -> re.Pattern[bytes]:
     return re.compile(_as_bytes(regex, "regex"))
 
 
-class BaseIOStream:
+class BaseIOStream(_StreamCallbacks):
     """The reading, writing and closing shared by every stream kind."""
 
     socket: Any = None
@@ -775,64 +762,3 @@ class BaseIOStream:
 
     def _on_closed(self) -> None:
         """Subclass hook: the stream just closed."""
-
-    def _schedule_close_callback(self) -> None:
-        if self._callbacks_pending:
-            # Callback-style code chains reads from read callbacks; data
-            # buffered before the close must reach them all before they
-            # hear of the close (as with Tornado's callback API).
-            return
-        callback, self._close_callback = self._close_callback, None
-        if callback is not None:
-            self._loop.call_soon(self._run_callback, callback)
-
-    # -- user callbacks ------------------------------------------------------
-
-    def _run_callback(self, callback: Callable[..., Any], *args: Any) -> None:
-        """Run a user callback; what it raises is logged and closes the stream."""
-        try:
-            result = callback(*args)
-        except Exception:
-            app_log.error(
-                "Uncaught exception in stream callback, closing connection", exc_info=True
-            )
-            self.close(exc_info=True)
-            return
-        if result is not None and inspect.isawaitable(result):
-            task = asyncio.ensure_future(result)
-            task.add_done_callback(self._log_callback_failure)
-
-    def _log_callback_failure(self, future: asyncio.Future[Any]) -> None:
-        if future.cancelled():
-            return
-        exc = future.exception()
-        if exc is not None:
-            app_log.error("Uncaught exception in stream callback, closing connection", exc_info=exc)
-            self.close(exc_info=exc)
-
-    def _call_on_success(
-        self, future: asyncio.Future[Any], callback: Callable[..., Any], with_result: bool
-    ) -> None:
-        """The ``callback=`` form: call it when ``future`` succeeds.
-
-        On failure the callback is not called (as in Tornado 5, the close
-        callback reports a closed stream).
-        """
-        if not callable(callback):
-            raise TypeError(f"callback must be callable, not {type(callback).__name__}")
-        self._callbacks_pending += 1
-
-        def on_done(f: asyncio.Future[Any]) -> None:
-            try:
-                if f.cancelled() or f.exception() is not None:
-                    return
-                if with_result:
-                    self._run_callback(callback, f.result())
-                else:
-                    self._run_callback(callback)
-            finally:
-                self._callbacks_pending -= 1
-                if not self._callbacks_pending and self._closed:
-                    self._schedule_close_callback()
-
-        future.add_done_callback(on_done)

@@ -41,7 +41,6 @@ import collections
 import functools
 import io
 import time
-import unicodedata
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -50,9 +49,8 @@ import pycurl
 
 from squall import version
 from squall._client_auth import parse_digest_challenge
-from squall._client_request import BODY_METHODS
-from squall._http1_client import check_request_head
-from squall.gen import is_coroutine_function
+from squall._curl_request import _body_to_send, _check_request, _credential, _header_lines
+from squall._curl_streaming import _CurlStreamingBuffer
 from squall.httpclient import (
     NETWORK_ERROR_CODE,
     AsyncHTTPClient,
@@ -72,8 +70,6 @@ from squall.simple_httpclient import (
     HTTPStreamClosedError,
     HTTPTimeoutError,
     _redirected_request,
-    _Target,
-    check_method_and_body,
 )
 
 __all__ = [
@@ -161,99 +157,6 @@ class CurlConnectionError(CurlError, HTTPConnectionError):
     """Resolving, connecting or the TLS handshake failed (an OSError too)."""
 
     real_error: BaseException | None = None
-
-
-class _CurlStreamingBuffer:
-    """Hands a streamed body to ``callback`` on the IOLoop, pausing curl
-    while too much of it waits (Tornado's private class of this name, with
-    its attributes and behaviour: its tests drive it directly).
-
-    ``write`` is curl's WRITEFUNCTION: it refuses (returns 0, so curl
-    aborts) a chunk that takes the body past ``client.max_body_size``, asks
-    curl to pause (``WRITEFUNC_PAUSE``: curl offers the chunk again later)
-    while ``max_buffer_size`` bytes or more are held, and otherwise keeps
-    the chunk and schedules ``flush``. ``flush`` hands every held chunk to
-    the callback and unpauses curl (an error unpausing is ignored: the
-    transfer may be gone). ``finish`` flushes what is left at the end.
-    """
-
-    # Bytes held for the callback before curl is paused: 1 MiB (Tornado's).
-    max_buffer_size = 1024 * 1024
-
-    def __init__(
-        self, client: CurlAsyncHTTPClient, curl: pycurl.Curl, callback: Callable[[bytes], Any]
-    ) -> None:
-        self.callback = callback
-        self.curl = curl
-        self.client = client
-        self.io_loop = client.io_loop
-        # Chunks curl gave us that the callback has not seen yet.
-        self.chunks: collections.deque[bytes] = collections.deque()
-        # Bytes held (``size``) and bytes accepted since the transfer began.
-        self.size = self.total = 0
-        # ``paused``: curl was answered WRITEFUNC_PAUSE and waits for us.
-        self.paused = self.flush_scheduled = self.body_too_large = False
-
-    def write(self, chunk: bytes) -> int:
-        refusal = self._refusal(len(chunk))
-        if refusal is not None:
-            return refusal
-        self._hold(chunk)
-        return len(chunk)
-
-    def _refusal(self, incoming: int) -> int | None:
-        """What to answer curl instead of taking ``incoming`` bytes, if anything."""
-        if incoming + self.total > self.client.max_body_size:
-            # Any number other than the chunk's length aborts the transfer.
-            self.body_too_large = True
-            return 0
-        if self.size < self.max_buffer_size:
-            return None
-        # Curl keeps the chunk and offers it again once unpaused.
-        self.paused = True
-        return int(pycurl.WRITEFUNC_PAUSE)
-
-    def _hold(self, chunk: bytes) -> None:
-        self.chunks.append(chunk)
-        self.total += len(chunk)
-        self.size += len(chunk)
-        # One flush per IOLoop iteration takes everything held by then.
-        if not self.flush_scheduled:
-            self.io_loop.add_callback(self.flush)
-            self.flush_scheduled = True
-
-    def flush(self) -> None:
-        self.flush_scheduled = False
-        # Curl is resumed even when the callback raised (the IOLoop logs
-        # that) so the transfer goes on, as in Tornado; whatever is still
-        # held then waits for the next flush.
-        try:
-            self._drain()
-        finally:
-            self._resume()
-
-    def _drain(self) -> None:
-        while self.chunks:
-            self._deliver(self.chunks.popleft())
-
-    def _deliver(self, piece: bytes) -> None:
-        self.size -= len(piece)
-        self.callback(piece)
-
-    def _resume(self) -> None:
-        if not self.paused:
-            return
-        self.paused = False
-        try:
-            self.curl.pause(pycurl.PAUSE_CONT)
-        except pycurl.error:
-            return  # the transfer ended meanwhile
-        # Unpausing does not wake curl's socket handling by itself.
-        self.client._set_timeout(0)
-
-    def finish(self) -> None:
-        self.paused = False  # the transfer is over: nothing to resume
-        self.flush()
 
 
 class _Transfer:
@@ -752,60 +655,6 @@ class CurlAsyncHTTPClient(AsyncHTTPClient):
         ):
             if path is not None:
                 curl.setopt(option, path)
-
-
-def _check_request(request: Any) -> None:
-    """The simple client's checks, so both refuse the same requests."""
-    if request.body_producer is not None:
-        raise ValueError("body_producer is not supported by CurlAsyncHTTPClient")
-    if is_coroutine_function(request.streaming_callback):
-        # Tornado's words; curl's write callback cannot wait for one.
-        raise TypeError("'CurlAsyncHTTPClient' does not support async streaming_callbacks.")
-    check_method_and_body(request)
-    target = _Target(request)
-    check_request_head(request.method, target.request_target, request.headers)
-    mode = request.auth_mode or "basic"
-    if request.auth_username is not None and mode not in ("basic", "digest"):
-        raise ValueError(f"unsupported auth_mode {mode}")
-
-
-def _credential(value: str | bytes) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    return unicodedata.normalize("NFC", value).encode("utf-8")
-
-
-def _body_to_send(request: Any) -> bytes | None:
-    """The body curl sends: a POST, PUT or PATCH without one (allowed by
-    ``allow_nonstandard_methods``) sends an empty one, as Tornado's curl
-    client does, rather than turning into a GET."""
-    body: bytes | None = request.body
-    if body is None and request.method in BODY_METHODS:
-        return b""
-    return body
-
-
-def _header_lines(request: Any) -> list[bytes]:
-    headers: HTTPHeaders = request.headers
-    # Bytes, Latin-1 as HTTP/1.1 heads are (and as the simple client sends
-    # them): pycurl would encode str as ASCII and refuse anything else.
-    lines = [f"{name}: {value}".encode("latin-1") for name, value in headers.get_all()]
-    # An empty value removes a header libcurl would add on its own: its
-    # form Content-Type on bodies (kept only where the simple client sends
-    # the same default, a POST), and Expect: 100-continue on large ones
-    # unless the request asked for it.
-    body = _body_to_send(request)
-    if body is not None and "Content-Type" not in headers:
-        if request.method == "POST":
-            lines.append(b"Content-Type: application/x-www-form-urlencoded")
-        else:
-            lines.append(b"Content-Type:")
-    if "Expect" not in headers:
-        if request.expect_100_continue and body is not None:
-            lines.append(b"Expect: 100-continue")
-        else:
-            lines.append(b"Expect:")
-    return lines
 
 
 def _body_too_large(limit: int) -> CurlError:
