@@ -84,15 +84,17 @@ _AGO_STEPS: tuple[tuple[float, float, str, str, str], ...] = (
 
 def get(*locale_codes: str) -> Locale:
     """The closest supported locale to the given codes (the default if none)."""
-    return Locale.get_closest(*locale_codes)
+    best_match = Locale.get_closest(*locale_codes)
+    return best_match
 
 
 def set_default_locale(code: str) -> None:
     """Make ``code`` the fallback locale (it is then always supported)."""
-    global _default_locale, _supported_locales
-    _default_locale = code
-    _supported_locales = frozenset([*_translations, _default_locale])
+    global _supported_locales, _default_locale
+    # Locales built so far may have been built as fallbacks: start afresh.
     Locale._cache.clear()
+    _supported_locales = frozenset(_translations).union((code,))
+    _default_locale = code
 
 
 def get_supported_locales() -> Iterable[str]:
@@ -190,10 +192,13 @@ def _build_locale(code: str) -> Locale:
     return CSVLocale(code, catalogue or {})
 
 
+def _english_name(code: str) -> str:
+    entry = LOCALE_NAMES.get(code)
+    return "Unknown" if entry is None else entry.get("name", "Unknown")
+
+
 class Locale:
     """A language: translation plus date, list and number formatting."""
-
-    _cache: dict[str, Locale] = {}
 
     @classmethod
     def get_closest(cls, *locale_codes: str) -> Locale:
@@ -203,23 +208,30 @@ class Locale:
         not supported falls back to its language (``es_GT`` → ``es``);
         nothing supported gives the default locale.
         """
-        for requested in locale_codes:
-            for candidate in _lookup_candidates(requested):
-                if candidate in _supported_locales:
-                    return cls.get(candidate)
-        return cls.get(_default_locale)
+        supported = (
+            candidate
+            for requested in locale_codes
+            for candidate in _lookup_candidates(requested)
+            if candidate in _supported_locales
+        )
+        return cls.get(next(supported, _default_locale))
 
     @classmethod
     def get(cls, code: str) -> Locale:
         """The locale for exactly ``code`` (cached)."""
-        if code not in cls._cache:
-            cls._cache[code] = _build_locale(code)
-        return cls._cache[code]
+        known = cls._cache.get(code)
+        if known is None:
+            known = cls._cache.setdefault(code, _build_locale(code))
+        return known
+
+    # One instance per code; emptied whenever the supported set changes.
+    _cache: dict[str, Locale] = {}
 
     def __init__(self, code: str) -> None:
+        language = code[:2]
+        self.rtl = language in _RTL_LANGUAGES
+        self.name = _english_name(code)
         self.code = code
-        self.name = LOCALE_NAMES.get(code, {}).get("name", "Unknown")
-        self.rtl = code[:2] in _RTL_LANGUAGES
         # Translated once here; the date helpers index into these lists.
         self._months = [self.translate(month) for month in _ENGLISH_MONTHS]
         self._weekdays = [self.translate(weekday) for weekday in _ENGLISH_WEEKDAYS]
@@ -336,16 +348,13 @@ class Locale:
 
     def format_day(self, date: datetime.datetime, gmt_offset: int = 0, dow: bool = True) -> str:
         """ "Monday, January 22" (or "January 22" without ``dow``)."""
-        local_date = date - datetime.timedelta(minutes=gmt_offset)
-        _ = self.translate
-        values = {
-            "month_name": self._months[local_date.month - 1],
-            "weekday": self._weekdays[local_date.weekday()],
-            "day": str(local_date.day),
+        shown = date - datetime.timedelta(minutes=gmt_offset)
+        pattern = "%(weekday)s, %(month_name)s %(day)s" if dow else "%(month_name)s %(day)s"
+        return self.translate(pattern) % {
+            "day": str(shown.day),
+            "weekday": self._weekdays[shown.weekday()],
+            "month_name": self._months[shown.month - 1],
         }
-        if dow:
-            return _("%(weekday)s, %(month_name)s %(day)s") % values
-        return _("%(month_name)s %(day)s") % values
 
     def list(self, parts: Any) -> str:
         """ "A, B and C" in this language."""
@@ -363,17 +372,18 @@ class Locale:
 
     def friendly_number(self, value: int) -> str:
         """``value`` with thousands separators (English only, else as is)."""
-        if self.code not in ("en", "en_US"):
-            return str(value)
-        return f"{value:,}"
+        # Other languages group digits differently; no table of them is kept.
+        grouped = self.code in ("en", "en_US")
+        return f"{value:,}" if grouped else str(value)
 
 
 class CSVLocale(Locale):
     """A locale whose translations came from a CSV file."""
 
     def __init__(self, code: str, translations: dict[str, dict[str, str]]) -> None:
-        self.translations = translations
-        super().__init__(code)
+        # Set before the base initialiser, which already translates month names.
+        self.translations: dict[str, dict[str, str]] = translations
+        Locale.__init__(self, code)
 
     def translate(
         self, message: str, plural_message: str | None = None, count: int | None = None
@@ -396,16 +406,17 @@ class CSVLocale(Locale):
         plural_message: str | None = None,
         count: int | None = None,
     ) -> str:
-        # CSV files have no contexts: the message alone is looked up.
-        return self.translate(message, plural_message, count)
+        del context  # CSV files have no contexts: the message alone is looked up
+        return self.translate(message, plural_message=plural_message, count=count)
 
 
 class GettextLocale(Locale):
     """A locale whose translations came from a gettext catalog."""
 
     def __init__(self, code: str, translations: gettext.NullTranslations) -> None:
-        self._catalog = translations
-        super().__init__(code)
+        # As for CSV: the catalog must be in place before month names are translated.
+        self._catalog: gettext.NullTranslations = translations
+        Locale.__init__(self, code)
 
     def gettext(self, message: str) -> str:
         """The catalog's translation of ``message``."""

@@ -18,15 +18,12 @@ functions, so that ``squall.options`` can import it at load time.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import logging.handlers
 import sys
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
-
-try:
-    import curses
-except ImportError:  # pragma: no cover - Windows builds have no curses
-    curses = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from squall.options import OptionParser
@@ -54,6 +51,18 @@ _ANSI_FOREGROUND = "\033[3{}m"
 _ANSI_RESET = "\033[0m"
 
 
+def _optional_curses() -> ModuleType | None:
+    """The curses module, or None on builds without it (Windows)."""
+    try:
+        return importlib.import_module("curses")
+    except ImportError:  # pragma: no cover - only where curses is missing
+        return None
+
+
+# A module attribute, so that tests can stand in a fake terminal database.
+curses = _optional_curses()
+
+
 def _stderr_supports_color() -> bool:
     """Whether sys.stderr is a terminal that says it can show colours."""
     try:
@@ -67,7 +76,7 @@ def _stderr_supports_color() -> bool:
     try:
         # Describe the terminal stderr is on (the default would be stdout's).
         curses.setupterm(fd=sys.stderr.fileno())
-        return curses.tigetnum("colors") > 0
+        return bool(curses.tigetnum("colors") > 0)
     except Exception:
         # No terminfo entry for $TERM, no $TERM at all, or no real file
         # behind sys.stderr: colour is optional, so play it safe.
@@ -215,21 +224,25 @@ def enable_pretty_logging(options: Any = None, logger: logging.Logger | None = N
         from squall.options import options as global_options
 
         options = global_options
-    if options.logging is None or options.logging.lower() == "none":
+    requested_level = options.logging
+    if requested_level is None or requested_level.lower() == "none":
         return
-    if logger is None:
-        logger = logging.getLogger()
-    level = _level_number(options.logging)
+    target = logging.getLogger() if logger is None else logger
+    # Both can raise ValueError: they run before the logger is touched.
+    level = _level_number(requested_level)
     file_handler = _file_handler(options) if options.log_file_prefix else None
-    logger.setLevel(level)
+    target.setLevel(level)
     if file_handler is not None:
         file_handler.setFormatter(LogFormatter(color=False))
-        logger.addHandler(file_handler)
+        target.addHandler(file_handler)
     to_stderr = options.log_to_stderr
-    if to_stderr or (to_stderr is None and not logger.handlers):
+    # None means "only if nothing else reports yet", the file handler included.
+    if to_stderr is None:
+        to_stderr = not target.handlers
+    if to_stderr:
         stderr_handler = logging.StreamHandler()
         stderr_handler.setFormatter(LogFormatter())
-        logger.addHandler(stderr_handler)
+        target.addHandler(stderr_handler)
 
 
 # What define_logging_options declares, in order:

@@ -27,16 +27,16 @@ Errors:
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import errno
 import os
 import socket
 import ssl
-import sys
-import warnings
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
+from errno import EAFNOSUPPORT
 from stat import S_ISSOCK
+from sys import platform as _sys_platform
 from typing import Any
+from warnings import catch_warnings, simplefilter
 
 from squall.concurrent import chain_future, dummy_executor
 from squall.ioloop import IOLoop
@@ -105,7 +105,8 @@ def bind_sockets(
     If any socket fails to bind, those already made are closed and the
     ``OSError`` propagates.
     """
-    if reuse_port and not hasattr(socket, "SO_REUSEPORT"):
+    platform_has_reuseport = hasattr(socket, "SO_REUSEPORT")
+    if reuse_port and not platform_has_reuseport:
         raise ValueError("the platform doesn't support SO_REUSEPORT")
     host = address or None  # "" and None both mean every interface
     # An interpreter built without IPv6 cannot use the v6 results.
@@ -120,15 +121,13 @@ def bind_sockets(
     last_unsupported: OSError | None = None
     try:
         for af, socktype, proto, sockaddr in candidates:
-            try:
-                sock = socket.socket(af, socktype, proto)
-            except OSError as e:
-                if e.errno != errno.EAFNOSUPPORT:
-                    raise
+            opened = _socket_unless_family_disabled(af, socktype, proto)
+            if isinstance(opened, OSError):
                 # The kernel has this family switched off (IPv6 disabled at
                 # boot, say): serve on the families it has.
-                last_unsupported = e
+                last_unsupported = opened
                 continue
+            sock = opened
             sockets.append(sock)
             if os.name != "nt":
                 # Rebinding a port with connections in TIME_WAIT is what a
@@ -154,6 +153,17 @@ def bind_sockets(
     return sockets
 
 
+def _socket_unless_family_disabled(af: int, socktype: int, proto: int) -> socket.socket | OSError:
+    """A new socket, or the EAFNOSUPPORT error itself; other errors propagate."""
+    try:
+        made = socket.socket(af, socktype, proto)
+    except OSError as failure:
+        if failure.errno == EAFNOSUPPORT:
+            return failure
+        raise
+    return made
+
+
 def _bindable_addresses(
     infos: list[tuple[Any, ...]], host: str | None
 ) -> Iterator[tuple[Any, Any, int, Any]]:
@@ -169,7 +179,7 @@ def _bindable_addresses(
         # macOS lists the link-local fe80::1%lo0 for localhost, which its
         # firewall then asks the user about; ::1 is enough.
         macos_link_local = (
-            sys.platform == "darwin"
+            _sys_platform == "darwin"
             and host == "localhost"
             and af == socket.AF_INET6
             and sockaddr[3] != 0
@@ -190,17 +200,19 @@ def bind_unix_socket(
     chmod.
     """
     abstract = file.startswith("\0")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = socket.socket(family=socket.AF_UNIX, type=socket.SOCK_STREAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setblocking(False)
-        if not abstract:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if abstract:
+            sock.bind(file)
+        else:
             _remove_stale_socket_file(file)
-        sock.bind(file)
-        if not abstract:
+            sock.bind(file)
             os.chmod(file, mode)
         sock.listen(backlog)
     except BaseException:
+        # Whatever failed (bind, chmod, a KeyboardInterrupt), leak no socket.
         sock.close()
         raise
     return sock
@@ -208,10 +220,10 @@ def bind_unix_socket(
 
 def _remove_stale_socket_file(file: str) -> None:
     try:
-        st = os.stat(file)
+        existing_mode = os.stat(file).st_mode
     except FileNotFoundError:
-        return
-    if not S_ISSOCK(st.st_mode):
+        return  # nothing left behind
+    if not S_ISSOCK(existing_mode):
         raise ValueError(f"File {file} exists and is not a socket")
     # Like Tornado, any socket file is replaced, even one a live server
     # listens on: that is how a new server process takes over from an old
@@ -278,15 +290,17 @@ def is_valid_ip(ip: str) -> bool:
         return False
     try:
         infos = socket.getaddrinfo(
-            ip, 0, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST
+            ip, 0, family=socket.AF_UNSPEC, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST
         )
-    except socket.gaierror as e:
-        if e.errno == socket.EAI_NONAME:
-            return False
-        raise  # pragma: no cover - a failure of the C library itself
     except UnicodeError:
         return False  # an over-long label, say: not an address either
-    return bool(infos)
+    except socket.gaierror as lookup_error:
+        # EAI_NONAME is the numeric parser's "not a literal"; anything else
+        # is a failure of the C library itself.
+        if lookup_error.errno != socket.EAI_NONAME:
+            raise  # pragma: no cover
+        return False
+    return len(infos) > 0
 
 
 # -- TLS -----------------------------------------------------------------------
@@ -355,8 +369,8 @@ def _new_context(protocol: int) -> ssl.SSLContext:
     # _SERVER. A context that must serve either side (server_side=None, as
     # in Tornado) or a protocol the caller asked for by name still needs
     # them, and the warning would only reach the user as noise.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
+    with catch_warnings():
+        simplefilter("ignore", DeprecationWarning)
         return ssl.SSLContext(protocol)
 
 
@@ -464,12 +478,12 @@ class ExecutorResolver(Resolver):
     the executor was ours to close).
     """
 
-    executor: concurrent.futures.Executor | None
+    executor: Executor | None
     close_executor: bool
 
     def initialize(
         self,
-        executor: concurrent.futures.Executor | None = None,
+        executor: Executor | None = None,
         close_executor: bool = True,
     ) -> None:
         # Without an executor of the caller's, lookups run inline on the
@@ -517,7 +531,7 @@ class ThreadedResolver(ExecutorResolver):
 
     # Owner pid alongside the pool, to spot a forked child.
     _threadpool_pid: int | None = None
-    _threadpool: concurrent.futures.ThreadPoolExecutor | None = None
+    _threadpool: ThreadPoolExecutor | None = None
 
     def initialize(self, num_threads: int = _DEFAULT_RESOLVER_THREADS) -> None:  # type: ignore[override]
         super().initialize(
@@ -525,13 +539,11 @@ class ThreadedResolver(ExecutorResolver):
         )
 
     @classmethod
-    def _shared_pool(cls, num_threads: int) -> concurrent.futures.ThreadPoolExecutor:
+    def _shared_pool(cls, num_threads: int) -> ThreadPoolExecutor:
         me = os.getpid()
         pool = cls._threadpool if cls._threadpool_pid == me else None
         if pool is None:
-            pool = concurrent.futures.ThreadPoolExecutor(
-                num_threads, thread_name_prefix="squall-resolver"
-            )
+            pool = ThreadPoolExecutor(num_threads, thread_name_prefix="squall-resolver")
             cls._threadpool, cls._threadpool_pid = pool, me
         return pool
 

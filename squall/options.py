@@ -291,9 +291,7 @@ class OptionParser:
 
     def __init__(self) -> None:
         # Attribute writes are routed to options, so internals go in __dict__.
-        self.__dict__["_options"] = {}
-        self.__dict__["_parse_callbacks"] = []
-        self._options["help"] = _Option(
+        help_option = _Option(
             "help",
             origin=(__file__, 0),
             # An empty group is printed first, with no heading of its own.
@@ -302,6 +300,7 @@ class OptionParser:
             help_text="show this help information",
             on_change=self._help_callback,
         )
+        vars(self).update(_options={"help": help_option}, _parse_callbacks=[])
 
     _options: dict[str, _Option]
     _parse_callbacks: list[Callable[[], None]]
@@ -459,16 +458,15 @@ class OptionParser:
         with open(path, "rb") as f:
             code = compile(f.read(), path, "exec")
         exec(code, namespace, namespace)
-        for name, value in namespace.items():
-            option = self._options.get(_normalize_name(name))
-            if option is None:
-                continue
-            if isinstance(value, str):
-                option.parse(value)
-            else:
-                option.set(value)
-        if final:
-            self.run_parse_callbacks()
+        known = self._options
+        # In the file's own order, so that option callbacks fire in that order.
+        matches = [(_normalize_name(key), found) for key, found in namespace.items()]
+        for option_name, found in matches:
+            if option_name in known:
+                _assign_from_config(known[option_name], found)
+        if not final:
+            return
+        self.run_parse_callbacks()
 
     def print_help(self, file: TextIO | None = None) -> None:
         """Write a usage summary, options grouped by group, to ``file`` (stderr)."""
@@ -534,6 +532,11 @@ def _help_lines(option: _Option) -> list[str]:
     return [f"  --{label:<{_HELP_NAME_WIDTH}} {first}", *(pad + line for line in rest)]
 
 
+def _assign_from_config(option: _Option, value: Any) -> None:
+    # Text goes through the command-line parser; anything else is taken typed.
+    (option.parse if isinstance(value, str) else option.set)(value)
+
+
 class _Mockable:
     """Attribute access to an ``OptionParser`` that ``mock.patch`` can undo.
 
@@ -542,14 +545,15 @@ class _Mockable:
     """
 
     def __init__(self, options: OptionParser) -> None:
-        self.__dict__["_options"] = options
-        self.__dict__["_originals"] = {}
+        vars(self).update(_originals={}, _options=options)
 
     _options: OptionParser
     _originals: dict[str, Any]
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._options, name)
+        # Reached only for names not set on this wrapper: all of them forward.
+        wrapped = vars(self)["_options"]
+        return getattr(wrapped, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in self._originals:
@@ -557,9 +561,10 @@ class _Mockable:
                 f"Option {name!r} is already patched through this object; "
                 "use a new options.mockable() for each patch"
             )
-        original = getattr(self._options, name)
+        saved = getattr(self._options, name)
         setattr(self._options, name, value)
-        self._originals[name] = original
+        # Recorded only once the new value was accepted.
+        self._originals.setdefault(name, saved)
 
     def __delattr__(self, name: str) -> None:
         if name not in self._originals:
@@ -591,22 +596,23 @@ def define(
 
 def parse_command_line(args: list[str] | None = None, final: bool = True) -> list[str]:
     """Parse the global options from the command line; see ``OptionParser``."""
-    return options.parse_command_line(args, final=final)
+    leftovers = options.parse_command_line(args, final)
+    return leftovers
 
 
 def parse_config_file(path: str, final: bool = True) -> None:
     """Parse the global options from a config file; see ``OptionParser``."""
-    options.parse_config_file(path, final=final)
+    options.parse_config_file(final=final, path=path)
 
 
 def print_help(file: TextIO | None = None) -> None:
     """Print the global options' help, to stderr by default."""
-    options.print_help(file)
+    options.print_help(file=file)
 
 
 def add_parse_callback(callback: Callable[[], None]) -> None:
     """Call ``callback()`` after each final parse of the global options."""
-    options.add_parse_callback(callback)
+    options.add_parse_callback(callback=callback)
 
 
 define_logging_options(options)

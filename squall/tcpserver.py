@@ -21,10 +21,10 @@ C under uvloop; each connection's protocol is the stream's, so
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import ssl
 from collections.abc import Awaitable, Iterable
+from os.path import exists as _path_exists
 from typing import Any
 
 from squall import gen
@@ -53,10 +53,10 @@ def _check_ssl_files(options: dict[str, Any]) -> None:
     if "certfile" not in options:
         raise KeyError('missing key "certfile" in ssl_options')
     certfile = options["certfile"]
-    if not os.path.exists(certfile):
+    if not _path_exists(certfile):
         raise ValueError(f'certfile "{certfile}" does not exist')
     keyfile = options.get("keyfile")
-    if keyfile and not os.path.exists(keyfile):
+    if keyfile and not _path_exists(keyfile):
         raise ValueError(f'keyfile "{keyfile}" does not exist')
 
 
@@ -224,23 +224,25 @@ class TCPServer:
 
         The listening sockets are closed at once (the port is free again).
         """
-        if self._stopped:
-            return
-        self._stopped = True
+        if not self._stopped:
+            self._stopped = True
+            self._release_listening_sockets()
+
+    def _release_listening_sockets(self) -> None:
         for listener in self._listeners:
-            if listener.server is not None:
-                # Closes the listening socket too.
-                listener.server.close()
-            else:
+            server = listener.server
+            if server is None:
                 # Serving has not begun: the loop never took the socket.
                 if listener.task is not None:
                     listener.task.cancel()
                 listener.sock.close()
+            else:
+                server.close()  # the listening socket goes with it
+        for pending, _backlog in self._pending_sockets:
+            pending.close()
+        self._pending_sockets.clear()
         self._listeners.clear()
         self._sockets.clear()
-        for sock, _backlog in self._pending_sockets:
-            sock.close()
-        self._pending_sockets.clear()
 
     # -- connections ---------------------------------------------------------
 

@@ -65,10 +65,9 @@ class ParseError(Exception):
     """A template that cannot be compiled: ``message at filename:lineno``."""
 
     def __init__(self, message: str, filename: str | None = None, lineno: int = 0) -> None:
-        super().__init__(message, filename, lineno)
-        self.message = message
-        self.filename = filename
-        self.lineno = lineno
+        # All three stay in args too, so the error pickles and reprs whole.
+        Exception.__init__(self, message, filename, lineno)
+        self.lineno, self.filename, self.message = lineno, filename, message
 
     def __str__(self) -> str:
         return f"{self.message} at {self.filename}:{self.lineno}"
@@ -95,19 +94,22 @@ def filter_whitespace(mode: str, text: str) -> str:
     space, each run of whitespace holding a line break one newline.
     ``oneline``: every run of whitespace becomes one space.
     """
-    if mode == "all":
-        return text
-    if mode == "single":
-        text = _BLANKS.sub(" ", text)
-        return _BLANK_LINES.sub("\n", text)
-    if mode == "oneline":
-        return _ANY_WHITESPACE.sub(" ", text)
-    raise Exception(f"invalid whitespace mode {mode}")
+    squash = _WHITESPACE_FILTERS.get(mode)
+    if squash is None:
+        raise Exception(f"invalid whitespace mode {mode}")
+    return squash(text)
 
 
 _BLANKS = re.compile(r"([\t ]+)")
 _BLANK_LINES = re.compile(r"(\s*\n\s*)")
 _ANY_WHITESPACE = re.compile(r"(\s+)")
+
+# One rewrite per mode; "single" folds blanks first, then line-break runs.
+_WHITESPACE_FILTERS: dict[str, Callable[[str], str]] = {
+    "all": lambda text: text,
+    "single": lambda text: _BLANK_LINES.sub("\n", _BLANKS.sub(" ", text)),
+    "oneline": lambda text: _ANY_WHITESPACE.sub(" ", text),
+}
 
 
 # ---------------------------------------------------------------------------
@@ -703,10 +705,11 @@ class BaseLoader:
         # Compiling one template may load others (extends, include) from the
         # same thread, so the lock has to be reentrant.
         self.lock = RLock()
-        self.templates: dict[str, Template] = {}
-        self.autoescape, self.whitespace = autoescape, whitespace
-        self.namespace = namespace or {}
         self._loading: set[str] = set()
+        self.namespace = {} if not namespace else namespace
+        self.whitespace = whitespace
+        self.autoescape = autoescape
+        self.templates: dict[str, Template] = {}
 
     def reset(self) -> None:
         """Forget compiled templates: the next ``load`` re-reads them."""
