@@ -79,9 +79,10 @@ class HTTPServerRequest:
             self.remote_ip: str | None = context.remote_ip
             self.protocol: str = context.protocol
         except AttributeError:
+            # Test doubles and other connections may lack a context, or parts of one.
             context = getattr(connection, "context", None)
-            self.remote_ip = getattr(context, "remote_ip", None)
             self.protocol = getattr(context, "protocol", "http")
+            self.remote_ip = getattr(context, "remote_ip", None)
 
         if host is None:
             # Nearly every request carries exactly one Host: take it without the checks.
@@ -93,10 +94,10 @@ class HTTPServerRequest:
             else:
                 host = self._host_from_headers(self.headers, version)
         self.host: str = host
-        self.files: _UploadLists = files or {}
+        self._start_time = time.time()
         self.connection = connection
         self.server_connection = server_connection
-        self._start_time = time.time()
+        self.files: _UploadLists = files or {}
 
         self.path, _, query = uri.partition("?")
         # The query as it was at construction: the lazy argument dicts are
