@@ -25,6 +25,14 @@ class HTTPFile(ObjectDict):
     content_type: str
 
 
+# Name -> values, in the order the body carried them (the shape RequestHandler reads).
+_ArgumentLists = dict[str, list[bytes]]
+_UploadLists = dict[str, list[HTTPFile]]
+
+_URLENCODED = "application/x-www-form-urlencoded"
+_MULTIPART = "multipart/form-data"
+
+
 # ---------------------------------------------------------------------------
 # Body parsing limits
 
@@ -212,8 +220,8 @@ def _encode_header(key: str, pdict: Mapping[str, str | None]) -> str:
 def parse_body_arguments(
     content_type: str,
     body: bytes,
-    arguments: dict[str, list[bytes]],
-    files: dict[str, list[HTTPFile]],
+    arguments: _ArgumentLists,
+    files: _UploadLists,
     headers: HTTPHeaders | None = None,
     *,
     config: ParseBodyConfig | None = None,
@@ -229,33 +237,32 @@ def parse_body_arguments(
     multipart type without a boundary, or a body still carrying a
     Content-Encoding (the server decompresses before parsing, if enabled).
     """
-    if config is None:
-        config = _parse_body_config
     media_type, params = _parse_header(content_type)
-    media_type = media_type.lower()
-    if media_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    kind = media_type.lower()
+    if kind != _URLENCODED and kind != _MULTIPART:
+        return  # not a form: the handler reads request.body itself
+    encoding = None if headers is None else headers.get("Content-Encoding")
+    if encoding is not None:
+        raise HTTPInputError(f"Unsupported Content-Encoding: {encoding}")
+    limits = _parse_body_config if config is None else config
+    if kind == _MULTIPART:
+        boundary = params.get("boundary", "")
+        if boundary == "":
+            raise HTTPInputError("Invalid multipart/form-data: multipart boundary not found")
+        parse_multipart_form_data(utf8(boundary), body, arguments, files, config=limits.multipart)
         return
-    if headers is not None and "Content-Encoding" in headers:
-        raise HTTPInputError(f"Unsupported Content-Encoding: {headers['Content-Encoding']}")
-    if media_type == "application/x-www-form-urlencoded":
-        if _count_fields(body) > config.urlencoded.max_arguments:
-            raise HTTPInputError(
-                "Invalid x-www-form-urlencoded body: Max number of fields exceeded"
-            )
-        for name, values in parse_qs_bytes(body, keep_blank_values=True).items():
-            arguments.setdefault(name, []).extend(values)
-        return
-    boundary = params.get("boundary")
-    if not boundary:
-        raise HTTPInputError("Invalid multipart/form-data: multipart boundary not found")
-    parse_multipart_form_data(utf8(boundary), body, arguments, files, config=config.multipart)
+    if _count_fields(body) > limits.urlencoded.max_arguments:
+        raise HTTPInputError("Invalid x-www-form-urlencoded body: Max number of fields exceeded")
+    decoded = parse_qs_bytes(body, keep_blank_values=True)
+    for name in decoded:
+        arguments.setdefault(name, []).extend(decoded[name])
 
 
 def parse_multipart_form_data(
     boundary: bytes,
     data: bytes,
-    arguments: dict[str, list[bytes]],
-    files: dict[str, list[HTTPFile]],
+    arguments: _ArgumentLists,
+    files: _UploadLists,
     *,
     config: ParseMultipartConfig | None = None,
 ) -> None:
@@ -275,13 +282,12 @@ def parse_multipart_form_data(
     CR or LF, folding, not UTF-8), a part is not ``form-data``, has no name,
     or does not end with CRLF before the next boundary.
     """
-    if config is None:
-        config = _parse_body_config.multipart
+    config = config or _parse_body_config.multipart
     if not config.enabled:
         raise HTTPInputError("multipart/form-data parsing is disabled")
-    # RFC 2046 section 5.1.1: the boundary may be quoted in the header; the
-    # quotes are not part of it.
-    if len(boundary) >= 2 and boundary.startswith(b'"') and boundary.endswith(b'"'):
+    # RFC 2046 section 5.1.1: quotes around the boundary in the header are
+    # not part of it.
+    if len(boundary) > 1 and boundary[:1] == boundary[-1:] == b'"':
         boundary = boundary[1:-1]
     if not boundary:
         raise HTTPInputError("Invalid multipart/form-data: empty boundary")
@@ -324,8 +330,8 @@ def _parse_part(
     data: bytes,
     start: int,
     end: int,
-    arguments: dict[str, list[bytes]],
-    files: dict[str, list[HTTPFile]],
+    arguments: _ArgumentLists,
+    files: _UploadLists,
     config: ParseMultipartConfig,
 ) -> None:
     """Parse the part data[start:end] (headers, blank line, content, CRLF)."""

@@ -57,9 +57,7 @@ class HTTPMessageDelegate:
     """
 
     def headers_received(
-        self,
-        start_line: RequestStartLine | ResponseStartLine,
-        headers: HTTPHeaders,
+        self, start_line: _EitherStartLine, headers: HTTPHeaders
     ) -> Awaitable[None] | None:
         """The start line and headers are in.
 
@@ -97,10 +95,7 @@ class HTTPConnection:
     __slots__ = ()
 
     def write_headers(
-        self,
-        start_line: RequestStartLine | ResponseStartLine,
-        headers: HTTPHeaders,
-        chunk: bytes | None = None,
+        self, start_line: _EitherStartLine, headers: HTTPHeaders, chunk: bytes | None = None
     ) -> Future[None]:
         """Send the start line and headers, and optionally the first body chunk.
 
@@ -137,6 +132,10 @@ class ResponseStartLine(NamedTuple):
     version: str
     code: int
     reason: str
+
+
+# A connection writes a request line as a client and a status line as a server.
+_EitherStartLine = RequestStartLine | ResponseStartLine
 
 
 # RFC 9112 section 3: method SP request-target SP HTTP-version, and section

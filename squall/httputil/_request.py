@@ -8,7 +8,11 @@ import time
 from typing import Any
 
 from squall.escape import parse_qs_bytes
-from squall.httputil._body import HTTPFile, _check_query_arguments, parse_body_arguments
+from squall.httputil._body import (
+    _check_query_arguments,
+    _UploadLists,
+    parse_body_arguments,
+)
 from squall.httputil._headers import HTTPHeaders, HTTPInputError
 from squall.httputil._helpers import parse_cookie, split_host_and_port
 from squall.httputil._interfaces import HTTPConnection, RequestStartLine
@@ -53,23 +57,21 @@ class HTTPServerRequest:
         headers: HTTPHeaders | None = None,
         body: bytes | None = None,
         host: str | None = None,
-        files: dict[str, list[HTTPFile]] | None = None,
+        files: _UploadLists | None = None,
         connection: HTTPConnection | None = None,
         start_line: RequestStartLine | None = None,
-        server_connection: object | None = None,
+        server_connection: object = None,
     ) -> None:
-        if start_line is not None:
-            method, uri, version = start_line
+        # A parsed start line wins over the loose method/uri/version arguments.
+        if start_line is None:
+            method, uri = method or "GET", uri or "/"
         else:
-            method = method or "GET"
-            uri = uri or "/"
+            method, uri, version = start_line
         assert method is not None and uri is not None
         self.method: str = method
         self.uri: str = uri
         self.version: str = version
-        if headers is None:
-            headers = HTTPHeaders()
-        self.headers: HTTPHeaders = headers
+        self.headers: HTTPHeaders = HTTPHeaders() if headers is None else headers
         self.body: bytes = body or b""
 
         try:  # the server's connections always have these
@@ -77,24 +79,27 @@ class HTTPServerRequest:
             self.remote_ip: str | None = context.remote_ip
             self.protocol: str = context.protocol
         except AttributeError:
+            # Test doubles and other connections may lack a context, or parts of one.
             context = getattr(connection, "context", None)
-            self.remote_ip = getattr(context, "remote_ip", None)
             self.protocol = getattr(context, "protocol", "http")
+            self.remote_ip = getattr(context, "remote_ip", None)
 
         if host is None:
-            hosts = headers._lists.get("Host") if isinstance(headers, HTTPHeaders) else None
-            if hosts is not None and len(hosts) == 1:
-                host = hosts[0]
+            # Nearly every request carries exactly one Host: take it without the checks.
+            given = (
+                self.headers._lists.get("Host") if isinstance(self.headers, HTTPHeaders) else None
+            )
+            if given and len(given) == 1:
+                host = given[0]
             else:
-                host = self._host_from_headers(headers, version)
+                host = self._host_from_headers(self.headers, version)
         self.host: str = host
-        self.files: dict[str, list[HTTPFile]] = files or {}
+        self._start_time = time.time()
         self.connection = connection
         self.server_connection = server_connection
-        self._start_time = time.time()
+        self.files: _UploadLists = files or {}
 
-        path, _, query = uri.partition("?")
-        self.path = path
+        self.path, _, query = uri.partition("?")
         # The query as it was at construction: the lazy argument dicts are
         # parsed from it, as Tornado parses them eagerly in its constructor.
         self.query = self._initial_query = query

@@ -27,15 +27,7 @@ public API:
 - ``_static``: StaticFileHandler
 """
 
-from squall.routing import (
-    AnyMatches,
-    DefaultHostMatches,
-    HostMatches,
-    ReversibleRouter,
-    ReversibleRuleRouter,
-    Rule,
-    URLSpec,
-)
+from squall import routing as _routing
 from squall.web._application import Application
 from squall.web._decorators import (
     addslash,
@@ -62,6 +54,15 @@ from squall.web._static import StaticFileHandler
 from squall.web._transforms import GZipContentEncoding, OutputTransform
 from squall.web._uimodules import TemplateModule, UIModule
 
+# The routing classes live in squall.routing; they are repeated here because
+# applications build their rule tables from ``squall.web`` names.
+AnyMatches = _routing.AnyMatches
+DefaultHostMatches = _routing.DefaultHostMatches
+HostMatches = _routing.HostMatches
+ReversibleRouter = _routing.ReversibleRouter
+ReversibleRuleRouter = _routing.ReversibleRuleRouter
+Rule = _routing.Rule
+URLSpec = _routing.URLSpec
 url = URLSpec
 
 __all__ = [

@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from squall.web._application import Application
     from squall.web._transforms import OutputTransform
 
+# The first of the three values of sys.exc_info().
+_ExceptionClass = type[BaseException]
+
 _SERVER = "SquallServer/" + __import__("squall").version
 # Header names already validated (a bounded cache: names come from code,
 # not from requests, so they repeat).
@@ -440,27 +443,27 @@ class RequestHandler(InputMixin, RenderMixin, SecurityMixin):
         self.finish(f"<html><title>{summary}</title><body>{summary}</body></html>")
 
     def log_exception(
-        self,
-        typ: type[BaseException] | None,
-        value: BaseException | None,
-        tb: TracebackType | None,
+        self, typ: _ExceptionClass | None, value: BaseException | None, tb: TracebackType | None
     ) -> None:
         """Log an exception from a handler; override to change how.
 
         An ``HTTPError`` logs its ``log_message`` as a warning (no traceback);
         anything else is an error with its traceback.
         """
-        if isinstance(value, HTTPError):
-            if value.log_message:
-                format_ = "%d %s: " + value.log_message
-                args = [value.status_code, self._request_summary(), *value.args]
-                gen_log.warning(format_, *args)
-        else:
+        if not isinstance(value, HTTPError):
             app_log.error(
                 "Uncaught exception %s\n%r",
                 self._request_summary(),
                 self.request,
                 exc_info=(typ, value, tb),  # type: ignore[arg-type]
+            )
+        elif value.log_message:
+            # An expected failure, told in the handler's own words: no traceback.
+            gen_log.warning(
+                "%d %s: " + value.log_message,
+                value.status_code,
+                self._request_summary(),
+                *value.args,
             )
 
     def _request_summary(self) -> str:

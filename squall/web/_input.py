@@ -23,6 +23,17 @@ _EXPIRY_KEYWORDS = ("expires", "max_age", "expires_days")
 # Control characters other than whitespace are replaced in argument values:
 # they have no business in form input and confuse logs and templates.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f]")
+# What set_cookie accepts as ``expires``: a POSIX timestamp, a time tuple
+# (as from time.gmtime) or a datetime.
+_Expiry = float | tuple[int, ...] | datetime.datetime
+
+
+def _clean_text(value: str, strip: bool) -> str:
+    # A space in place of each control character keeps word breaks.
+    cleaned = _CONTROL_CHARS.sub(" ", value)
+    return cleaned.strip() if strip else cleaned
+
+
 # Cookie attributes must not smuggle another attribute or a new line.
 _UNSAFE_COOKIE_ATTR = re.compile(r"[\x00-\x1f\x7f;]")
 
@@ -65,48 +76,43 @@ class InputMixin(HandlerHost):
         Without a default, a missing argument is a ``MissingArgumentError``
         (answered with 400). Values are decoded as UTF-8 and stripped.
         """
-        return self._get_argument(name, default, self.request.arguments, strip)
+        return self._last_value(self.request.arguments, name, default, strip)
 
     def get_arguments(self, name: str, strip: bool = True) -> list[str]:
         """Every value of argument ``name`` (an empty list if none)."""
         if not isinstance(strip, bool):
             raise TypeError("strip must be a bool; did you mean get_argument?")
-        return self._get_arguments(name, self.request.arguments, strip)
+        return self._every_value(self.request.arguments, name, strip)
 
     def get_body_argument(self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True) -> Any:
         """Like ``get_argument``, from the request body only."""
-        return self._get_argument(name, default, self.request.body_arguments, strip)
+        return self._last_value(self.request.body_arguments, name, default, strip)
 
     def get_body_arguments(self, name: str, strip: bool = True) -> list[str]:
-        return self._get_arguments(name, self.request.body_arguments, strip)
+        return self._every_value(self.request.body_arguments, name, strip)
 
     def get_query_argument(self, name: str, default: Any = _ARG_DEFAULT, strip: bool = True) -> Any:
         """Like ``get_argument``, from the query string only."""
-        return self._get_argument(name, default, self.request.query_arguments, strip)
+        return self._last_value(self.request.query_arguments, name, default, strip)
 
     def get_query_arguments(self, name: str, strip: bool = True) -> list[str]:
-        return self._get_arguments(name, self.request.query_arguments, strip)
+        return self._every_value(self.request.query_arguments, name, strip)
 
-    def _get_argument(
-        self, name: str, default: Any, source: dict[str, list[bytes]], strip: bool
+    def _last_value(
+        self, source: dict[str, list[bytes]], name: str, default: Any, strip: bool
     ) -> Any:
-        values = self._get_arguments(name, source, strip)
-        if not values:
-            if default is _ARG_DEFAULT:
-                raise MissingArgumentError(name)
-            return default
-        return values[-1]
+        # The last occurrence wins, as with repeated query parameters in most frameworks.
+        found = self._every_value(source, name, strip)
+        if found:
+            return found[-1]
+        if default is _ARG_DEFAULT:
+            raise MissingArgumentError(name)
+        return default
 
-    def _get_arguments(self, name: str, source: dict[str, list[bytes]], strip: bool) -> list[str]:
-        result = []
-        for raw in source.get(name, ()):
-            value = self.decode_argument(raw, name=name)
-            if isinstance(value, str):
-                value = _CONTROL_CHARS.sub(" ", value)
-                if strip:
-                    value = value.strip()
-            result.append(value)
-        return result
+    def _every_value(self, source: dict[str, list[bytes]], name: str, strip: bool) -> list[str]:
+        decoded = [self.decode_argument(raw, name=name) for raw in source.get(name, ())]
+        # decode_argument may be overridden to return non-text; only text is cleaned.
+        return [_clean_text(value, strip) if isinstance(value, str) else value for value in decoded]
 
     def decode_argument(self, value: bytes, name: str | None = None) -> str:
         """Decode one argument (or path group) from bytes; override to change.
@@ -135,7 +141,7 @@ class InputMixin(HandlerHost):
         name: str,
         value: str | bytes,
         domain: str | None = None,
-        expires: float | tuple[int, ...] | datetime.datetime | None = None,
+        expires: _Expiry | None = None,
         path: str = "/",
         expires_days: float | None = None,
         *,

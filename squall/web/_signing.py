@@ -62,14 +62,18 @@ _SECONDS_PER_DAY = 86400
 _VERSION_PREFIX = re.compile(rb"([1-9][0-9]{0,2})\|")
 
 SecretType = Union[str, bytes, dict[int, str], dict[int, bytes]]
+# Seconds since the epoch; tests pass a fixed clock to sign "in the past".
+_Clock = Callable[[], float]
+# What may be signed or checked: text is UTF-8 encoded first.
+_Signable = Union[str, bytes]
 
 
 def create_signed_value(
     secret: SecretType,
     name: str,
-    value: str | bytes,
+    value: _Signable,
     version: int | None = None,
-    clock: Callable[[], float] | None = None,
+    clock: _Clock | None = None,
     key_version: int | None = None,
 ) -> bytes:
     """Sign ``value`` for cookie ``name`` with ``secret`` (now, or ``clock()``).
@@ -106,9 +110,9 @@ def _pick_key(secret: SecretType, key_version: int | None) -> str | bytes:
 def decode_signed_value(
     secret: SecretType,
     name: str,
-    value: str | bytes | None,
+    value: _Signable | None,
     max_age_days: float = DEFAULT_MAX_AGE_DAYS,
-    clock: Callable[[], float] | None = None,
+    clock: _Clock | None = None,
     min_version: int | None = None,
 ) -> bytes | None:
     """The value signed in ``value`` for cookie ``name``, or None.
@@ -160,7 +164,7 @@ def _decode_v1(
     name: str,
     raw: bytes,
     max_age_days: float,
-    clock: Callable[[], float],
+    clock: _Clock,
 ) -> bytes | None:
     parts = raw.split(b"|")
     if len(parts) != 3:
@@ -252,7 +256,7 @@ def _decode_v2(
     name: str,
     raw: bytes,
     max_age_days: float,
-    clock: Callable[[], float],
+    clock: _Clock,
 ) -> bytes | None:
     parsed = _parse_v2(raw)
     if parsed is None:
@@ -286,18 +290,15 @@ def _decode_v2(
 class SigningMixin(HandlerHost):
     """``set_signed_cookie``/``get_signed_cookie`` (and the ``secure`` names)."""
 
-    def create_signed_value(
-        self, name: str, value: str | bytes, version: int | None = None
-    ) -> bytes:
+    def create_signed_value(self, name: str, value: _Signable, version: int | None = None) -> bytes:
         """Sign ``value`` with the ``cookie_secret`` setting (and ``key_version``)."""
         self.require_setting("cookie_secret", "secure cookies")
         secret = self.settings["cookie_secret"]
-        key_version = None
-        if isinstance(secret, dict):
-            if self.settings.get("key_version") is None:
-                raise Exception("key_version setting must be used for secret_key dicts")
-            key_version = self.settings["key_version"]
-        return create_signed_value(secret, name, value, version=version, key_version=key_version)
+        # A plain secret has no versions; a dict of them needs to know which signs.
+        chosen = self.settings.get("key_version") if isinstance(secret, dict) else None
+        if chosen is None and isinstance(secret, dict):
+            raise Exception("key_version setting must be used for secret_key dicts")
+        return create_signed_value(secret, name, value, version=version, key_version=chosen)
 
     def set_signed_cookie(
         self,
@@ -330,14 +331,10 @@ class SigningMixin(HandlerHost):
         signed value instead of the request's cookie.
         """
         self.require_setting("cookie_secret", "secure cookies")
-        if value is None:
-            value = self.get_cookie(name)
+        signed = self.get_cookie(name) if value is None else value
+        secret = self.settings["cookie_secret"]
         return decode_signed_value(
-            self.settings["cookie_secret"],
-            name,
-            value,
-            max_age_days=max_age_days,
-            min_version=min_version,
+            secret, name, signed, max_age_days=max_age_days, min_version=min_version
         )
 
     def get_signed_cookie_key_version(self, name: str, value: str | None = None) -> int | None:

@@ -52,6 +52,10 @@ _SENDFILE_MIN_BYTES = _CHUNK_SIZE
 _PRECOMPRESSED = (("br", ".br"), ("gzip", ".gz"))
 
 
+# ``allowed_symlink_directory``: one directory or several.
+_LinkTargets = str | list[str]
+
+
 class StaticFileHandler(RequestHandler):
     """Serve files under ``path``: ``(r"/content/(.*)", StaticFileHandler,
     {"path": "/var/www"})``.
@@ -91,21 +95,17 @@ class StaticFileHandler(RequestHandler):
         self,
         path: str,
         default_filename: str | None = None,
-        allowed_symlink_directory: str | list[str] | None = None,
+        allowed_symlink_directory: _LinkTargets | None = None,
     ) -> None:
-        # Symlinks may only point into these directories; by default the root.
-        links_to: str | list[str] = (
-            path if allowed_symlink_directory is None else allowed_symlink_directory
-        )
-        self.allowed_symlink_directory = (
-            [os.fspath(links_to)]
-            if isinstance(links_to, (str, os.PathLike))
-            else [os.fspath(d) for d in links_to]
-        )
-        self.default_filename = default_filename
         self.root = path
-        self._served_path = None
+        self.default_filename = default_filename
+        # Symlinks may only point into these directories; by default the root.
+        targets = path if allowed_symlink_directory is None else allowed_symlink_directory
+        if isinstance(targets, (str, os.PathLike)):
+            targets = [targets]
+        self.allowed_symlink_directory = list(map(os.fspath, targets))
         self._stat_result = None
+        self._served_path = None
 
     # -- serving -----------------------------------------------------------------
 
