@@ -83,6 +83,13 @@ _IP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
 _WEB_SCHEMES = frozenset({"http", "https"})
 
 ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Shapes of HTTPServer's arguments: what handles requests (a delegate or a
+# plain function of the request), the TLS settings, sizes and durations
+# where None means the default.
+_RequestTarget = HTTPServerConnectionDelegate | Callable[["HTTPServerRequest"], Any]
+_TLSConfig = dict[str, Any] | ssl.SSLContext | None
+_OptionalBytes = int | None
+_OptionalSeconds = float | None
 
 
 class HTTPServer(TCPServer, HTTPServerConnectionDelegate):
@@ -98,18 +105,18 @@ class HTTPServer(TCPServer, HTTPServerConnectionDelegate):
 
     def __init__(
         self,
-        request_callback: HTTPServerConnectionDelegate | Callable[[HTTPServerRequest], Any],
+        request_callback: _RequestTarget,
         no_keep_alive: bool = False,
         xheaders: bool = False,
-        ssl_options: dict[str, Any] | ssl.SSLContext | None = None,
+        ssl_options: _TLSConfig = None,
         protocol: str | None = None,
         decompress_request: bool = False,
-        chunk_size: int | None = None,
-        max_header_size: int | None = None,
-        idle_connection_timeout: float | None = None,
-        body_timeout: float | None = None,
-        max_body_size: int | None = None,
-        max_buffer_size: int | None = None,
+        chunk_size: _OptionalBytes = None,
+        max_header_size: _OptionalBytes = None,
+        idle_connection_timeout: _OptionalSeconds = None,
+        body_timeout: _OptionalSeconds = None,
+        max_body_size: _OptionalBytes = None,
+        max_buffer_size: _OptionalBytes = None,
         trusted_downstream: list[str] | None = None,
         header_timeout: float | None = None,
         trusted_proxies: list[str] | None = None,
