@@ -96,6 +96,25 @@ class HTTPConnectionError(HTTPClientError, OSError):
         return f"HTTP {self.code}: {self.message}"
 
 
+# Shapes of HTTPRequest's options. Every option but a few takes None for
+# "not set here": the client's defaults (then _DEFAULTS) decide.
+_Text = str | None
+_Switch = bool | None
+_Seconds = float | None
+_Count = int | None
+_Timestamp = float | datetime.datetime | None
+_HeaderSource = dict[str, str] | HTTPHeaders | None
+_BodySource = bytes | str | None
+_TLSConfig = dict[str, Any] | ssl.SSLContext | None
+# Receives each body chunk; may return an awaitable to slow the reader.
+_ChunkSink = Callable[[bytes], Awaitable[None] | None] | None
+# Receives each raw header line, the status line first.
+_LineSink = Callable[[str], None] | None
+_CurlHook = Callable[[Any], None] | None
+# Called with a write function; writes the body through it.
+_BodyProducer = Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None]] | None
+
+
 class HTTPRequest:
     """One request and its options (see ``__init__`` for each one).
 
@@ -123,38 +142,37 @@ class HTTPRequest:
         self,
         url: str,
         method: str = "GET",
-        headers: dict[str, str] | HTTPHeaders | None = None,
-        body: bytes | str | None = None,
-        auth_username: str | None = None,
-        auth_password: str | None = None,
-        auth_mode: str | None = None,
-        connect_timeout: float | None = None,
-        request_timeout: float | None = None,
-        if_modified_since: float | datetime.datetime | None = None,
-        follow_redirects: bool | None = None,
-        max_redirects: int | None = None,
-        user_agent: str | None = None,
-        use_gzip: bool | None = None,
-        network_interface: str | None = None,
-        streaming_callback: Callable[[bytes], Awaitable[None] | None] | None = None,
-        header_callback: Callable[[str], None] | None = None,
-        prepare_curl_callback: Callable[[Any], None] | None = None,
-        proxy_host: str | None = None,
-        proxy_port: int | None = None,
-        proxy_username: str | None = None,
-        proxy_password: str | None = None,
-        proxy_auth_mode: str | None = None,
-        allow_nonstandard_methods: bool | None = None,
-        validate_cert: bool | None = None,
-        ca_certs: str | None = None,
-        allow_ipv6: bool | None = None,
-        client_key: str | None = None,
-        client_cert: str | None = None,
-        body_producer: Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None]]
-        | None = None,
+        headers: _HeaderSource = None,
+        body: _BodySource = None,
+        auth_username: _Text = None,
+        auth_password: _Text = None,
+        auth_mode: _Text = None,
+        connect_timeout: _Seconds = None,
+        request_timeout: _Seconds = None,
+        if_modified_since: _Timestamp = None,
+        follow_redirects: _Switch = None,
+        max_redirects: _Count = None,
+        user_agent: _Text = None,
+        use_gzip: _Switch = None,
+        network_interface: _Text = None,
+        streaming_callback: _ChunkSink = None,
+        header_callback: _LineSink = None,
+        prepare_curl_callback: _CurlHook = None,
+        proxy_host: _Text = None,
+        proxy_port: _Count = None,
+        proxy_username: _Text = None,
+        proxy_password: _Text = None,
+        proxy_auth_mode: _Text = None,
+        allow_nonstandard_methods: _Switch = None,
+        validate_cert: _Switch = None,
+        ca_certs: _Text = None,
+        allow_ipv6: _Switch = None,
+        client_key: _Text = None,
+        client_cert: _Text = None,
+        body_producer: _BodyProducer = None,
         expect_100_continue: bool = False,
-        decompress_response: bool | None = None,
-        ssl_options: dict[str, Any] | ssl.SSLContext | None = None,
+        decompress_response: _Switch = None,
+        ssl_options: _TLSConfig = None,
     ) -> None:
         """``url``, ``method``, ``headers`` and ``body`` (str is UTF-8
         encoded) make the request; ``body_producer(write)`` streams a body
