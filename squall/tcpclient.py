@@ -33,6 +33,13 @@ __all__ = ["TCPClient"]
 _INITIAL_CONNECT_TIMEOUT = 0.3
 
 _Address = tuple[socket.AddressFamily, Any]
+# Shapes of connect()'s options: TLS settings (a dict of ssl options, or
+# a context), a size or port, a local address, and a duration (seconds or a
+# timedelta); None leaves each unset.
+_TLSConfig = dict[str, Any] | SSLContext | None
+_OptionalInt = int | None
+_OptionalHost = str | None
+_OptionalDuration = float | timedelta | None
 # What the race ends with: the winner's family, address and stream.
 _Winner = tuple[socket.AddressFamily, Any, IOStream]
 # Opens one attempt: the stream and the future of its connection.
@@ -245,11 +252,11 @@ class TCPClient:
         host: str,
         port: int,
         af: socket.AddressFamily = socket.AF_UNSPEC,
-        ssl_options: dict[str, Any] | SSLContext | None = None,
-        max_buffer_size: int | None = None,
-        source_ip: str | None = None,
-        source_port: int | None = None,
-        timeout: float | timedelta | None = None,
+        ssl_options: _TLSConfig = None,
+        max_buffer_size: _OptionalInt = None,
+        source_ip: _OptionalHost = None,
+        source_port: _OptionalInt = None,
+        timeout: _OptionalDuration = None,
     ) -> IOStream:
         """Connect to ``host``:``port``; the connected stream.
 
