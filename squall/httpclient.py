@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import io
 import ssl
-import sys
-import time
 import weakref
 from collections.abc import Awaitable, Callable
+from contextlib import closing
+from io import BytesIO
+from sys import argv as _process_argv
+from sys import stdout as _stdout
+from time import time as _wall_clock
 from typing import Any, cast
 
 from squall.concurrent import future_set_exception_unless_cancelled
@@ -64,10 +66,10 @@ class HTTPClientError(Exception):
     def __init__(
         self, code: int, message: str | None = None, response: HTTPResponse | None = None
     ) -> None:
-        self.code = code
-        self.message = message or responses.get(code, "Unknown")
-        self.response = response
         super().__init__(code, message, response)
+        self.code, self.response = code, response
+        # The standard reason phrase stands in for a missing message.
+        self.message = message if message else responses.get(code, "Unknown")
 
     def __str__(self) -> str:
         return f"HTTP {self.code}: {self.message}"
@@ -92,6 +94,25 @@ class HTTPConnectionError(HTTPClientError, OSError):
 
     def __str__(self) -> str:
         return f"HTTP {self.code}: {self.message}"
+
+
+# Shapes of HTTPRequest's options. Every option but a few takes None for
+# "not set here": the client's defaults (then _DEFAULTS) decide.
+_Text = str | None
+_Switch = bool | None
+_Seconds = float | None
+_Count = int | None
+_Timestamp = float | datetime.datetime | None
+_HeaderSource = dict[str, str] | HTTPHeaders | None
+_BodySource = bytes | str | None
+_TLSConfig = dict[str, Any] | ssl.SSLContext | None
+# Receives each body chunk; may return an awaitable to slow the reader.
+_ChunkSink = Callable[[bytes], Awaitable[None] | None] | None
+# Receives each raw header line, the status line first.
+_LineSink = Callable[[str], None] | None
+_CurlHook = Callable[[Any], None] | None
+# Called with a write function; writes the body through it.
+_BodyProducer = Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None]] | None
 
 
 class HTTPRequest:
@@ -121,38 +142,37 @@ class HTTPRequest:
         self,
         url: str,
         method: str = "GET",
-        headers: dict[str, str] | HTTPHeaders | None = None,
-        body: bytes | str | None = None,
-        auth_username: str | None = None,
-        auth_password: str | None = None,
-        auth_mode: str | None = None,
-        connect_timeout: float | None = None,
-        request_timeout: float | None = None,
-        if_modified_since: float | datetime.datetime | None = None,
-        follow_redirects: bool | None = None,
-        max_redirects: int | None = None,
-        user_agent: str | None = None,
-        use_gzip: bool | None = None,
-        network_interface: str | None = None,
-        streaming_callback: Callable[[bytes], Awaitable[None] | None] | None = None,
-        header_callback: Callable[[str], None] | None = None,
-        prepare_curl_callback: Callable[[Any], None] | None = None,
-        proxy_host: str | None = None,
-        proxy_port: int | None = None,
-        proxy_username: str | None = None,
-        proxy_password: str | None = None,
-        proxy_auth_mode: str | None = None,
-        allow_nonstandard_methods: bool | None = None,
-        validate_cert: bool | None = None,
-        ca_certs: str | None = None,
-        allow_ipv6: bool | None = None,
-        client_key: str | None = None,
-        client_cert: str | None = None,
-        body_producer: Callable[[Callable[[bytes], Awaitable[None]]], Awaitable[None]]
-        | None = None,
+        headers: _HeaderSource = None,
+        body: _BodySource = None,
+        auth_username: _Text = None,
+        auth_password: _Text = None,
+        auth_mode: _Text = None,
+        connect_timeout: _Seconds = None,
+        request_timeout: _Seconds = None,
+        if_modified_since: _Timestamp = None,
+        follow_redirects: _Switch = None,
+        max_redirects: _Count = None,
+        user_agent: _Text = None,
+        use_gzip: _Switch = None,
+        network_interface: _Text = None,
+        streaming_callback: _ChunkSink = None,
+        header_callback: _LineSink = None,
+        prepare_curl_callback: _CurlHook = None,
+        proxy_host: _Text = None,
+        proxy_port: _Count = None,
+        proxy_username: _Text = None,
+        proxy_password: _Text = None,
+        proxy_auth_mode: _Text = None,
+        allow_nonstandard_methods: _Switch = None,
+        validate_cert: _Switch = None,
+        ca_certs: _Text = None,
+        allow_ipv6: _Switch = None,
+        client_key: _Text = None,
+        client_cert: _Text = None,
+        body_producer: _BodyProducer = None,
         expect_100_continue: bool = False,
-        decompress_response: bool | None = None,
-        ssl_options: dict[str, Any] | ssl.SSLContext | None = None,
+        decompress_response: _Switch = None,
+        ssl_options: _TLSConfig = None,
     ) -> None:
         """``url``, ``method``, ``headers`` and ``body`` (str is UTF-8
         encoded) make the request; ``body_producer(write)`` streams a body
@@ -166,7 +186,7 @@ class HTTPRequest:
         ``ssl_options`` configure TLS; ``proxy_*`` an HTTP proxy.
         """
         # Creation time; request_timeout also covers the time spent queued.
-        self.start_time = time.time()
+        self.start_time = _wall_clock()
 
         # What is sent: target, verb, head and body (or a body producer).
         self.url, self.method = url, method
@@ -269,7 +289,7 @@ class HTTPResponse:
         request: HTTPRequest,
         code: int,
         headers: HTTPHeaders | None = None,
-        buffer: io.BytesIO | None = None,
+        buffer: BytesIO | None = None,
         effective_url: str | None = None,
         error: BaseException | None = None,
         request_time: float | None = None,
@@ -310,11 +330,13 @@ class HTTPResponse:
 
     def rethrow(self) -> None:
         """Raise ``error`` if there is one."""
-        if self.error:
-            raise self.error
+        failure = self.error
+        if failure:
+            raise failure
 
     def __repr__(self) -> str:
-        return f"HTTPResponse(code={self.code}, reason={self.reason!r}, url={self.effective_url!r})"
+        fields = f"code={self.code}, reason={self.reason!r}, url={self.effective_url!r}"
+        return "HTTPResponse(" + fields + ")"
 
 
 class AsyncHTTPClient(Configurable):
@@ -326,28 +348,33 @@ class AsyncHTTPClient(Configurable):
     every ``HTTPRequest`` it fetches.
     """
 
+    @classmethod
+    def configurable_base(cls) -> type[Configurable]:
+        # Implementations are chosen, and their arguments stored, here,
+        # whichever subclass the call comes through.
+        root: type[Configurable] = AsyncHTTPClient
+        return root
+
+    # The per-loop table this instance is shared through (None if private).
     _instance_cache: weakref.WeakKeyDictionary[IOLoop, AsyncHTTPClient] | None
 
     @classmethod
     def configurable_default(cls) -> type[Configurable]:
         # Imported late: simple_httpclient itself imports this module.
-        from squall.simple_httpclient import SimpleAsyncHTTPClient
+        import squall.simple_httpclient as builtin_impl
 
-        return SimpleAsyncHTTPClient
-
-    @classmethod
-    def configurable_base(cls) -> type[Configurable]:
-        # Every implementation is configured through this one class.
-        return AsyncHTTPClient
+        return builtin_impl.SimpleAsyncHTTPClient
 
     @classmethod
     def _async_clients(cls) -> weakref.WeakKeyDictionary[IOLoop, AsyncHTTPClient]:
         # One cache per implementation class, so that configuring another
         # implementation does not hand back an instance of the old one.
-        attr = "_async_client_dict_" + cls.__name__
-        if not hasattr(cls, attr):
-            setattr(cls, attr, weakref.WeakKeyDictionary())
-        return cast("weakref.WeakKeyDictionary[IOLoop, AsyncHTTPClient]", getattr(cls, attr))
+        # Looking in the class's own __dict__ skips tables inherited from a base.
+        per_loop = cls.__dict__.get("_clients_by_loop")
+        if per_loop is None:
+            per_loop = weakref.WeakKeyDictionary()
+            type.__setattr__(cls, "_clients_by_loop", per_loop)
+        return cast("weakref.WeakKeyDictionary[IOLoop, AsyncHTTPClient]", per_loop)
 
     def __new__(cls, force_instance: bool = False, **kwargs: Any) -> AsyncHTTPClient:
         loop_now = IOLoop.current()
@@ -365,9 +392,9 @@ class AsyncHTTPClient(Configurable):
 
     def initialize(self, defaults: dict[str, Any] | None = None) -> None:
         # Per-client values override the built-in fallbacks key by key.
+        self.io_loop = IOLoop.current()
         self.defaults = {**HTTPRequest._DEFAULTS, **(defaults or {})}
         self._closed = False
-        self.io_loop = IOLoop.current()
 
     def close(self) -> None:
         """Release the client's resources; ``fetch`` then raises RuntimeError.
@@ -375,13 +402,10 @@ class AsyncHTTPClient(Configurable):
         The shared instance is forgotten, so ``AsyncHTTPClient()`` makes a
         fresh one afterwards.
         """
-        if self._closed:
-            return
-        self._closed = True
-        cache = getattr(self, "_instance_cache", None)
-        if cache is not None:
-            if cache.get(self.io_loop) is self:
-                del cache[self.io_loop]
+        was_open, self._closed = not self._closed, True
+        shared = getattr(self, "_instance_cache", None)
+        if was_open and shared is not None and shared.get(self.io_loop) is self:
+            shared.pop(self.io_loop)
 
     def fetch(
         self,
@@ -406,13 +430,14 @@ class AsyncHTTPClient(Configurable):
             callback, raise_error = raise_error, True
         if self._closed:
             raise RuntimeError("fetch() called on closed AsyncHTTPClient")
-        if not isinstance(request, HTTPRequest):
+        if isinstance(request, HTTPRequest):
+            if kwargs:
+                unused = ", ".join(sorted(kwargs))
+                raise ValueError(
+                    f"kwargs can't be used if request is an HTTPRequest object: {unused}"
+                )
+        else:
             request = HTTPRequest(url=request, **kwargs)
-        elif kwargs:
-            raise ValueError(
-                "kwargs can't be used if request is an HTTPRequest object: "
-                + ", ".join(sorted(kwargs))
-            )
         request.headers = HTTPHeaders(request.headers)
         proxied = _RequestProxy(request, self.defaults)
         loop = self.io_loop
@@ -423,11 +448,13 @@ class AsyncHTTPClient(Configurable):
                 return
             # A cancelled fetch still reports an error it would have raised
             # (logged, as Tornado does), so that it does not vanish.
-            if response.error and callback is None:
-                if raise_error or not response._error_is_response_code:
-                    future_set_exception_unless_cancelled(future, response.error)
-                    return
-            if not future.done():
+            failure = response.error
+            fails_future = callback is None and (
+                raise_error or not response._error_is_response_code
+            )
+            if failure and fails_future:
+                future_set_exception_unless_cancelled(future, failure)
+            elif not future.done():
                 future.set_result(response)
 
         self.fetch_impl(cast(HTTPRequest, proxied), handle_response)
@@ -480,16 +507,14 @@ class HTTPClient:
             self._io_loop.close()
             raise
         finally:
-            if previous is not None and IOLoop.current(instance=False) is not previous:
+            # Building the client may have made the private loop current.
+            if previous is not None and previous is not IOLoop.current(instance=False):
                 previous.make_current()
         self._closed = False
 
-    def __del__(self) -> None:
-        self.close()
-
     def close(self) -> None:
         """Close the client and its private loop."""
-        if self._closed:
+        if getattr(self, "_closed", True):
             return
         self._closed = True
         self._async_client.close()
@@ -512,41 +537,47 @@ class HTTPClient:
 
         return self._asyncio_loop.run_until_complete(run())
 
+    def __del__(self) -> None:
+        self.close()
+
+
+# The command line's switches: (name, type, default).
+_CLI_SWITCHES: tuple[tuple[str, type, Any], ...] = (
+    ("print_headers", bool, False),
+    ("print_body", bool, True),
+    ("follow_redirects", bool, True),
+    ("validate_cert", bool, True),
+    ("proxy_host", str, None),
+    ("proxy_port", int, None),
+)
+
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m squall.httpclient [options] URL...``: print each page."""
     from squall.options import OptionParser
 
-    parser = OptionParser()
-    parser.define("print_headers", type=bool, default=False)
-    parser.define("print_body", type=bool, default=True)
-    parser.define("follow_redirects", type=bool, default=True)
-    parser.define("validate_cert", type=bool, default=True)
-    parser.define("proxy_host", type=str)
-    parser.define("proxy_port", type=int)
-    args = parser.parse_command_line(sys.argv if argv is None else argv)
-    client = HTTPClient()
-    try:
-        for arg in args:
+    opts = OptionParser()
+    for switch, kind, fallback in _CLI_SWITCHES:
+        opts.define(switch, type=kind, default=fallback)
+    urls = opts.parse_command_line(_process_argv if argv is None else argv)
+    fetch_options = {
+        key: getattr(opts, key)
+        for key in ("follow_redirects", "validate_cert", "proxy_host", "proxy_port")
+    }
+    with closing(HTTPClient()) as blocking:
+        for url in urls:
             try:
-                response = client.fetch(
-                    arg,
-                    follow_redirects=parser.follow_redirects,
-                    validate_cert=parser.validate_cert,
-                    proxy_host=parser.proxy_host,
-                    proxy_port=parser.proxy_port,
-                )
-            except HTTPClientError as e:
-                if e.response is None:
+                reply = blocking.fetch(url, **fetch_options)
+            except HTTPClientError as failure:
+                # An error status still has a page worth printing.
+                if failure.response is None:
                     raise
-                response = e.response
-            if parser.print_headers:
-                print(response.headers)
-            if parser.print_body:
-                sys.stdout.write(response.body.decode("utf-8", "replace"))
-                sys.stdout.flush()
-    finally:
-        client.close()
+                reply = failure.response
+            if opts.print_headers:
+                print(reply.headers)
+            if opts.print_body:
+                text = reply.body.decode("utf-8", "replace")
+                print(text, end="", file=_stdout, flush=True)
 
 
 if __name__ == "__main__":

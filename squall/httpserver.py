@@ -77,7 +77,19 @@ _SHUTDOWN_POLL_INTERVAL = 0.05
 _SHUTDOWN_CLOSE_CODE = 1001
 _SHUTDOWN_CLOSE_REASON = "server shutting down"
 
+# Peers with an IP address; any other family (AF_UNIX) has no client IP.
+_IP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
+# The schemes an X-Scheme / X-Forwarded-Proto header may switch to.
+_WEB_SCHEMES = frozenset({"http", "https"})
+
 ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Shapes of HTTPServer's arguments: what handles requests (a delegate or a
+# plain function of the request), the TLS settings, sizes and durations
+# where None means the default.
+_RequestTarget = HTTPServerConnectionDelegate | Callable[["HTTPServerRequest"], Any]
+_TLSConfig = dict[str, Any] | ssl.SSLContext | None
+_OptionalBytes = int | None
+_OptionalSeconds = float | None
 
 
 class HTTPServer(TCPServer, HTTPServerConnectionDelegate):
@@ -93,18 +105,18 @@ class HTTPServer(TCPServer, HTTPServerConnectionDelegate):
 
     def __init__(
         self,
-        request_callback: HTTPServerConnectionDelegate | Callable[[HTTPServerRequest], Any],
+        request_callback: _RequestTarget,
         no_keep_alive: bool = False,
         xheaders: bool = False,
-        ssl_options: dict[str, Any] | ssl.SSLContext | None = None,
+        ssl_options: _TLSConfig = None,
         protocol: str | None = None,
         decompress_request: bool = False,
-        chunk_size: int | None = None,
-        max_header_size: int | None = None,
-        idle_connection_timeout: float | None = None,
-        body_timeout: float | None = None,
-        max_body_size: int | None = None,
-        max_buffer_size: int | None = None,
+        chunk_size: _OptionalBytes = None,
+        max_header_size: _OptionalBytes = None,
+        idle_connection_timeout: _OptionalSeconds = None,
+        body_timeout: _OptionalSeconds = None,
+        max_body_size: _OptionalBytes = None,
+        max_buffer_size: _OptionalBytes = None,
         trusted_downstream: list[str] | None = None,
         header_timeout: float | None = None,
         trusted_proxies: list[str] | None = None,
@@ -115,8 +127,8 @@ class HTTPServer(TCPServer, HTTPServerConnectionDelegate):
         if self._ssl_context is not None:
             # The loop drops a failed TLS handshake silently; Tornado logs it.
             log_handshake_errors(self._ssl_context)
-        self.request_callback = request_callback
-        self.xheaders = xheaders
+        self.request_callback, self.xheaders = request_callback, xheaders
+        # None lets each connection tell from its transport (http/https).
         self.protocol = protocol
         self.trusted_downstream = set(trusted_downstream or [])
         # None: every peer may set the X- headers (Tornado's xheaders).
@@ -273,14 +285,14 @@ class HTTPServer(TCPServer, HTTPServerConnectionDelegate):
     def start_request(
         self, server_conn: object, request_conn: HTTPConnection
     ) -> HTTPMessageDelegate:
-        callback = self.request_callback
-        if isinstance(callback, HTTPServerConnectionDelegate):
-            delegate = callback.start_request(server_conn, request_conn)
-        else:
-            delegate = _CallableAdapter(callback, request_conn)
-        if self.xheaders:
-            delegate = _ProxyAdapter(delegate, request_conn)
-        return delegate
+        target = self.request_callback
+        inner: HTTPMessageDelegate = (
+            target.start_request(server_conn, request_conn)
+            if isinstance(target, HTTPServerConnectionDelegate)
+            else _CallableAdapter(target, request_conn)
+        )
+        # X- headers count only on a server told that it sits behind a proxy.
+        return _ProxyAdapter(inner, request_conn) if self.xheaders else inner
 
     def on_close(self, server_conn: object) -> None:
         callback = self.request_callback
@@ -355,7 +367,7 @@ class _HTTPRequestContext:
         self.address = transport.get_extra_info("peername")
         sock = transport.get_extra_info("socket")
         self.address_family = sock.family if sock is not None else None
-        if self.address_family in (socket.AF_INET, socket.AF_INET6) and self.address:
+        if self.address_family in _IP_FAMILIES and self.address:
             self.remote_ip = str(self.address[0])
         else:
             # Unix sockets have no peer address worth showing.
@@ -372,7 +384,7 @@ class _HTTPRequestContext:
         """Whether this peer may set the client address and scheme."""
         if trusted_proxies is None:
             return True
-        if self.address_family not in (socket.AF_INET, socket.AF_INET6):
+        if self.address_family not in _IP_FAMILIES:
             return True  # a Unix socket: only this host can connect
         try:
             peer = ipaddress.ip_address(self.remote_ip)
@@ -381,9 +393,10 @@ class _HTTPRequestContext:
         return any(peer in network for network in trusted_proxies)
 
     def __str__(self) -> str:
-        if self.address_family in (socket.AF_INET, socket.AF_INET6):
-            return self.remote_ip
-        return str(self.address) if self.address else "unix socket"
+        if self.address_family not in _IP_FAMILIES:
+            # A Unix socket's peer is usually unnamed (an empty address).
+            return str(self.address) if self.address else "unix socket"
+        return self.remote_ip
 
     def _apply_xheaders(self, headers: HTTPHeaders) -> None:
         # The last address not added by a trusted proxy of ours is the client.
@@ -393,15 +406,14 @@ class _HTTPRequestContext:
         ip = headers.get("X-Real-Ip", ip).strip()
         if netutil.is_valid_ip(ip):
             self.remote_ip = ip
-        scheme = headers.get("X-Scheme", headers.get("X-Forwarded-Proto", self.protocol))
-        if scheme:
-            scheme = scheme.split(",")[-1].strip().lower()
-        if scheme in ("http", "https"):
-            self.protocol = scheme
+        claimed = headers.get("X-Scheme", headers.get("X-Forwarded-Proto", self.protocol))
+        # Chained proxies append to the list; the entry nearest us is last.
+        last_hop = claimed.rsplit(",", 1)[-1].strip().lower() if claimed else claimed
+        if last_hop in _WEB_SCHEMES:
+            self.protocol = last_hop
 
     def _unapply_xheaders(self) -> None:
-        self.remote_ip = self._orig_remote_ip
-        self.protocol = self._orig_protocol
+        self.remote_ip, self.protocol = self._orig_remote_ip, self._orig_protocol
 
 
 class _ProxyAdapter(HTTPMessageDelegate):
@@ -414,13 +426,14 @@ class _ProxyAdapter(HTTPMessageDelegate):
     def headers_received(
         self, start_line: RequestStartLine | ResponseStartLine, headers: HTTPHeaders
     ) -> Awaitable[None] | None:
-        context = getattr(self.connection, "context", None)
-        if isinstance(context, _HTTPRequestContext) and context.peer_trusted:
-            context._apply_xheaders(headers)
+        ctx = self._request_context()
+        if ctx is not None and ctx.peer_trusted:
+            ctx._apply_xheaders(headers)
         return self.delegate.headers_received(start_line, headers)
 
-    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
-        return self.delegate.data_received(chunk)
+    def _request_context(self) -> _HTTPRequestContext | None:
+        found = getattr(self.connection, "context", None)
+        return found if isinstance(found, _HTTPRequestContext) else None
 
     def on_server_shutdown(self) -> bool:
         return self.delegate.on_server_shutdown()
@@ -428,9 +441,9 @@ class _ProxyAdapter(HTTPMessageDelegate):
     def _restore_context(self) -> None:
         # Put the connection's own address/scheme back once the request is
         # over, so a keep-alive connection's next request starts clean.
-        context = getattr(self.connection, "context", None)
-        if isinstance(context, _HTTPRequestContext):
-            context._unapply_xheaders()
+        ctx = self._request_context()
+        if ctx is not None:
+            ctx._unapply_xheaders()
 
     def on_connection_close(self) -> None:
         try:
@@ -443,3 +456,7 @@ class _ProxyAdapter(HTTPMessageDelegate):
             return self.delegate.finish()
         finally:
             self._restore_context()
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        # Body bytes pass through untouched; only the head is rewritten.
+        return self.delegate.data_received(chunk)

@@ -11,12 +11,12 @@ the first connection made wins (RFC 6555, "Happy Eyeballs").
 from __future__ import annotations
 
 import asyncio
-import datetime
 import socket
-import ssl
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from functools import partial
 from numbers import Real
+from ssl import SSLContext
 from typing import Any
 
 from squall.concurrent import Future
@@ -33,6 +33,13 @@ __all__ = ["TCPClient"]
 _INITIAL_CONNECT_TIMEOUT = 0.3
 
 _Address = tuple[socket.AddressFamily, Any]
+# Shapes of connect()'s options: TLS settings (a dict of ssl options, or
+# a context), a size or port, a local address, and a duration (seconds or a
+# timedelta); None leaves each unset.
+_TLSConfig = dict[str, Any] | SSLContext | None
+_OptionalInt = int | None
+_OptionalHost = str | None
+_OptionalDuration = float | timedelta | None
 # What the race ends with: the winner's family, address and stream.
 _Winner = tuple[socket.AddressFamily, Any, IOStream]
 # Opens one attempt: the stream and the future of its connection.
@@ -86,7 +93,7 @@ class _Connector:
     def start(
         self,
         timeout: float = _INITIAL_CONNECT_TIMEOUT,
-        connect_timeout: float | datetime.timedelta | None = None,
+        connect_timeout: float | timedelta | None = None,
     ) -> Future[_Winner]:
         """Begin; the future of ``(family, address, stream)``.
 
@@ -100,10 +107,13 @@ class _Connector:
         # The timers go first: an attempt failing at once (a socket that
         # cannot be made) must find the head start there to cut it short.
         self.set_timeout(timeout)
-        if connect_timeout is not None:
-            self.set_connect_timeout(connect_timeout)
-        self.try_connect(iter(self.primary_addrs))
+        deadline = connect_timeout
+        if deadline is not None:
+            self.set_connect_timeout(deadline)
+        # (Done callbacks are only ever scheduled, so registering this one
+        # first changes nothing when the first attempts fail at once.)
         self.future.add_done_callback(self.on_future_done)
+        self.try_connect(iter(self.primary_addrs))
         return self.future
 
     def try_connect(self, addrs: Iterator[_Address]) -> None:
@@ -147,26 +157,31 @@ class _Connector:
         if error is not None:
             self._attempt_failed(addrs, error)
             return
-        stream = future.result()
+        connected = future.result()
+        # Whatever happens next, neither timer has work left to do.
         self.clear_timeouts()
-        if self.future.done():
+        if not self.future.done():
+            # The winner is taken out of the set before the losers are swept
+            # up; the race is settled first so that losers failing as they
+            # close do not start new attempts.
+            self.streams.discard(connected)
+            self.future.set_result((af, addr, connected))
+            self.close_streams()
+        else:
             # Another attempt won, or the caller gave up: not wanted.
-            stream.close()
-            return
-        self.streams.discard(stream)
-        self.future.set_result((af, addr, stream))
-        self.close_streams()
+            connected.close()
 
     def _attempt_failed(self, addrs: Iterator[_Address], error: BaseException | None) -> None:
         if self.future.done():
             return
-        if error is not None:
-            self.last_error = error
+        # A cancelled attempt (no error) keeps the previous one to report.
+        self.last_error = self.last_error if error is None else error
         self.try_connect(addrs)
-        if self.timeout is not None:
+        head_start = self.timeout
+        if head_start is not None:
             # A primary attempt failed within its head start: the other
             # family need not wait it out.
-            self.io_loop.remove_timeout(self.timeout)
+            self._cancel_timer(head_start)
             self.on_timeout()
 
     def on_future_done(self, future: Future[_Winner]) -> None:
@@ -188,7 +203,7 @@ class _Connector:
         head_start_ends = self.io_loop.time() + timeout
         self.timeout = self.io_loop.add_timeout(head_start_ends, self.on_timeout)
 
-    def set_connect_timeout(self, connect_timeout: float | datetime.timedelta) -> None:
+    def set_connect_timeout(self, connect_timeout: float | timedelta) -> None:
         # IOLoop.add_timeout takes either shape of deadline as it is.
         handle = self.io_loop.add_timeout(connect_timeout, self.on_connect_timeout)
         self.connect_timeout = handle
@@ -237,11 +252,11 @@ class TCPClient:
         host: str,
         port: int,
         af: socket.AddressFamily = socket.AF_UNSPEC,
-        ssl_options: dict[str, Any] | ssl.SSLContext | None = None,
-        max_buffer_size: int | None = None,
-        source_ip: str | None = None,
-        source_port: int | None = None,
-        timeout: float | datetime.timedelta | None = None,
+        ssl_options: _TLSConfig = None,
+        max_buffer_size: _OptionalInt = None,
+        source_ip: _OptionalHost = None,
+        source_port: _OptionalInt = None,
+        timeout: _OptionalDuration = None,
     ) -> IOStream:
         """Connect to ``host``:``port``; the connected stream.
 
@@ -256,7 +271,7 @@ class TCPClient:
         loop = asyncio.get_running_loop()
         deadline: float | None = None
         if timeout is not None:
-            if isinstance(timeout, datetime.timedelta):
+            if isinstance(timeout, timedelta):
                 seconds = timeout.total_seconds()
             elif isinstance(timeout, Real):
                 seconds = float(timeout)
@@ -278,7 +293,7 @@ class TCPClient:
         # names the addresses still being tried when time ran out.
         connect_timeout = None
         if deadline is not None:
-            connect_timeout = datetime.timedelta(seconds=max(deadline - loop.time(), 0))
+            connect_timeout = timedelta(seconds=max(deadline - loop.time(), 0))
         winner = await _Connector(addrinfo, attempt).start(connect_timeout=connect_timeout)
         plain: IOStream = winner[2]
         if ssl_options is None:

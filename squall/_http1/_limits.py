@@ -58,6 +58,12 @@ BODY_BUFFER_HIGH_WATER = 4 * DEFAULT_CHUNK_SIZE
 RAW_HEADER_SLACK = MAX_REQUEST_LINE + 256 * 1024
 
 
+# Parameter shapes: a byte count or a duration in seconds, None for "use
+# the default" (or, for some timeouts, "no limit").
+_OptionalBytes = int | None
+_OptionalSeconds = float | None
+
+
 class HTTP1ConnectionParameters:
     """Settings for HTTP/1.x connections (Tornado's names and meanings).
 
@@ -68,13 +74,13 @@ class HTTP1ConnectionParameters:
     def __init__(
         self,
         no_keep_alive: bool = False,
-        chunk_size: int | None = None,
-        max_header_size: int | None = None,
-        header_timeout: float | None = None,
-        max_body_size: int | None = None,
-        body_timeout: float | None = None,
+        chunk_size: _OptionalBytes = None,
+        max_header_size: _OptionalBytes = None,
+        header_timeout: _OptionalSeconds = None,
+        max_body_size: _OptionalBytes = None,
+        body_timeout: _OptionalSeconds = None,
         decompress: bool = False,
-        idle_connection_timeout: float | None = None,
+        idle_connection_timeout: _OptionalSeconds = None,
     ) -> None:
         # Sizes: a falsy size (None or 0) takes the default, except the body
         # limit, where only None does (0 then refuses any body).

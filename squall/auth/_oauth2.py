@@ -29,6 +29,12 @@ from squall.httputil import url_concat
 
 __all__ = ["OAuth2Mixin"]
 
+# Shapes of the redirect and token-URL arguments: optional text, extra
+# query parameters, and the list of scopes asked for.
+_OptionalText = str | None
+_QueryExtras = dict[str, Any] | None
+_Scopes = list[str] | None
+
 
 class OAuth2Mixin(HandlerBase):
     """Sign-in with an OAuth 2 provider.
@@ -46,11 +52,11 @@ class OAuth2Mixin(HandlerBase):
 
     def authorize_redirect(
         self,
-        redirect_uri: str | None = None,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        extra_params: dict[str, Any] | None = None,
-        scope: list[str] | None = None,
+        redirect_uri: _OptionalText = None,
+        client_id: _OptionalText = None,
+        client_secret: _OptionalText = None,
+        extra_params: _QueryExtras = None,
+        scope: _Scopes = None,
         response_type: str = "code",
     ) -> None:
         """Redirect to the provider's consent page, RFC 6749 section 4.1.1.
@@ -106,25 +112,24 @@ class OAuth2Mixin(HandlerBase):
 
     def _oauth_request_token_url(
         self,
-        redirect_uri: str | None = None,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        code: str | None = None,
-        extra_params: dict[str, Any] | None = None,
+        redirect_uri: _OptionalText = None,
+        client_id: _OptionalText = None,
+        client_secret: _OptionalText = None,
+        code: _OptionalText = None,
+        extra_params: _QueryExtras = None,
     ) -> str:
         """The token endpoint URL with the exchange's parameters in its query."""
-        args: dict[str, Any] = {}
-        for name, value in (
-            ("redirect_uri", redirect_uri),
-            ("code", code),
-            ("client_id", client_id),
-            ("client_secret", client_secret),
-        ):
-            if value is not None:
-                args[name] = value
-        if extra_params:
-            args.update(extra_params)
-        return url_concat(self._OAUTH_ACCESS_TOKEN_URL, args)
+        given = {
+            "redirect_uri": redirect_uri,
+            "code": code,
+            "client_id": client_id,
+            "client_secret": client_secret,
+        }
+        # Unset parameters are left out rather than sent empty; the caller's
+        # extras come last and so win over a same-named one.
+        query: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+        query.update(extra_params or {})
+        return url_concat(self._OAUTH_ACCESS_TOKEN_URL, query)
 
     async def _exchange_code(
         self,

@@ -145,6 +145,13 @@ class GoogleOAuth2Mixin(OpenIDConnectMixin):
         return tokens
 
 
+# Shapes of FacebookGraphMixin.get_authenticated_user's optional arguments
+# and result (a Future, or None when a callback takes the result instead).
+_ExtraFields = dict[str, Any] | None
+_ResultCallback = Callable[[Any], Any] | None
+_MaybeProfileFuture = asyncio.Future[dict[str, Any] | None] | None
+
+
 class FacebookGraphMixin(OAuth2Mixin):
     """Sign-in with Facebook (OAuth 2) and its Graph API."""
 
@@ -161,9 +168,9 @@ class FacebookGraphMixin(OAuth2Mixin):
         client_id: str,
         client_secret: str,
         code: str,
-        extra_fields: dict[str, Any] | None = None,
-        callback: Callable[[Any], Any] | None = None,
-    ) -> asyncio.Future[dict[str, Any] | None] | None:
+        extra_fields: _ExtraFields = None,
+        callback: _ResultCallback = None,
+    ) -> _MaybeProfileFuture:
         """The visitor's Graph API profile (``id``, ``name``, ``first_name``,
         ``last_name``, ``locale``, ``picture``, ``link`` and ``extra_fields``)
         with ``access_token`` and ``session_expires``."""
@@ -171,12 +178,7 @@ class FacebookGraphMixin(OAuth2Mixin):
         return deliver(flow, callback)
 
     async def _facebook_user(
-        self,
-        redirect_uri: str,
-        client_id: str,
-        client_secret: str,
-        code: str,
-        extra_fields: Any,
+        self, redirect_uri: str, client_id: str, client_secret: str, code: str, extra_fields: Any
     ) -> dict[str, Any] | None:
         saved = self.check_oauth2_state()
         extra = {"code_verifier": saved["code_verifier"]} if "code_verifier" in saved else None
